@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Idempotent setup for a fresh Debian 12 machine (run as root):
+#  - Debian packages: bcc (python3-bpfcc), kernel headers, libxdp/libbpf, Hyperscan,
+#    lab tools (iproute2, ethtool, netsniff-ng for trafgen);
+#  - kernel headers wired where bcc looks for them when the running kernel has none;
+#  - bpffs mounted;
+#  - a virtualenv in .venv with system site packages (bcc comes from Debian, the PyPI
+#    "bcc" is an unrelated project), the Cython build installed editable;
+#  - /usr/local/bin/xdpfw pointing at the venv's entry point.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+pkgs=(python3 python3-venv python3-dev python3-bpfcc linux-headers-amd64
+      libxdp-dev libbpf-dev libhyperscan-dev gcc make pkg-config
+      iproute2 ethtool netsniff-ng iputils-ping procps)
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    log "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# bcc looks for headers at /lib/modules/$(uname -r)/{build,source}. Debian splits them
+# into an arch package (generated headers, build) and a -common package (source tree).
+kver=$(uname -r)
+mod=/lib/modules/$kver
+if [ ! -e "$mod/build/include/generated/autoconf.h" ] && [ ! -e /sys/kernel/kheaders.tar.xz ]; then
+    arch=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n1)
+    [ -n "$arch" ] || { log "no linux-headers-*-amd64 under /usr/src"; exit 1; }
+    common=${arch%-amd64}-common
+    log "running kernel $kver has no headers: pointing bcc at $arch (+ $common)"
+    mkdir -p "$mod"
+    ln -sfn "$arch" "$mod/build"
+    ln -sfn "$common" "$mod/source"
+fi
+
+mountpoint -q /sys/fs/bpf || { log "mounting bpffs"; mount -t bpf bpf /sys/fs/bpf; }
+
+# Debian's interpreter: python3-bpfcc is installed for it, not for any other python3.
+py=/usr/bin/python3
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import bcc' 2>/dev/null; then
+    log "creating .venv (system site packages, for bcc)"
+    rm -rf .venv
+    "$py" -m venv --system-site-packages .venv
+fi
+stamp=.venv/.xdpfw-build-stamp
+src_hash=$(cat pyproject.toml setup.py $(find xdpfw -name '*.pyx' -o -name '*.pxd' -o -name '*.h' -o -name '*.c' ! -path '*/_fast/*.c' | sort) 2>/dev/null | sha256sum | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$src_hash" ]; then
+    log "building xdpfw (Cython extensions) into .venv"
+    .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+    .venv/bin/python -m pip install -q -e '.[test]'
+    echo "$src_hash" > "$stamp"
+fi
+ln -sfn "$here/.venv/bin/xdpfw" /usr/local/bin/xdpfw
+log "ready: $(command -v xdpfw)"

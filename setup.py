@@ -1,0 +1,42 @@
+"""Build the Cython hot path (xdpfw._fast). Everything else is plain Python."""
+import os
+
+from setuptools import Extension, setup
+
+CYTHON_PIN = (3, 1)
+
+try:
+    import Cython
+    from Cython.Build import cythonize
+except ImportError as e:  # pragma: no cover - build-system.requires provides it
+    raise SystemExit("xdpfw requires Cython~=3.1 to build") from e
+
+_ver = tuple(int(x) for x in Cython.__version__.split(".")[:2])
+if _ver < CYTHON_PIN:
+    raise SystemExit(f"xdpfw requires Cython>={CYTHON_PIN[0]}.{CYTHON_PIN[1]}, got Cython=={Cython.__version__}")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BPF_INC = os.path.join("xdpfw", "bpf")
+FAST_INC = os.path.join("xdpfw", "_fast")
+DEBUG = os.environ.get("XDPFW_DEBUG") == "1"
+
+common = dict(
+    include_dirs=[BPF_INC, FAST_INC],
+    extra_compile_args=["-O2", "-Wno-unused-function"] + (["-DCYTHON_TRACE_NOGIL=1"] if DEBUG else []),
+)
+
+extensions = [
+    Extension("xdpfw._fast.xsk", ["xdpfw/_fast/xsk.pyx"], libraries=["xdp", "bpf"], **common),
+]
+
+directives = {"language_level": 3, "boundscheck": False, "wraparound": False, "cdivision": True}
+if DEBUG:
+    directives.update(linetrace=True)
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        compiler_directives=directives,
+        annotate=DEBUG or os.environ.get("XDPFW_ANNOTATE") == "1",
+    ),
+)
