@@ -1,0 +1,3 @@
+from xdpfw.cli import main
+
+raise SystemExit(main())

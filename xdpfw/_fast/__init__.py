@@ -1,0 +1,1 @@
+"""The per-packet code (Cython). Imports nothing from the control plane."""

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * xdpfw_inspect.h - the contract between the AF_XDP worker (xsk.pyx) and the inspection
+ * engine it calls for every frame. User space only.
+ *
+ * The worker calls fn(engine, frame, length, side, now_ns, &reason) with the GIL released,
+ * once per frame, in arrival order per side. `frame` points into UMEM: the engine reads it
+ * in place and may rewrite it in place (never beyond `length`), and must not keep the
+ * pointer past the call. It returns an enum xdpfw_verdict; for XDPFW_VERDICT_DROP it sets
+ * *reason to an enum xdpfw_drop_reason. With no engine bound, every frame passes.
+ */
+#ifndef XDPFW_INSPECT_H
+#define XDPFW_INSPECT_H
+
+#include <linux/types.h>
+
+typedef int (*xdpfw_inspect_fn)(void *engine, __u8 *frame, __u32 length, __u32 side,
+				__u64 now_ns, __u32 *reason);
+
+#endif /* XDPFW_INSPECT_H */

@@ -1,0 +1,92 @@
+"""xdpfw command line: run | lab | check (more subcommands land with their issues)."""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s: %(message)s",
+                        datefmt="%Y-%m-%dT%H:%M:%S")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from xdpfw.control.bpfload import AclTables
+    from xdpfw.control.daemon import Appliance, ApplianceConfig
+    from xdpfw.control.metrics import MetricsServer
+
+    acl = AclTables.empty()
+    if args.rules:
+        from xdpfw.control.acl import RulesNotEnforceable, compile_rules_for_datapath
+
+        try:
+            acl = compile_rules_for_datapath(args.rules, args.var)
+        except RulesNotEnforceable as e:
+            print(str(e), file=sys.stderr)
+            return 1
+    cfg = ApplianceConfig(if_a=args.inline[0], if_b=args.inline[1], queues=args.queues,
+                          fail_open=args.fail_mode == "open", xsk_mode=args.xsk_mode,
+                          xdp_mode=args.xdp_mode, busy_poll=args.busy_poll, acl=acl)
+    app = Appliance(cfg)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    app.start()
+    metrics = None
+    try:
+        if args.metrics_listen:
+            metrics = MetricsServer(app, args.metrics_listen)
+            metrics.start()
+        print("xdpfw: running", flush=True)  # readiness line for supervisors and tests
+        while not stop.wait(1.0):
+            if app.workers_running() != len(app.pairs):
+                logging.getLogger("xdpfw").error("a worker thread died; stopping")
+                return 1
+    finally:
+        if metrics:
+            metrics.stop()
+        app.stop()
+        logging.getLogger("xdpfw").info("stopped; XDP detached from %s and %s", cfg.if_a, cfg.if_b)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="xdpfw", description=__doc__)
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    r = sub.add_parser("run", help="run inline between two interfaces")
+    r.add_argument("--inline", nargs=2, metavar=("IF_A", "IF_B"), required=True,
+                   help="the two interfaces; frames from one leave through the other")
+    r.add_argument("--rules", action="append", default=[], metavar="PATH",
+                   help="rule file or directory (repeatable)")
+    r.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
+                   help="rule variable, e.g. HOME_NET=[198.18.0.0/15] (repeatable)")
+    r.add_argument("--fail-mode", choices=("open", "closed"), default="open",
+                   help="what the XDP program does while no worker is bound (default: open)")
+    r.add_argument("--queues", type=int, default=None,
+                   help="queue pairs / worker threads (default: the interfaces' RX queue count)")
+    r.add_argument("--metrics-listen", default="127.0.0.1:9640", metavar="ADDR:PORT",
+                   help="Prometheus endpoint (default 127.0.0.1:9640; empty to disable)")
+    r.add_argument("--xsk-mode", choices=("auto", "copy", "zerocopy"), default="auto",
+                   help="AF_XDP bind mode (auto: zero-copy where the driver supports it)")
+    r.add_argument("--xdp-mode", choices=("native", "generic"), default="native")
+    r.add_argument("--busy-poll", action="store_true", help="spin instead of sleeping when idle")
+    r.set_defaults(func=cmd_run)
+
+    lab = sub.add_parser("lab", help="build a namespace lab and run the appliance inline in it")
+    from xdpfw.control import lab as lab_mod
+
+    lab_mod.add_arguments(lab)
+    lab.set_defaults(func=lab_mod.run)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    return args.func(args)

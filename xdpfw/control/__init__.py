@@ -1,0 +1,1 @@
+"""Control plane: loading BPF, attaching, workers' lifecycle, metrics, lab. Never per packet."""

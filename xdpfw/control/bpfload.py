@@ -1,0 +1,181 @@
+"""Load, configure, attach and detach the XDP program (xdpfw/bpf/xdpfw_kern.c) with bcc.
+
+bcc compiles the C at load time against the running kernel's headers (scripts/setup.sh
+makes sure they exist) and gives ctypes layouts of every map key and value, built from
+the same C text: the shared header is the only definition of those structs.
+"""
+from __future__ import annotations
+
+import ctypes as ct
+import ipaddress
+import logging
+import socket
+from dataclasses import dataclass
+
+from xdpfw.control import shared
+
+log = logging.getLogger("xdpfw.bpf")
+
+KERN_C = shared.BPF_DIR / "xdpfw_kern.c"
+PROG_NAME = "xdpfw_ingress"
+
+# bcc attach flags (linux/if_link.h)
+XDP_FLAGS_SKB_MODE = 1 << 1
+XDP_FLAGS_DRV_MODE = 1 << 2
+
+
+class BpfLoadError(RuntimeError):
+    pass
+
+
+@dataclass
+class AclTables:
+    """Compiled kernel ACL: CIDR -> protocol mask per direction and family, port -> mask."""
+
+    src: dict[ipaddress.IPv4Network | ipaddress.IPv6Network, int]
+    dst: dict[ipaddress.IPv4Network | ipaddress.IPv6Network, int]
+    sport: dict[int, int]
+    dport: dict[int, int]
+
+    @classmethod
+    def empty(cls) -> "AclTables":
+        return cls({}, {}, {}, {})
+
+    def flags(self) -> int:
+        f = 0
+        for nets, v4flag, v6flag in ((self.src, shared.ACL_SRC_V4, shared.ACL_SRC_V6),
+                                     (self.dst, shared.ACL_DST_V4, shared.ACL_DST_V6)):
+            if any(n.version == 4 for n in nets):
+                f |= v4flag
+            if any(n.version == 6 for n in nets):
+                f |= v6flag
+        if self.sport:
+            f |= shared.ACL_SPORT
+        if self.dport:
+            f |= shared.ACL_DPORT
+        return f
+
+    def __len__(self) -> int:
+        return len(self.src) + len(self.dst) + len(self.sport) + len(self.dport)
+
+
+class XdpProgram:
+    """The loaded program and its maps for one appliance (one pair of interfaces)."""
+
+    def __init__(self, cflags: list[str] | None = None):
+        try:
+            from bcc import BPF  # Debian's python3-bpfcc (the PyPI "bcc" is unrelated)
+        except ImportError as e:  # pragma: no cover - setup.sh installs it
+            raise BpfLoadError("bcc is not importable: install Debian's python3-bpfcc "
+                               "and use a venv with --system-site-packages") from e
+        self._BPF = BPF
+        flags = [f"-I{shared.BPF_DIR}", "-Wno-unused-function"] + list(cflags or [])
+        try:
+            self.bpf = BPF(src_file=str(KERN_C).encode(), cflags=flags)
+            self.fn = self.bpf.load_func(PROG_NAME.encode(), BPF.XDP)
+        except Exception as e:
+            raise BpfLoadError(f"cannot load {KERN_C.name}: {e} (kernel headers for bcc: "
+                               "run scripts/setup.sh; `xdpfw doctor` explains)") from e
+        self.attached: list[str] = []
+
+    # -- configuration -------------------------------------------------------------
+    def configure(self, ifindex_a: int, ifindex_b: int, fail_open: bool, acl: AclTables) -> None:
+        cfg_map = self.bpf["config_map"]
+        cfg = cfg_map.Leaf()
+        cfg.ifindex[shared.SIDE_A] = ifindex_a
+        cfg.ifindex[shared.SIDE_B] = ifindex_b
+        cfg.fail_mode = shared.FAIL_OPEN if fail_open else shared.FAIL_CLOSED
+        cfg.acl_flags = 0  # enable lookups only once the maps are filled
+        cfg_map[ct.c_int(0)] = cfg
+        peers = self.bpf["peer_map"]
+        peers[ct.c_int(shared.SIDE_A)] = ct.c_int(ifindex_b)
+        peers[ct.c_int(shared.SIDE_B)] = ct.c_int(ifindex_a)
+        self.load_acl(acl)
+
+    def load_acl(self, acl: AclTables) -> None:
+        """Replace the ACL maps' contents. Lookups are disabled while the maps change, so
+        a frame never sees a half-written ACL; frames in that window go to the worker."""
+        cfg_map = self.bpf["config_map"]
+        cfg = cfg_map[ct.c_int(0)]
+        cfg.acl_flags = 0
+        cfg_map[ct.c_int(0)] = cfg
+        for name, nets in (("src", acl.src), ("dst", acl.dst)):
+            for fam in (4, 6):
+                table = self.bpf[f"acl_{name}_v{fam}"]
+                table.clear()
+                for net, mask in nets.items():
+                    if net.version != fam:
+                        continue
+                    k = table.Key()
+                    k.prefixlen = net.prefixlen
+                    ct.memmove(k.addr, net.network_address.packed, len(net.network_address.packed))
+                    table[k] = ct.c_uint32(mask)
+        for name, ports in (("sport", acl.sport), ("dport", acl.dport)):
+            table = self.bpf[f"acl_{name}"]
+            table.clear()  # arrays: zeroes every entry
+            for port, mask in ports.items():
+                table[ct.c_int(port)] = ct.c_uint32(mask)
+        cfg.acl_flags = acl.flags()
+        cfg_map[ct.c_int(0)] = cfg
+
+    def set_fail_open(self, fail_open: bool) -> None:
+        cfg_map = self.bpf["config_map"]
+        cfg = cfg_map[ct.c_int(0)]
+        cfg.fail_mode = shared.FAIL_OPEN if fail_open else shared.FAIL_CLOSED
+        cfg_map[ct.c_int(0)] = cfg
+
+    def bind_socket(self, side: int, queue: int, fd: int) -> None:
+        self.bpf["xsks_map"][ct.c_int(shared.xsk_key(side, queue))] = ct.c_int(fd)
+
+    def unbind_socket(self, side: int, queue: int) -> None:
+        try:
+            del self.bpf["xsks_map"][ct.c_int(shared.xsk_key(side, queue))]
+        except KeyError:
+            pass  # already gone: the kernel removes entries when a socket closes
+
+    # -- attach / detach -------------------------------------------------------------
+    def attach(self, ifname: str, mode: str = "native") -> None:
+        flags = {"native": XDP_FLAGS_DRV_MODE, "generic": XDP_FLAGS_SKB_MODE}[mode]
+        try:
+            self._BPF.attach_xdp(ifname, self.fn, flags)
+        except Exception as e:
+            raise BpfLoadError(f"cannot attach XDP ({mode}) to {ifname}: {e}") from e
+        self.attached.append(ifname)
+        log.info("attached %s (%s XDP) to %s", PROG_NAME, mode, ifname)
+
+    def detach_all(self) -> None:
+        while self.attached:
+            ifname = self.attached.pop()
+            detach(ifname)
+
+    # -- counters ----------------------------------------------------------------------
+    def action_counters(self) -> list[list[tuple[int, int]]]:
+        """[side][action] -> (packets, bytes), summed over CPUs. Scrape time only."""
+        stats = self.bpf["stats_map"]
+        out = []
+        for side in range(shared.NSIDES):
+            row = []
+            for action in range(len(shared.XDP_ACTIONS)):
+                per_cpu = stats[ct.c_int(side * len(shared.XDP_ACTIONS) + action)]
+                row.append((sum(v.packets for v in per_cpu), sum(v.bytes for v in per_cpu)))
+            out.append(row)
+        return out
+
+
+def detach(ifname: str) -> None:
+    """Remove whatever XDP program is attached to ifname (all modes)."""
+    from bcc import BPF
+
+    for flags in (XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE):
+        try:
+            BPF.remove_xdp(ifname, flags)
+        except Exception as e:  # the link may be gone already
+            log.debug("remove_xdp(%s, %#x): %s", ifname, flags, e)
+    log.info("detached XDP from %s", ifname)
+
+
+def ifindex(ifname: str) -> int:
+    try:
+        return socket.if_nametoindex(ifname)
+    except OSError as e:
+        raise BpfLoadError(f"no such interface: {ifname}") from e

@@ -1,0 +1,134 @@
+"""The appliance: XDP program + one worker thread per queue pair between two interfaces.
+
+Start order: load and configure the XDP program (ACL, fail mode, peer devmap), open the
+AF_XDP queue pairs and bind their sockets in the XSKMAP, start the workers, then attach
+XDP to both interfaces. Stop order is the reverse: detach XDP first (so no frame is left
+in a ring that nobody drains), then stop and join the workers and close their sockets.
+
+If the process dies without stopping (SIGKILL, crash), the XDP program stays attached
+(bcc attaches over netlink) and the kernel removes the dead sockets from the XSKMAP: from
+then on the program applies the fail mode by itself. A later `xdpfw run` on the same
+interfaces replaces the program.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from xdpfw.control import shared
+from xdpfw.control.bpfload import AclTables, XdpProgram, ifindex
+
+log = logging.getLogger("xdpfw")
+
+
+def rx_queue_count(ifname: str) -> int:
+    """Number of RX queues of an interface (sysfs)."""
+    qdir = Path(f"/sys/class/net/{ifname}/queues")
+    try:
+        return max(1, sum(1 for p in qdir.iterdir() if p.name.startswith("rx-")))
+    except FileNotFoundError:
+        raise ValueError(f"no such interface: {ifname}") from None
+
+
+@dataclass
+class ApplianceConfig:
+    if_a: str
+    if_b: str
+    queues: int | None = None          # None: as many as both interfaces have
+    fail_open: bool = True
+    xsk_mode: str = "auto"             # auto | copy | zerocopy
+    xdp_mode: str = "native"           # native | generic
+    frames: int = 8192
+    ring_size: int = 2048
+    batch: int = 64
+    busy_poll: bool = False
+    acl: AclTables = field(default_factory=AclTables.empty)
+
+
+class Appliance:
+    def __init__(self, cfg: ApplianceConfig):
+        if cfg.if_a == cfg.if_b:
+            raise ValueError("the two sides must be different interfaces")
+        self.cfg = cfg
+        self.if_a, self.if_b = cfg.if_a, cfg.if_b
+        self.fail_open = cfg.fail_open
+        self.acl = cfg.acl
+        self.prog: XdpProgram | None = None
+        self.pairs: list = []
+        self.threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        from xdpfw._fast.xsk import QueuePair
+
+        cfg = self.cfg
+        idx_a, idx_b = ifindex(cfg.if_a), ifindex(cfg.if_b)
+        nq = cfg.queues or min(rx_queue_count(cfg.if_a), rx_queue_count(cfg.if_b))
+        if nq > shared.MAX_QUEUES:
+            raise ValueError(f"{nq} queues exceed XDPFW_MAX_QUEUES={shared.MAX_QUEUES}")
+        try:
+            self.prog = XdpProgram()
+            self.prog.configure(idx_a, idx_b, cfg.fail_open, cfg.acl)
+            for q in range(nq):
+                qp = QueuePair(cfg.if_a, cfg.if_b, q, frames=cfg.frames, ring_size=cfg.ring_size,
+                               batch=cfg.batch, mode=cfg.xsk_mode, busy_poll=cfg.busy_poll)
+                self.pairs.append(qp)
+                self.prog.bind_socket(shared.SIDE_A, q, qp.fd(shared.SIDE_A))
+                self.prog.bind_socket(shared.SIDE_B, q, qp.fd(shared.SIDE_B))
+                t = threading.Thread(target=qp.run, name=f"worker-q{q}", daemon=True)
+                t.start()
+                self.threads.append(t)
+                log.info("queue %d: AF_XDP %s mode on %s and %s, one shared UMEM", q, qp.mode,
+                         cfg.if_a, cfg.if_b)
+            for ifname in (cfg.if_a, cfg.if_b):
+                self.prog.attach(ifname, cfg.xdp_mode)
+        except BaseException:
+            self.stop()
+            raise
+        log.info("inline between %s (A) and %s (B): %d queue pair(s), fail mode %s, %d ACL entries",
+                 cfg.if_a, cfg.if_b, nq, "open" if cfg.fail_open else "closed", len(cfg.acl))
+
+    def stop(self) -> None:
+        with self._lock:
+            if self.prog is not None:
+                self.prog.detach_all()
+            for qp in self.pairs:
+                qp.stop()
+            for t in self.threads:
+                t.join()
+            for q, qp in enumerate(self.pairs):
+                acc = qp.accounting()
+                if not acc["consistent"] or acc["errors"]:
+                    log.error("queue %d: frame accounting broken at stop: %s", q, acc)
+                qp.close()
+            self.pairs.clear()
+            self.threads.clear()
+            self.prog = None
+
+    def set_acl(self, acl: AclTables) -> None:
+        self.acl = acl
+        if self.prog is not None:
+            self.prog.load_acl(acl)
+
+    # -- views for metrics and tests (scrape time) ---------------------------------------
+    def attached_devices(self) -> list[str]:
+        return list(self.prog.attached) if self.prog else []
+
+    def workers_running(self) -> int:
+        return sum(1 for t in self.threads if t.is_alive())
+
+    def xdp_counters(self):
+        return self.prog.action_counters() if self.prog else None
+
+    def worker_counters(self):
+        return [(q, qp.counters()) for q, qp in enumerate(self.pairs)]
+
+    def xsk_statistics(self):
+        return [[qp.xdp_statistics(0), qp.xdp_statistics(1)] for qp in self.pairs]
+
+    def ring_occupancy(self):
+        return [qp.ring_occupancy() for qp in self.pairs]
+
