@@ -80,14 +80,14 @@ class XdpProgram:
 
     # -- configuration -------------------------------------------------------------
     def configure(self, ifindex_a: int, ifindex_b: int, fail_open: bool, acl: AclTables) -> None:
-        cfg_map = self.bpf["config_map"]
+        cfg_map = self.bpf[b"config_map"]
         cfg = cfg_map.Leaf()
         cfg.ifindex[shared.SIDE_A] = ifindex_a
         cfg.ifindex[shared.SIDE_B] = ifindex_b
         cfg.fail_mode = shared.FAIL_OPEN if fail_open else shared.FAIL_CLOSED
         cfg.acl_flags = 0  # enable lookups only once the maps are filled
         cfg_map[ct.c_int(0)] = cfg
-        peers = self.bpf["peer_map"]
+        peers = self.bpf[b"peer_map"]
         peers[ct.c_int(shared.SIDE_A)] = ct.c_int(ifindex_b)
         peers[ct.c_int(shared.SIDE_B)] = ct.c_int(ifindex_a)
         self.load_acl(acl)
@@ -95,13 +95,13 @@ class XdpProgram:
     def load_acl(self, acl: AclTables) -> None:
         """Replace the ACL maps' contents. Lookups are disabled while the maps change, so
         a frame never sees a half-written ACL; frames in that window go to the worker."""
-        cfg_map = self.bpf["config_map"]
+        cfg_map = self.bpf[b"config_map"]
         cfg = cfg_map[ct.c_int(0)]
         cfg.acl_flags = 0
         cfg_map[ct.c_int(0)] = cfg
         for name, nets in (("src", acl.src), ("dst", acl.dst)):
             for fam in (4, 6):
-                table = self.bpf[f"acl_{name}_v{fam}"]
+                table = self.bpf[f"acl_{name}_v{fam}".encode()]
                 table.clear()
                 for net, mask in nets.items():
                     if net.version != fam:
@@ -111,7 +111,7 @@ class XdpProgram:
                     ct.memmove(k.addr, net.network_address.packed, len(net.network_address.packed))
                     table[k] = ct.c_uint32(mask)
         for name, ports in (("sport", acl.sport), ("dport", acl.dport)):
-            table = self.bpf[f"acl_{name}"]
+            table = self.bpf[f"acl_{name}".encode()]
             table.clear()  # arrays: zeroes every entry
             for port, mask in ports.items():
                 table[ct.c_int(port)] = ct.c_uint32(mask)
@@ -119,17 +119,17 @@ class XdpProgram:
         cfg_map[ct.c_int(0)] = cfg
 
     def set_fail_open(self, fail_open: bool) -> None:
-        cfg_map = self.bpf["config_map"]
+        cfg_map = self.bpf[b"config_map"]
         cfg = cfg_map[ct.c_int(0)]
         cfg.fail_mode = shared.FAIL_OPEN if fail_open else shared.FAIL_CLOSED
         cfg_map[ct.c_int(0)] = cfg
 
     def bind_socket(self, side: int, queue: int, fd: int) -> None:
-        self.bpf["xsks_map"][ct.c_int(shared.xsk_key(side, queue))] = ct.c_int(fd)
+        self.bpf[b"xsks_map"][ct.c_int(shared.xsk_key(side, queue))] = ct.c_int(fd)
 
     def unbind_socket(self, side: int, queue: int) -> None:
         try:
-            del self.bpf["xsks_map"][ct.c_int(shared.xsk_key(side, queue))]
+            del self.bpf[b"xsks_map"][ct.c_int(shared.xsk_key(side, queue))]
         except KeyError:
             pass  # already gone: the kernel removes entries when a socket closes
 
@@ -137,7 +137,7 @@ class XdpProgram:
     def attach(self, ifname: str, mode: str = "native") -> None:
         flags = {"native": XDP_FLAGS_DRV_MODE, "generic": XDP_FLAGS_SKB_MODE}[mode]
         try:
-            self._BPF.attach_xdp(ifname, self.fn, flags)
+            self._BPF.attach_xdp(ifname.encode(), self.fn, flags)
         except Exception as e:
             raise BpfLoadError(f"cannot attach XDP ({mode}) to {ifname}: {e}") from e
         self.attached.append(ifname)
@@ -151,7 +151,7 @@ class XdpProgram:
     # -- counters ----------------------------------------------------------------------
     def action_counters(self) -> list[list[tuple[int, int]]]:
         """[side][action] -> (packets, bytes), summed over CPUs. Scrape time only."""
-        stats = self.bpf["stats_map"]
+        stats = self.bpf[b"stats_map"]
         out = []
         for side in range(shared.NSIDES):
             row = []
@@ -168,7 +168,7 @@ def detach(ifname: str) -> None:
 
     for flags in (XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE):
         try:
-            BPF.remove_xdp(ifname, flags)
+            BPF.remove_xdp(ifname.encode(), flags)
         except Exception as e:  # the link may be gone already
             log.debug("remove_xdp(%s, %#x): %s", ifname, flags, e)
     log.info("detached XDP from %s", ifname)

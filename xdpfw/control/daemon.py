@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from xdpfw.control import shared
 from xdpfw.control.bpfload import AclTables, XdpProgram, ifindex
@@ -24,12 +23,14 @@ log = logging.getLogger("xdpfw")
 
 
 def rx_queue_count(ifname: str) -> int:
-    """Number of RX queues of an interface (sysfs)."""
-    qdir = Path(f"/sys/class/net/{ifname}/queues")
-    try:
-        return max(1, sum(1 for p in qdir.iterdir() if p.name.startswith("rx-")))
-    except FileNotFoundError:
-        raise ValueError(f"no such interface: {ifname}") from None
+    """Number of RX queues of an interface (netlink, so it follows the caller's netns)."""
+    from pyroute2 import IPRoute
+
+    with IPRoute() as ipr:
+        links = ipr.link("get", ifname=ifname) if ipr.link_lookup(ifname=ifname) else []
+        if not links:
+            raise ValueError(f"no such interface: {ifname}")
+        return max(1, links[0].get("IFLA_NUM_RX_QUEUES") or 1)
 
 
 @dataclass
@@ -58,6 +59,7 @@ class Appliance:
         self.prog: XdpProgram | None = None
         self.pairs: list = []
         self.threads: list[threading.Thread] = []
+        self.final_accounting: list[dict] = []   # per queue pair, taken at stop()
         self._lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -99,8 +101,10 @@ class Appliance:
                 qp.stop()
             for t in self.threads:
                 t.join()
+            self.final_accounting = []
             for q, qp in enumerate(self.pairs):
                 acc = qp.accounting()
+                self.final_accounting.append(acc)
                 if not acc["consistent"] or acc["errors"]:
                     log.error("queue %d: frame accounting broken at stop: %s", q, acc)
                 qp.close()

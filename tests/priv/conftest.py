@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import itertools
+import os
+
+import pytest
+
+from xdpfw.control.netns import Lab
+
+_ids = itertools.count()
+
+
+@pytest.fixture
+def lab_factory():
+    """Make labs with unique namespace names; every one is destroyed after the test,
+    whatever happened in it."""
+    labs: list[Lab] = []
+
+    def make(queues: int = 1) -> Lab:
+        lab = Lab(prefix=f"xt{os.getpid() % 10000}-{next(_ids)}", queues=queues)
+        labs.append(lab)
+        lab.create()
+        return lab
+
+    yield make
+    for lab in labs:
+        lab.destroy()
+
+
+@pytest.fixture
+def lab(lab_factory) -> Lab:
+    return lab_factory()
