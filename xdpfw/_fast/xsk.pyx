@@ -1,4 +1,4 @@
-# cython: language_level=3, embedsignature=True
+# cython: language_level=3, embedsignature=True, boundscheck=False, wraparound=False, cdivision=True
 """AF_XDP queue pair: one UMEM shared by a socket on side A and a socket on side B.
 
 A frame received on one side is handed to the inspection engine in place and then either
@@ -437,3 +437,10 @@ cdef class QueuePair:
         if errno != EAGAIN and errno != EBUSY and errno != ENOBUFS:
             self._cnt.tx_kick_errors[side] += 1
             s.kick_pending = 0
+
+
+# Constants of xdpfw_shared.h as the C compiler saw them (checked against the control
+# plane's reading of the header in tests/unit/test_shared_contract.py).
+DROP_REASON_MAX = XDPFW_DROP_REASON_MAX
+NSIDES = XDPFW_NSIDES
+MAX_QUEUES = XDPFW_MAX_QUEUES
