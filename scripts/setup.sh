@@ -54,8 +54,11 @@ stamp=.venv/.xdpfw-build-stamp
 src_hash=$(cat pyproject.toml setup.py $(find xdpfw -name '*.pyx' -o -name '*.pxd' -o -name '*.h' -o -name '*.c' ! -path '*/_fast/*.c' | sort) 2>/dev/null | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$src_hash" ]; then
     log "building xdpfw (Cython extensions) into .venv"
-    .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-    .venv/bin/python -m pip install -q -e '.[test]'
+    if ! .venv/bin/python -m pip install -q -e '.[test]' > .venv/pip.log 2>&1; then
+        cat .venv/pip.log >&2
+        log "pip install failed (log above)"
+        exit 1
+    fi
     echo "$src_hash" > "$stamp"
 fi
 ln -sfn "$here/.venv/bin/xdpfw" /usr/local/bin/xdpfw
