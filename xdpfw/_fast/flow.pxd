@@ -1,0 +1,90 @@
+# Declarations of the flow table (flow.pyx) for other Cython modules (the engine cimports
+# FlowTable and calls lookup/tcp_track at C speed).
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
+
+cdef extern from "xdpfw_flow.h" nogil:
+    enum:
+        XDPFW_DIR_TOSERVER
+        XDPFW_DIR_TOCLIENT
+    enum:  # enum xdpfw_tcp_state
+        XDPFW_TCP_NONE
+        XDPFW_TCP_SYN_SENT
+        XDPFW_TCP_SYN_RECV
+        XDPFW_TCP_ESTABLISHED
+        XDPFW_TCP_CLOSING
+        XDPFW_TCP_CLOSED
+        XDPFW_TCP_STATE_MAX
+    enum:  # enum xdpfw_tcp_result
+        XDPFW_SEG_IN_ORDER
+        XDPFW_SEG_OVERLAP
+        XDPFW_SEG_RETRANSMIT
+        XDPFW_SEG_GAP
+        XDPFW_SEG_NO_DATA
+        XDPFW_SEG_MIDSTREAM
+        XDPFW_SEG_WINDOW
+        XDPFW_TCP_RESULT_MAX
+    enum:  # enum xdpfw_flow_event
+        XDPFW_FLOW_CREATED
+        XDPFW_FLOW_TIMED_OUT
+        XDPFW_FLOW_EVICTED
+        XDPFW_FLOW_NO_ROOM
+        XDPFW_FLOW_CLOSED
+        XDPFW_FLOW_EVENT_MAX
+
+    struct xdpfw_flow_key:
+        uint8_t addr_a[16]
+        uint8_t addr_b[16]
+        uint16_t port_a
+        uint16_t port_b
+        uint16_t vlan
+        uint8_t proto
+        uint8_t pad
+
+    struct xdpfw_flow_dir:
+        uint64_t packets
+        uint64_t bytes
+        uint64_t stream_off
+        uint32_t next_seq
+        uint8_t seq_known
+        uint8_t fin_seen
+
+    struct xdpfw_flow:
+        xdpfw_flow_key key
+        uint64_t flow_id
+        uint64_t first_ns
+        uint64_t last_ns
+        xdpfw_flow_dir dir[2]
+        uint64_t flowbits[2]
+        uint32_t hash
+        uint8_t used
+        uint8_t init_is_a
+        uint8_t tcp_state
+        uint8_t app_proto
+        uint8_t midstream
+
+# Slots a flow may be placed away from its hash (linear probing window).
+cdef enum:
+    XDPFW_FLOW_PROBE = 16
+
+cdef class FlowTable:
+    cdef xdpfw_flow *flows
+    cdef uint32_t capacity
+    cdef uint32_t mask
+    cdef uint64_t seed
+    cdef uint64_t next_id
+    cdef uint64_t t_new, t_est, t_tcp_est, t_closed
+    cdef bint midstream
+    cdef readonly uint64_t active
+    cdef uint64_t events[XDPFW_FLOW_EVENT_MAX]
+    cdef uint64_t tcp_results[XDPFW_TCP_RESULT_MAX]
+
+    cdef xdpfw_flow *lookup(self, const uint8_t *src, const uint8_t *dst, uint16_t sport,
+                            uint16_t dport, uint8_t proto, uint16_t vlan, uint64_t now,
+                            int *direction) noexcept nogil
+    cdef int tcp_track(self, xdpfw_flow *f, int direction, uint32_t seq, uint8_t flags,
+                       uint32_t plen, uint32_t *skip) noexcept nogil
+    cdef uint64_t _timeout(self, const xdpfw_flow *f) noexcept nogil
+    cdef void _reclaim(self, xdpfw_flow *f, int why) noexcept nogil
+    cdef void _init(self, xdpfw_flow *f, const xdpfw_flow_key *key, uint32_t h,
+                    bint src_is_a, uint64_t now) noexcept nogil
+    cdef int _count(self, int res) noexcept nogil

@@ -1,0 +1,310 @@
+# cython: language_level=3, embedsignature=True, boundscheck=False, wraparound=False, cdivision=True
+"""Fixed-capacity flow table and the TCP in-order tracker (no reassembly).
+
+Flows live in one pre-allocated array; a flow is found by linear probing within a window
+of XDPFW_FLOW_PROBE slots from its hash (keyed with a per-table random seed, so a sender
+cannot aim collisions at one slot). Entries are never unlinked, only reused in place, so
+the probe window stays intact without tombstones: a lookup stops at the first slot that
+was never used. A new flow takes, in this order, a never-used slot, an expired one, or
+the least recently seen evictable one (anything but an established, live TCP
+connection). When the window holds only live established connections the packet gets no
+flow (`no_room`) and the engine applies its exception policy.
+
+TCP without reassembly: per direction the tracker keeps the next expected sequence
+number. A segment that starts there is inspected whole; one that starts before it and
+ends after it has only its new bytes inspected; one wholly before it is a retransmission
+of inspected bytes; one that starts after it leaves a gap and is dropped, so the sender
+retransmits in order (in-order enforcement, as inline normalizers do).
+"""
+from cpython.mem cimport PyMem_Calloc, PyMem_Free
+from libc.stdint cimport int32_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.string cimport memcmp, memcpy, memset
+
+
+
+cdef extern from "<sys/random.h>" nogil:
+    ssize_t getrandom(void *buf, size_t buflen, unsigned int flags)
+
+# TCP header flag bits
+cdef enum:
+    TH_FIN = 0x01
+    TH_SYN = 0x02
+    TH_RST = 0x04
+    TH_ACK = 0x10
+
+# "no slot" marker in the probe loop
+cdef uint32_t NO_SLOT = 0xFFFFFFFF
+cdef uint64_t NEVER = 0xFFFFFFFFFFFFFFFF
+
+# Sequence distance beyond which a segment is not a gap but nonsense (1 GiB).
+cdef enum:
+    MAX_SEQ_JUMP = 1 << 30
+
+
+cdef inline uint64_t _mix(uint64_t h, uint64_t w) noexcept nogil:
+    h ^= w
+    h *= 0x9E3779B97F4A7C15ULL
+    return h ^ (h >> 29)
+
+
+cdef inline uint64_t _load64(const uint8_t *p) noexcept nogil:
+    cdef uint64_t v
+    memcpy(&v, p, 8)  # 8 key bytes into a register, not payload
+    return v
+
+
+cdef class FlowTable:
+    """Flows of one worker. capacity is rounded up to a power of two."""
+
+    def __cinit__(self, uint32_t capacity=65536, *, uint64_t timeout_new_s=30,
+                  uint64_t timeout_est_s=300, uint64_t timeout_tcp_est_s=600,
+                  uint64_t timeout_closed_s=10, bint midstream=True):
+        cdef uint32_t cap = 64
+        while cap < capacity:
+            cap <<= 1
+        self.capacity = cap
+        self.mask = cap - 1
+        self.flows = <xdpfw_flow *>PyMem_Calloc(cap, sizeof(xdpfw_flow))
+        if self.flows == NULL:
+            raise MemoryError()
+        if getrandom(&self.seed, sizeof(self.seed), 0) != sizeof(self.seed):
+            raise OSError("getrandom failed")
+        self.next_id = 1
+        self.t_new = timeout_new_s * 1000000000ULL
+        self.t_est = timeout_est_s * 1000000000ULL
+        self.t_tcp_est = timeout_tcp_est_s * 1000000000ULL
+        self.t_closed = timeout_closed_s * 1000000000ULL
+        self.midstream = midstream
+        self.active = 0
+        memset(self.events, 0, sizeof(self.events))
+        memset(self.tcp_results, 0, sizeof(self.tcp_results))
+
+    def __dealloc__(self):
+        PyMem_Free(self.flows)
+
+    # ---- per packet ------------------------------------------------------------------
+    cdef inline uint64_t _timeout(self, const xdpfw_flow *f) noexcept nogil:
+        if f.tcp_state == XDPFW_TCP_CLOSED:
+            return self.t_closed
+        if f.tcp_state == XDPFW_TCP_ESTABLISHED or f.tcp_state == XDPFW_TCP_CLOSING:
+            return self.t_tcp_est
+        if f.key.proto != 6 and f.dir[0].packets and f.dir[1].packets:
+            return self.t_est
+        return self.t_new
+
+    cdef xdpfw_flow *lookup(self, const uint8_t *src, const uint8_t *dst, uint16_t sport,
+                            uint16_t dport, uint8_t proto, uint16_t vlan, uint64_t now,
+                            int *direction) noexcept nogil:
+        """The flow of this packet, created if new; NULL when no entry can be had.
+        *direction is XDPFW_DIR_TOSERVER when the sender is the flow's initiator."""
+        cdef xdpfw_flow_key key
+        cdef int c
+        cdef bint src_is_a
+        cdef uint64_t h
+        cdef uint32_t i, slot, free_slot = NO_SLOT, victim = NO_SLOT
+        cdef uint64_t victim_seen = NEVER
+        cdef xdpfw_flow *f
+        c = memcmp(src, dst, 16)
+        src_is_a = c < 0 or (c == 0 and sport <= dport)
+        if src_is_a:
+            memcpy(key.addr_a, src, 16)
+            memcpy(key.addr_b, dst, 16)
+            key.port_a = sport
+            key.port_b = dport
+        else:
+            memcpy(key.addr_a, dst, 16)
+            memcpy(key.addr_b, src, 16)
+            key.port_a = dport
+            key.port_b = sport
+        key.vlan = vlan
+        key.proto = proto
+        key.pad = 0
+        h = self.seed
+        h = _mix(h, _load64(key.addr_a))
+        h = _mix(h, _load64(key.addr_a + 8))
+        h = _mix(h, _load64(key.addr_b))
+        h = _mix(h, _load64(key.addr_b + 8))
+        h = _mix(h, (<uint64_t>key.port_a << 32) | (<uint64_t>key.port_b << 16) | key.vlan)
+        h = _mix(h, proto)
+
+        for i in range(XDPFW_FLOW_PROBE):
+            slot = <uint32_t>(h + i) & self.mask
+            f = &self.flows[slot]
+            if not f.used:
+                if free_slot == NO_SLOT:
+                    free_slot = slot
+                break  # never used: the key cannot be further along
+            if f.hash == <uint32_t>h and memcmp(&f.key, &key, sizeof(key)) == 0:
+                if now - f.last_ns > self._timeout(f):
+                    self._reclaim(f, XDPFW_FLOW_TIMED_OUT)
+                    self._init(f, &key, <uint32_t>h, src_is_a, now)
+                    self.events[XDPFW_FLOW_CREATED] += 1
+                    self.active += 1
+                f.last_ns = now
+                direction[0] = XDPFW_DIR_TOSERVER if (src_is_a == f.init_is_a) else XDPFW_DIR_TOCLIENT
+                return f
+            if now - f.last_ns > self._timeout(f):
+                if free_slot == NO_SLOT:
+                    free_slot = slot
+            elif f.tcp_state != XDPFW_TCP_ESTABLISHED and f.last_ns < victim_seen:
+                victim = slot
+                victim_seen = f.last_ns
+
+        if free_slot != NO_SLOT:
+            f = &self.flows[free_slot]
+            if f.used:
+                self._reclaim(f, XDPFW_FLOW_TIMED_OUT)
+        elif victim != NO_SLOT:
+            f = &self.flows[victim]
+            self._reclaim(f, XDPFW_FLOW_EVICTED)
+        else:
+            self.events[XDPFW_FLOW_NO_ROOM] += 1
+            return NULL
+        self._init(f, &key, <uint32_t>h, src_is_a, now)
+        self.events[XDPFW_FLOW_CREATED] += 1
+        self.active += 1
+        direction[0] = XDPFW_DIR_TOSERVER
+        return f
+
+    cdef inline void _reclaim(self, xdpfw_flow *f, int why) noexcept nogil:
+        if why == XDPFW_FLOW_TIMED_OUT and f.tcp_state == XDPFW_TCP_CLOSED:
+            why = XDPFW_FLOW_CLOSED
+        self.events[why] += 1
+        self.active -= 1
+        f.used = 0
+
+    cdef inline void _init(self, xdpfw_flow *f, const xdpfw_flow_key *key, uint32_t h,
+                           bint src_is_a, uint64_t now) noexcept nogil:
+        memset(f, 0, sizeof(xdpfw_flow))
+        f.key = key[0]
+        f.hash = h
+        f.used = 1
+        f.init_is_a = src_is_a   # the first packet's sender is the initiator
+        f.flow_id = self.next_id
+        self.next_id += 1
+        f.first_ns = now
+        f.last_ns = now
+
+    cdef int tcp_track(self, xdpfw_flow *f, int direction, uint32_t seq, uint8_t flags,
+                       uint32_t plen, uint32_t *skip) noexcept nogil:
+        """Classify one TCP segment (enum xdpfw_tcp_result) and advance the flow's state.
+        For in_order, partial_overlap and midstream, bytes [*skip, plen) of the payload are
+        new and must be inspected; for gap and out_of_window the segment must be dropped."""
+        cdef xdpfw_flow_dir *d = &f.dir[direction]
+        cdef xdpfw_flow_dir *o = &f.dir[direction ^ 1]
+        cdef int32_t rel, end_rel
+        cdef int res
+        skip[0] = 0
+
+        if flags & TH_RST:
+            f.tcp_state = XDPFW_TCP_CLOSED
+            return self._count(XDPFW_SEG_NO_DATA)
+
+        if flags & TH_SYN:
+            if (f.tcp_state == XDPFW_TCP_CLOSED or f.tcp_state == XDPFW_TCP_CLOSING) and \
+                    not (flags & TH_ACK) and not (d.seq_known and seq + 1 == d.next_seq):
+                # A new connection reusing the 5-tuple of a finished one.
+                memset(&f.dir[0], 0, sizeof(xdpfw_flow_dir) * 2)
+                f.tcp_state = XDPFW_TCP_NONE
+                f.midstream = 0
+            if not d.seq_known or seq + 1 != d.next_seq:
+                d.next_seq = seq + 1   # SYN occupies one sequence number
+                d.seq_known = 1
+            if flags & TH_ACK:
+                if f.tcp_state < XDPFW_TCP_SYN_RECV:
+                    f.tcp_state = XDPFW_TCP_SYN_RECV
+            elif f.tcp_state == XDPFW_TCP_NONE:
+                f.tcp_state = XDPFW_TCP_SYN_SENT
+            if plen == 0:
+                return self._count(XDPFW_SEG_NO_DATA)
+            seq += 1  # TCP Fast Open style data after the SYN
+
+        if not d.seq_known:
+            if not self.midstream:
+                return self._count(XDPFW_SEG_GAP)
+            d.next_seq = seq
+            d.seq_known = 1
+            f.midstream = 1
+            if f.tcp_state == XDPFW_TCP_NONE:
+                f.tcp_state = XDPFW_TCP_ESTABLISHED
+            res = XDPFW_SEG_MIDSTREAM
+            d.next_seq += plen
+            d.stream_off += plen
+        else:
+            if f.tcp_state == XDPFW_TCP_SYN_RECV and (flags & TH_ACK) and not (flags & TH_SYN) \
+                    and direction == XDPFW_DIR_TOSERVER:
+                f.tcp_state = XDPFW_TCP_ESTABLISHED
+            rel = <int32_t>(seq - d.next_seq)
+            if plen == 0:
+                res = XDPFW_SEG_NO_DATA if rel <= 0 or not (flags & TH_FIN) else XDPFW_SEG_GAP
+            elif rel == 0:
+                res = XDPFW_SEG_IN_ORDER
+                d.next_seq += plen
+                d.stream_off += plen
+            elif rel < 0:
+                end_rel = rel + <int32_t>plen
+                if end_rel <= 0:
+                    res = XDPFW_SEG_RETRANSMIT
+                else:
+                    res = XDPFW_SEG_OVERLAP
+                    skip[0] = <uint32_t>(-rel)
+                    d.next_seq += <uint32_t>end_rel
+                    d.stream_off += <uint32_t>end_rel
+            elif rel > MAX_SEQ_JUMP:
+                res = XDPFW_SEG_WINDOW
+            else:
+                res = XDPFW_SEG_GAP
+
+        if (flags & TH_FIN) and res != XDPFW_SEG_GAP and res != XDPFW_SEG_WINDOW \
+                and res != XDPFW_SEG_RETRANSMIT and not d.fin_seen and seq + plen == d.next_seq:
+            d.next_seq += 1  # FIN occupies one sequence number
+            d.fin_seen = 1
+            f.tcp_state = XDPFW_TCP_CLOSED if o.fin_seen else XDPFW_TCP_CLOSING
+        return self._count(res)
+
+    cdef inline int _count(self, int res) noexcept nogil:
+        self.tcp_results[res] += 1
+        return res
+
+    # ---- control plane and tests (Python objects allowed) ---------------------------------
+    @property
+    def size(self):
+        return self.capacity
+
+    def counters(self):
+        return {"active": self.active,
+                "events": [self.events[i] for i in range(XDPFW_FLOW_EVENT_MAX)],
+                "tcp": [self.tcp_results[i] for i in range(XDPFW_TCP_RESULT_MAX)]}
+
+    def packet(self, bytes src, bytes dst, int sport, int dport, int proto, int vlan=0, *,
+               uint64_t now_ns, uint32_t seq=0, int flags=TH_ACK, uint32_t plen=0):
+        """Test/tool entry: look up (creating) the flow of one packet and, for TCP, track
+        it. Returns a dict; None when the table had no room."""
+        cdef int direction = 0
+        cdef uint32_t skip = 0
+        cdef int res = -1
+        cdef xdpfw_flow *f
+        if len(src) != 16 or len(dst) != 16:
+            raise ValueError("addresses are 16 bytes (IPv4 as ::ffff:a.b.c.d)")
+        f = self.lookup(src, dst, sport, dport, proto, vlan, now_ns, &direction)
+        if f == NULL:
+            return None
+        f.dir[direction].packets += 1
+        f.dir[direction].bytes += plen
+        if proto == 6:
+            res = self.tcp_track(f, direction, seq, flags, plen, &skip)
+        return {"slot": <size_t>(f - self.flows), "flow_id": f.flow_id, "direction": direction,
+                "result": res, "skip": skip, "state": f.tcp_state,
+                "next_seq": [f.dir[0].next_seq, f.dir[1].next_seq],
+                "stream_off": [f.dir[0].stream_off, f.dir[1].stream_off],
+                "midstream": bool(f.midstream)}
+
+
+# Constants and label tables as the C compiler saw them.
+DIR_TOSERVER = XDPFW_DIR_TOSERVER
+DIR_TOCLIENT = XDPFW_DIR_TOCLIENT
+FLOW_ENTRY_SIZE = sizeof(xdpfw_flow)
+PROBE = XDPFW_FLOW_PROBE
+TCP_RESULT_MAX = XDPFW_TCP_RESULT_MAX
+FLOW_EVENT_MAX = XDPFW_FLOW_EVENT_MAX
+TCP_STATE_MAX = XDPFW_TCP_STATE_MAX

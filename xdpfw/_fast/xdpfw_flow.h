@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * xdpfw_flow.h - the flow table's entry layout and the TCP in-order tracker's verdicts.
+ * User space only: included by the Cython engine (flow.pyx) and read by the control plane
+ * through the Cython module (counter labels come from the X-macro tables below).
+ *
+ * A flow is keyed canonically - the lower (address, port) endpoint first - so both
+ * directions of a connection find the same entry. Direction is relative to the
+ * initiator (the endpoint that sent the first packet seen, or the SYN): to_server is
+ * initiator -> responder, as in Suricata's flow keywords.
+ *
+ * Everything lives in one pre-allocated array of fixed-size entries: no allocation per
+ * flow or per packet. Matcher stream state and decoder state live in parallel slabs
+ * indexed by the flow's slot, owned by the engine.
+ */
+#ifndef XDPFW_FLOW_H
+#define XDPFW_FLOW_H
+
+#include <linux/types.h>
+
+#define XDPFW_DIR_TOSERVER 0
+#define XDPFW_DIR_TOCLIENT 1
+
+/* TCP connection state, per flow (a simplification of RFC 793 sufficient for flow:
+ * established/not_established and for timeouts). */
+#define XDPFW_TCP_STATES(X)                               \
+	X(XDPFW_TCP_NONE, "none")           /* no TCP, or nothing seen yet */ \
+	X(XDPFW_TCP_SYN_SENT, "syn_sent")   /* SYN seen from the initiator */ \
+	X(XDPFW_TCP_SYN_RECV, "syn_recv")   /* SYN-ACK seen from the responder */ \
+	X(XDPFW_TCP_ESTABLISHED, "established") \
+	X(XDPFW_TCP_CLOSING, "closing")     /* a FIN seen in either direction */ \
+	X(XDPFW_TCP_CLOSED, "closed")       /* RST, or FINs both ways */
+
+/*
+ * What the in-order tracker made of one TCP segment (the `verdict` of xdpfw_tcp_track).
+ * The string is the label of xdpfw_tcp_segments_total{result=...}.
+ */
+#define XDPFW_TCP_RESULTS(X)                                                   \
+	X(XDPFW_SEG_IN_ORDER, "in_order")       /* starts at the next expected byte: inspect all */ \
+	X(XDPFW_SEG_OVERLAP, "partial_overlap") /* starts before it, ends after: inspect the new bytes */ \
+	X(XDPFW_SEG_RETRANSMIT, "retransmit")   /* wholly before it: already inspected, forward */ \
+	X(XDPFW_SEG_GAP, "gap")                 /* starts after it: drop, the sender will resend in order */ \
+	X(XDPFW_SEG_NO_DATA, "no_data")         /* no payload (pure ACK, SYN, FIN, RST) */ \
+	X(XDPFW_SEG_MIDSTREAM, "midstream")     /* first segment of a flow picked up without a SYN */ \
+	X(XDPFW_SEG_WINDOW, "out_of_window")    /* absurdly far from the expected byte (> 1 GiB): dropped */
+
+#define XDPFW__FLOW_ENUM(name, label) name,
+enum xdpfw_tcp_state { XDPFW_TCP_STATES(XDPFW__FLOW_ENUM) XDPFW_TCP_STATE_MAX };
+enum xdpfw_tcp_result { XDPFW_TCP_RESULTS(XDPFW__FLOW_ENUM) XDPFW_TCP_RESULT_MAX };
+
+/* Flow table counters: label of xdpfw_flow_events_total{event=...}. */
+#define XDPFW_FLOW_EVENTS(X)                                                  \
+	X(XDPFW_FLOW_CREATED, "created")                                       \
+	X(XDPFW_FLOW_TIMED_OUT, "timed_out")     /* reclaimed after its idle timeout */ \
+	X(XDPFW_FLOW_EVICTED, "evicted")         /* reclaimed before its timeout: table full */ \
+	X(XDPFW_FLOW_NO_ROOM, "no_room")         /* no entry could be had: packet without flow */ \
+	X(XDPFW_FLOW_CLOSED, "closed")           /* reclaimed after RST/FIN (short timeout) */
+
+enum xdpfw_flow_event { XDPFW_FLOW_EVENTS(XDPFW__FLOW_ENUM) XDPFW_FLOW_EVENT_MAX };
+
+/* Canonical key: endpoint a <= endpoint b (addresses compared bytewise, then ports).
+ * IPv4 addresses are stored IPv4-mapped (::ffff:a.b.c.d). 40 bytes. */
+struct xdpfw_flow_key {
+	__u8 addr_a[16];
+	__u8 addr_b[16];
+	__u16 port_a;
+	__u16 port_b;
+	__u16 vlan;   /* outer VLAN id, 0 if untagged: the same 5-tuple in two VLANs is two flows */
+	__u8 proto;
+	__u8 pad;
+};
+
+/* One direction of a flow. */
+struct xdpfw_flow_dir {
+	__u64 packets;
+	__u64 bytes;
+	__u64 stream_off;  /* payload bytes of this direction inspected so far: matcher offsets */
+	__u32 next_seq;    /* TCP: next byte expected from this direction */
+	__u8 seq_known;    /* next_seq is valid */
+	__u8 fin_seen;
+	__u8 pad[2];
+};
+
+struct xdpfw_flow {
+	struct xdpfw_flow_key key;
+	__u64 flow_id;      /* unique, for EVE flow_id (masked to 51 bits there) */
+	__u64 first_ns;
+	__u64 last_ns;
+	struct xdpfw_flow_dir dir[2];  /* indexed by XDPFW_DIR_* */
+	__u64 flowbits[2];  /* up to 128 named flowbits, numbered by the rule compiler */
+	__u32 hash;
+	__u8 used;          /* slot holds a flow */
+	__u8 init_is_a;     /* initiator is endpoint a of the key */
+	__u8 tcp_state;     /* enum xdpfw_tcp_state */
+	__u8 app_proto;     /* set by protocol detection (engine) */
+	__u8 midstream;     /* picked up without seeing the handshake */
+	__u8 pad[7];
+};
+
+#endif /* XDPFW_FLOW_H */
