@@ -24,7 +24,7 @@ PER_PACKET = {
     "xsk.pyx": ["QueuePair._loop", "QueuePair._rx", "QueuePair._drop", "QueuePair._complete",
                 "QueuePair._refill", "QueuePair._kick_tx"],
     "flow.pyx": ["FlowTable.lookup", "FlowTable.tcp_track", "FlowTable._timeout", "FlowTable._reclaim",
-                 "FlowTable._init", "FlowTable._count"],
+                 "FlowTable._init", "FlowTable._count", "_mix", "_load64"],
 }
 PY_API = re.compile(r"\b(Py[A-Z]\w*|_Py\w+|__Pyx_(?!Raise|GetRef)\w+|Py_INCREF|Py_DECREF|__Pyx_GOTREF)\s*\(")
 
