@@ -28,6 +28,7 @@ common = dict(
 extensions = [
     Extension("xdpfw._fast.xsk", ["xdpfw/_fast/xsk.pyx"], libraries=["xdp", "bpf"], **common),
     Extension("xdpfw._fast.flow", ["xdpfw/_fast/flow.pyx"], **common),
+    Extension("xdpfw._fast.decode", ["xdpfw/_fast/decode.pyx"], **common),
 ]
 
 directives = {"language_level": 3, "boundscheck": False, "wraparound": False, "cdivision": True}
