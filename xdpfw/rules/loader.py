@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from xdpfw.rules.classification import DEFAULT_CLASSIFICATIONS, Classification, load_classification
-from xdpfw.rules.errors import RuleError
+from xdpfw.rules.errors import ExprError, RuleError
 from xdpfw.rules.lexer import logical_rules
 from xdpfw.rules.model import Rule
 from xdpfw.rules.parser import parse_rule_text
@@ -81,7 +81,12 @@ def load_ruleset(paths: Iterable[PathLike] | PathLike, variables: Mapping[str, A
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     rs = RuleSet()
-    vars_ = variables if isinstance(variables, Variables) else Variables(variables)
+    try:
+        vars_ = variables if isinstance(variables, Variables) else Variables(variables)
+    except ExprError as e:
+        rs.errors.append(RuleError(f"variables: {e.message}; using Suricata's defaults",
+                                   path="<variables>", line=0, col=0))
+        vars_ = Variables()
     classes: Mapping[str, Classification] = DEFAULT_CLASSIFICATIONS
     if classification is not None:
         classes, cerrors = load_classification(classification)

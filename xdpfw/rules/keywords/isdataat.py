@@ -26,10 +26,10 @@ def parse(value: str | None, ctx: ParseContext) -> IsDataAt:
         v = v[1:].strip()
     first, *rest = [a.strip() for a in v.split(",")]
     offset: IntOrVar
-    if is_var_name(first):
-        if first not in ctx.byte_vars:
-            raise KeywordError(f"unknown byte_extract variable {first!r}")
+    if is_var_name(first) and first in ctx.byte_vars:
         offset = first
+    elif is_var_name(first) and ctx.byte_vars:
+        raise KeywordError(f"value {first!r} is not an integer or a byte_extract variable of this rule")
     else:
         offset = parse_uint(first, "offset", 0, 65535)
     relative = rawbytes = False

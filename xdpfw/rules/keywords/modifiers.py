@@ -27,9 +27,10 @@ MAX_ABSOLUTE = 65535
 def _number(value: str, ctx: ParseContext, lo: int, hi: int) -> IntOrVar:
     v = value.strip()
     if is_var_name(v):
-        if v not in ctx.byte_vars:
-            raise KeywordError(f"unknown byte_extract variable {v!r}")
-        return v
+        if v in ctx.byte_vars:
+            return v
+        if ctx.byte_vars:
+            raise KeywordError(f"value {v!r} is not an integer or a byte_extract variable of this rule")
     return parse_int(v, lo, hi)
 
 
