@@ -1,4 +1,4 @@
-"""xdpfw command line: run | lab | check (more subcommands land with their issues)."""
+"""xdpfw command line: run | check | lab."""
 from __future__ import annotations
 
 import argparse
@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--xdp-mode", choices=("native", "generic"), default="native")
     r.add_argument("--busy-poll", action="store_true", help="spin instead of sleeping when idle")
     r.set_defaults(func=cmd_run)
+
+    chk = sub.add_parser("check", help="validate rule files (and classification/threshold config)")
+    from xdpfw.rules import check as check_mod
+
+    check_mod.add_arguments(chk)
+    chk.set_defaults(func=check_mod.run)
 
     lab = sub.add_parser("lab", help="build a namespace lab and run the appliance inline in it")
     from xdpfw.control import lab as lab_mod

@@ -239,7 +239,7 @@ def summarize_metrics(m: dict, lab: Lab) -> str:
     out = ["appliance metrics (from its Prometheus endpoint):",
            f"  {'device':<8} {'received':>10} {'forwarded':>10} {'xdp->worker':>12} {'fail-open':>10}  dropped by reason"]
     for dev in (lab.side_a, lab.side_b):
-        drops = {labels[1][1]: v for (name, labels), v in m.items()
+        drops = {dict(labels)["reason"]: v for (name, labels), v in m.items()
                  if name == "xdpfw_dropped_packets_total" and dict(labels).get("device") == dev and v}
         out.append(f"  {dev:<8} {metric(m, 'xdpfw_received_packets_total', device=dev):>10.0f} "
                    f"{metric(m, 'xdpfw_forwarded_packets_total', device=dev):>10.0f} "
