@@ -41,7 +41,7 @@ _OPTION_FLAGS = {"i": "caseless", "s": "dotall", "m": "multiline", "x": "extende
 # Before Suricata 5, file_data on HTTP was the response body, so /Q inside file_data
 # was redundant rather than conflicting; ET's Suricata 4 rules rely on it.
 _SAME_AS_STICKY = {("Q", "file.data")}
-_SUFFIX = re.compile(r"([A-Za-z]*)\s*(?:,(.*))?", re.S)
+_SUFFIX = re.compile(r"([^\s,/\"]*)\s*(?:,(.*))?", re.S)
 _CAPTURE = re.compile(r"(pkt|flow|alert):(\S+)")
 
 PcreValidator = Callable[[Pcre], "str | None"]
