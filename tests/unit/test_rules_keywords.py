@@ -20,7 +20,7 @@ from xdpfw.rules.keywords import all_keywords, lookup
 from xdpfw.rules.keywords.base import Kind, Value
 from xdpfw.rules.keywords.buffers import BUFFERS, buffer_of
 from xdpfw.rules.keywords.pcre import FLAG_BUFFERS, set_pcre_validator
-from xdpfw.rules.model import (PAYLOAD, Bsize, Content, FastPattern, Flow, Flowbit, IntMatch, IsDataAt, Pcre,
+from xdpfw.rules.model import (PAYLOAD, Bsize, FastPattern, Flow, Flowbit, IntMatch, IsDataAt, Pcre,
                                RawOption, Reference, Rule, Threshold, UriLen)
 from xdpfw.rules.parser import _parse_header, _parse_options, _Where
 from xdpfw.rules.protocols import PROTOCOLS

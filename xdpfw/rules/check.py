@@ -87,10 +87,10 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO |
     problems = rs.errors if args.quiet else sorted(rs.errors + rs.warnings,
                                                    key=lambda e: (e.path, e.line, e.col))
     files: dict[str, list[str]] = {}
-    for e in problems:
-        print(e, file=err)
-        if e.severity == "error" and e.line > 0:
-            text = _rule_text(e.path, e.line, files)
+    for problem in problems:
+        print(problem, file=err)
+        if problem.severity == "error" and problem.line > 0:
+            text = _rule_text(problem.path, problem.line, files)
             if text:
                 print(f"    {text}", file=err)
     print(rs.summary(), file=out)

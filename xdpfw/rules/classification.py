@@ -5,6 +5,7 @@ ships (etc/classification.config), used when no file is given.
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,7 +111,7 @@ def parse_classification_text(text: str, path: str = "<string>") -> tuple[dict[s
     return table, errors
 
 
-def load_classification(path: str | Path) -> tuple[dict[str, Classification], list[RuleError]]:
+def load_classification(path: str | os.PathLike[str]) -> tuple[dict[str, Classification], list[RuleError]]:
     """Read a classification.config; an unreadable file is one error and an empty table."""
     try:
         text = Path(path).read_text(encoding="utf-8", errors="replace")

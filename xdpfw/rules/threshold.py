@@ -18,6 +18,7 @@ Semantics, as Suricata documents them (configuration/global-thresholds):
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Literal, Union
@@ -151,7 +152,7 @@ def _entry(directive: str, rest: str, path: str, line: int, variables: Variables
     return ThresholdEntry(gid, sid, make_threshold(fields, kind, source), path, line)
 
 
-def load_threshold(path: str | Path, variables: Variables | None = None
+def load_threshold(path: str | os.PathLike[str], variables: Variables | None = None
                    ) -> tuple[list[Entry], list[RuleError], list[RuleError]]:
     """Read a threshold.config; an unreadable file is one error."""
     try:

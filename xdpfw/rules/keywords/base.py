@@ -16,6 +16,7 @@ from xdpfw.rules.errors import KeywordError
 
 if TYPE_CHECKING:
     from xdpfw.rules.context import ParseContext
+    from xdpfw.rules.model import IntMatch
 
 ParseFn = Callable[[str | None, "ParseContext"], object]
 
