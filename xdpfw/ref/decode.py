@@ -1,0 +1,491 @@
+"""Reference L2-L4 decoder: the contract of xdpfw/_fast/xdpfw_pkt.h in plain Python.
+
+An independent rendering of the rules stated in xdpfw_pkt.h and the RFCs, for the
+differential tests against the Cython decoder (xdpfw/_fast/decode.pyx). It reads the
+frame through struct and slices, keeps its tables as Python sets and dicts, and returns
+the same dict as `xdpfw._fast.decode.decode_to_dict`. Stdlib only; slow; never on the
+data path.
+
+Layers: Ethernet II with up to two VLAN tags (0x8100, 0x88a8); IPv4 (RFC 791) with
+options; IPv6 (RFC 8200) with hop-by-hop, routing, fragment, destination options and AH
+(RFC 4302) extension headers; TCP (RFC 9293) with options; UDP (RFC 768); ICMP (RFC
+792); ICMPv6 (RFC 4443). Anything else is reported undecoded, without an event.
+"""
+from __future__ import annotations
+
+import struct
+
+from xdpfw.ref import pkt_h as H
+
+FIELDS = (
+    "frame_len", "layers", "invalid_layer", "events", "l3_off", "l4_off", "payload_off",
+    "payload_len", "ethertype", "vlan_depth", "vlan_id", "ip_version", "src", "dst", "l4_proto",
+    "ttl", "tos", "ip_flags", "ip_id", "frag_off", "ipv6_exthdrs", "sport", "dport", "tcp_seq",
+    "tcp_ack", "tcp_flags", "tcp_window", "tcp_doff", "tcp_opts", "tcp_mss", "tcp_wscale",
+    "tcp_tsval", "tcp_tsecr", "icmp_type", "icmp_code", "icmp_inner_off", "icmp_id", "icmp_seq",
+)
+"""Keys of the decoded dict: the fields of struct xdpfw_pkt."""
+
+VLAN_TPIDS = (0x8100, 0x88A8)
+ETH_P_IP, ETH_P_IPV6 = 0x0800, 0x86DD
+IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMPV6 = 1, 6, 17, 58
+IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_FRAGMENT = 0, 43, 44
+IPPROTO_AH, IPPROTO_NONE, IPPROTO_DSTOPTS = 51, 59, 60
+IPV6_EXTHDRS = {IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_FRAGMENT, IPPROTO_AH, IPPROTO_DSTOPTS}
+
+# IPv4 options the decoder validates, by type: the required length, or the kind of
+# check. Any other type is ipv4.opt_invalid.
+IPV4_OPTIONS = {
+    7: "route",      # record route
+    131: "route",    # loose source route
+    137: "route",    # strict source route
+    68: "timestamp",
+    25: 8,           # Quick-Start (RFC 4782)
+    130: 11,         # security (RFC 1108)
+    136: 4,          # stream id
+    148: 4,          # router alert (RFC 2113)
+    134: "cipso",    # CIPSO: at least type, length, 4-byte DOI
+}
+
+# Hop-by-hop / destination option types assigned by IANA (deprecated ones excluded), and
+# the fixed data length of those that have one.
+IPV6_OPTIONS_KNOWN = frozenset({
+    0x00, 0x01, 0x04, 0x05, 0x07, 0x08, 0x0F, 0x11, 0x12, 0x26, 0x30, 0x31, 0x63, 0x6D,
+    0x8B, 0x8C, 0xC2, 0xC9, 0xEE,
+})
+IPV6_OPTION_LENGTH = {0x04: 1, 0x05: 2, 0xC2: 4, 0xC9: 16}
+
+# TCP option kind -> (presence bit, valid total option lengths). Options fit in 40 bytes,
+# so SACK holds 1 to 4 blocks.
+TCP_OPTIONS = {
+    2: (H.TCPOPT_MSS, {4}),
+    3: (H.TCPOPT_WSCALE, {3}),
+    4: (H.TCPOPT_SACK_PERM, {2}),
+    5: (H.TCPOPT_SACK, {10, 18, 26, 34}),
+    8: (H.TCPOPT_TS, {10}),
+    19: (H.TCPOPT_MD5, {18}),
+    29: (H.TCPOPT_AO, set(range(4, 256))),
+    30: (H.TCPOPT_MPTCP, set(range(3, 256))),
+    34: (H.TCPOPT_FASTOPEN, {2, 6, 8, 10, 12, 14, 16, 18}),
+}
+TCP_OPTIONS_REPEATABLE = {30}  # MPTCP sends several subtypes in one segment
+
+# ICMP type -> the codes it defines (IANA "ICMP Parameters").
+ICMPV4_CODES = {
+    0: {0}, 3: set(range(16)), 4: {0}, 5: set(range(4)), 8: {0}, 9: {0, 16}, 10: {0},
+    11: {0, 1}, 12: {0, 1, 2}, 13: {0}, 14: {0}, 15: {0}, 16: {0}, 17: {0}, 18: {0},
+    40: set(range(6)), 42: {0}, 43: set(range(5)),
+}
+ICMPV4_ERRORS = {3, 4, 5, 11, 12}
+ICMPV4_ECHO = {0, 8}
+
+# ICMPv6 (IANA "ICMPv6 Parameters").
+ICMPV6_ASSIGNED = set(range(1, 5)) | set(range(128, 162))
+ICMPV6_RESERVED = {0, 127, 255}
+ICMPV6_EXPERIMENTATION = {100, 101, 200, 201}
+ICMPV6_CODES = {1: set(range(9)), 2: {0}, 3: {0, 1}, 4: set(range(11)),
+                **{t: {0} for t in range(128, 138)}}
+ICMPV6_ERRORS = {1, 2, 3, 4}
+ICMPV6_ECHO = {128, 129}
+ICMPV6_MLD = {130, 131, 132, 143}
+
+
+class _Decoder:
+    def __init__(self, buf: bytes):
+        self.b = buf
+        self.n = len(buf)
+        self.p = dict.fromkeys(FIELDS, 0)
+        self.p.update(frame_len=self.n, vlan_id=[0, 0], src=bytes(16), dst=bytes(16))
+        self.events: set[str] = set()
+
+    # -- bookkeeping ----------------------------------------------------------------
+    def event(self, label: str) -> None:
+        if label not in H.EVENT_BIT:
+            raise KeyError(f"{label} is not in xdpfw_pkt.h")
+        self.events.add(label)
+
+    def fatal(self, label: str, layer: int) -> int:
+        self.event(label)
+        self.p.update(invalid_layer=layer, payload_off=0, payload_len=0)
+        return layer
+
+    def result(self) -> dict:
+        self.p["events"] = sorted(self.events, key=H.EVENT_BIT.__getitem__)
+        return self.p
+
+    # -- L2 ---------------------------------------------------------------------------
+    def run(self) -> int:
+        rc = self.ethernet()
+        if rc:
+            return rc
+        if self.p["ethertype"] == ETH_P_IP:
+            return self.ipv4()
+        if self.p["ethertype"] == ETH_P_IPV6:
+            return self.ipv6()
+        return 0
+
+    def ethernet(self) -> int:
+        if self.n < 14:
+            return self.fatal("ethernet.pkt_too_small", H.LAYER_L2)
+        (ethertype,) = struct.unpack_from("!H", self.b, 12)
+        off, vids = 14, []
+        while ethertype in VLAN_TPIDS:
+            if len(vids) == H.MAX_VLAN:
+                return self.fatal("vlan.too_many_layers", H.LAYER_L2)
+            if self.n - off < 4:
+                return self.fatal("vlan.header_too_small", H.LAYER_L2)
+            tci, ethertype = struct.unpack_from("!HH", self.b, off)
+            vids.append(tci & 0x0FFF)
+            off += 4
+        self.p.update(vlan_depth=len(vids), vlan_id=vids + [0] * (2 - len(vids)),
+                      ethertype=ethertype, l3_off=off, layers=H.LAYER_L2)
+        return 0
+
+    # -- IPv4 -------------------------------------------------------------------------
+    def ipv4(self) -> int:
+        p, off = self.p, self.p["l3_off"]
+        room = self.n - off
+        if room < 20:
+            return self.fatal("ipv4.pkt_too_small", H.LAYER_L3)
+        (ver_ihl, tos, total, ident, frag, ttl, proto, _csum, src, dst) = struct.unpack_from(
+            "!BBHHHBBH4s4s", self.b, off)
+        hlen = (ver_ihl & 0x0F) * 4
+        if ver_ihl >> 4 != 4:
+            return self.fatal("ipv4.wrong_ip_version", H.LAYER_L3)
+        if hlen < 20:
+            return self.fatal("ipv4.hlen_too_small", H.LAYER_L3)
+        if total < hlen:
+            return self.fatal("ipv4.iplen_smaller_than_hlen", H.LAYER_L3)
+        if total > room:
+            return self.fatal("ipv4.trunc_pkt", H.LAYER_L3)
+
+        frag_off = (frag & 0x1FFF) << 3
+        more = bool(frag & 0x2000)
+        flags = ((H.IP_RF if frag & 0x8000 else 0) | (H.IP_DF if frag & 0x4000 else 0)
+                 | (H.IP_MF if more else 0) | (H.IP_FRAG if more or frag_off else 0))
+        mapped = bytes(10) + b"\xff\xff"
+        p.update(ip_version=4, tos=tos, ip_id=ident, frag_off=frag_off, ip_flags=flags,
+                 ttl=ttl, l4_proto=proto, src=mapped + src, dst=mapped + dst)
+        self.ipv4_options(self.b[off + 20:off + hlen])
+        p["layers"] |= H.LAYER_L3
+
+        data = total - hlen
+        if flags & H.IP_FRAG:
+            if more and data % 8:
+                self.event("ipv4.frag_invalid_length")
+            if frag_off + total > 0xFFFF:
+                self.event("ipv4.frag_pkt_too_large")
+        if proto == IPPROTO_ICMPV6:
+            self.event("ipv4.icmpv6")
+        return self.upper_layer(off + hlen, data)
+
+    def ipv4_options(self, opts: bytes) -> None:
+        seen = set()
+        i = 0
+        while i < len(opts):
+            kind = opts[i]
+            if kind == 0:          # end of list: the rest is padding
+                return
+            if kind == 1:          # no-operation
+                i += 1
+                continue
+            if i + 1 == len(opts):
+                self.event("ipv4.opt_eol_required")
+                return
+            length = opts[i + 1]
+            if length < 2 or i + length > len(opts):
+                self.event("ipv4.opt_invalid_len")
+                return
+            rule = IPV4_OPTIONS.get(kind)
+            if rule is None:
+                self.event("ipv4.opt_invalid")
+            elif kind in seen:
+                self.event("ipv4.opt_duplicate")
+            else:
+                seen.add(kind)
+                self.ipv4_option(opts[i:i + length], rule)
+            i += length
+
+    def ipv4_option(self, opt: bytes, rule) -> None:
+        if isinstance(rule, int):
+            if len(opt) != rule:
+                self.event("ipv4.opt_invalid_len")
+        elif rule == "cipso":
+            if len(opt) < 6:
+                self.event("ipv4.opt_invalid_len")
+        elif rule == "route":
+            # pointer: 1-based offset of the next 4-byte address slot, first one at 4
+            if len(opt) < 3:
+                self.event("ipv4.opt_invalid_len")
+            elif opt[2] < 4 or opt[2] % 4 or opt[2] > len(opt) + 1:
+                self.event("ipv4.opt_malformed")
+        else:  # timestamp: pointer to the next record, first one at 5
+            if len(opt) < 4:
+                self.event("ipv4.opt_invalid_len")
+                return
+            record = 8 if opt[3] & 0x0F in (1, 3) else 4
+            if opt[2] < 5 or (opt[2] - 5) % record or opt[2] > len(opt) + 1:
+                self.event("ipv4.opt_malformed")
+
+    # -- IPv6 -------------------------------------------------------------------------
+    def ipv6(self) -> int:
+        p, b, off = self.p, self.b, self.p["l3_off"]
+        room = self.n - off
+        if room < 40:
+            return self.fatal("ipv6.pkt_too_small", H.LAYER_L3)
+        word0, plen, nh, hop_limit = struct.unpack_from("!IHBB", b, off)
+        if word0 >> 28 != 6:
+            return self.fatal("ipv6.wrong_ip_version", H.LAYER_L3)
+        if 40 + plen > room:
+            return self.fatal("ipv6.trunc_pkt", H.LAYER_L3)
+        p.update(ip_version=6, tos=(word0 >> 20) & 0xFF, ttl=hop_limit,
+                 src=bytes(b[off + 8:off + 24]), dst=bytes(b[off + 24:off + 40]))
+
+        pos, end = off + 40, off + 40 + plen
+        exthdrs = count = 0
+        frag_id = frag_off = flags = 0
+        dstopts_pending = False   # a destination options header since the last routing header
+        while nh in IPV6_EXTHDRS:
+            if count == H.IPV6_MAX_EXTHDRS:
+                return self.fatal("ipv6.exthdr_too_many", H.LAYER_L3)
+            count += 1
+            if end - pos < 8:
+                return self.fatal("ipv6.trunc_exthdr", H.LAYER_L3)
+            if nh == IPPROTO_FRAGMENT:
+                nxt, reserved, field, ident = struct.unpack_from("!BBHI", b, pos)
+                if exthdrs & H.EXT_FRAG:
+                    self.event("ipv6.exthdr_dupl_fh")
+                exthdrs |= H.EXT_FRAG
+                if reserved or field & 0x6:
+                    self.event("ipv6.fh_non_zero_reserved_field")
+                frag_id, frag_off, more = ident, field & ~0x7, field & 1
+                nh, pos = nxt, pos + 8
+                if not frag_off and not more:
+                    self.event("ipv6.exthdr_useless_fh")
+                    flags = 0
+                    continue
+                flags = H.IP_FRAG | (H.IP_MF if more else 0)
+                if more and (end - pos) % 8:
+                    self.event("ipv6.frag_invalid_length")
+                if frag_off + (end - pos) > 0xFFFF:
+                    self.event("ipv6.frag_pkt_too_large")
+                if frag_off:
+                    break
+                continue
+            nxt, hdrlen = b[pos], b[pos + 1]
+            if nh == IPPROTO_AH:
+                size = (hdrlen + 2) * 4
+                if size < 12 or size > end - pos:
+                    return self.fatal("ipv6.trunc_exthdr", H.LAYER_L3)
+                if exthdrs & H.EXT_AH:
+                    self.event("ipv6.exthdr_dupl_ah")
+                exthdrs |= H.EXT_AH
+                if b[pos + 2] or b[pos + 3]:
+                    self.event("ipv6.exthdr_ah_res_not_null")
+            else:
+                size = (hdrlen + 1) * 8
+                if size > end - pos:
+                    return self.fatal("ipv6.trunc_exthdr", H.LAYER_L3)
+                if nh == IPPROTO_HOPOPTS:
+                    if exthdrs & H.EXT_HOPOPTS:
+                        self.event("ipv6.exthdr_dupl_hh")
+                    exthdrs |= H.EXT_HOPOPTS
+                    self.ipv6_options(b[pos + 2:pos + size], "hopopts")
+                elif nh == IPPROTO_DSTOPTS:
+                    if dstopts_pending:
+                        self.event("ipv6.exthdr_dupl_dh")
+                    dstopts_pending = True
+                    exthdrs |= H.EXT_DSTOPTS
+                    self.ipv6_options(b[pos + 2:pos + size], "dstopts")
+                else:
+                    if exthdrs & H.EXT_ROUTING:
+                        self.event("ipv6.exthdr_dupl_rh")
+                    exthdrs |= H.EXT_ROUTING
+                    dstopts_pending = False
+                    if b[pos + 2] == 0:
+                        self.event("ipv6.rh_type_0")
+            nh, pos = nxt, pos + size
+
+        p.update(ipv6_exthdrs=exthdrs, ip_id=frag_id, frag_off=frag_off, ip_flags=flags, l4_proto=nh)
+        p["layers"] |= H.LAYER_L3
+        if nh == IPPROTO_NONE and not frag_off and pos < end:
+            self.event("ipv6.data_after_none_header")
+        if nh == IPPROTO_ICMP:
+            self.event("ipv6.icmpv4")
+        return self.upper_layer(pos, end - pos)
+
+    def ipv6_options(self, opts: bytes, which: str) -> None:
+        padding = other = False
+        i = 0
+        while i < len(opts):
+            kind = opts[i]
+            if kind == 0:          # Pad1
+                padding = True
+                i += 1
+                continue
+            if i + 2 > len(opts) or i + 2 + opts[i + 1] > len(opts):
+                self.event("ipv6.exthdr_invalid_optlen")
+                return
+            length = opts[i + 1]
+            if kind == 1:          # PadN
+                padding = True
+                if length == 0:
+                    self.event("ipv6.zero_len_padn")
+            else:
+                other = True
+                if kind not in IPV6_OPTIONS_KNOWN:
+                    self.event(f"ipv6.{which}_unknown_opt")
+                elif IPV6_OPTION_LENGTH.get(kind, length) != length:
+                    self.event("ipv6.exthdr_invalid_optlen")
+            i += 2 + length
+        if padding and not other:
+            self.event(f"ipv6.{which}_only_padding")
+
+    # -- L4 ---------------------------------------------------------------------------
+    def upper_layer(self, off: int, length: int) -> int:
+        p = self.p
+        p["l4_off"] = off
+        if not p["frag_off"]:
+            decoder = {
+                (4, IPPROTO_TCP): self.tcp, (6, IPPROTO_TCP): self.tcp,
+                (4, IPPROTO_UDP): self.udp, (6, IPPROTO_UDP): self.udp,
+                (4, IPPROTO_ICMP): self.icmpv4, (6, IPPROTO_ICMPV6): self.icmpv6,
+            }.get((p["ip_version"], p["l4_proto"]))
+            if decoder:
+                return decoder(off, length)
+        p.update(payload_off=off, payload_len=length)
+        return 0
+
+    def tcp(self, off: int, length: int) -> int:
+        if length < 20:
+            return self.fatal("tcp.pkt_too_small", H.LAYER_L4)
+        sport, dport, seq, ack, doff, flags, window = struct.unpack_from("!HHIIBBH", self.b, off)
+        hlen = (doff >> 4) * 4
+        if hlen < 20:
+            return self.fatal("tcp.hlen_too_small", H.LAYER_L4)
+        if hlen > length:
+            return self.fatal("tcp.invalid_optlen", H.LAYER_L4)
+        self.p.update(sport=sport, dport=dport, tcp_seq=seq, tcp_ack=ack, tcp_doff=doff >> 4,
+                      tcp_flags=flags, tcp_window=window)
+        self.tcp_options(self.b[off + 20:off + hlen])
+        self.p["layers"] |= H.LAYER_L4
+        self.p.update(payload_off=off + hlen, payload_len=length - hlen)
+        return 0
+
+    def tcp_options(self, opts: bytes) -> None:
+        p = self.p
+        i = 0
+        while i < len(opts):
+            kind = opts[i]
+            if kind == 0:          # end of option list
+                return
+            if kind == 1:          # no-operation
+                i += 1
+                continue
+            if len(opts) - i < 2 or not 2 <= opts[i + 1] <= len(opts) - i:
+                self.event("tcp.opt_invalid_len")
+                return
+            length = opts[i + 1]
+            body = opts[i + 2:i + length]
+            if kind in TCP_OPTIONS:
+                bit, lengths = TCP_OPTIONS[kind]
+                if p["tcp_opts"] & bit and kind not in TCP_OPTIONS_REPEATABLE:
+                    self.event("tcp.opt_duplicate")
+                elif length not in lengths:
+                    self.event("tcp.opt_invalid_len")
+                else:
+                    p["tcp_opts"] |= bit
+                    if kind == 2:
+                        (p["tcp_mss"],) = struct.unpack("!H", body)
+                    elif kind == 3:
+                        p["tcp_wscale"] = body[0]
+                    elif kind == 8:
+                        p["tcp_tsval"], p["tcp_tsecr"] = struct.unpack("!II", body)
+            i += length
+
+    def udp(self, off: int, length: int) -> int:
+        if length < 8:
+            return self.fatal("udp.hlen_too_small", H.LAYER_L4)
+        sport, dport, ulen = struct.unpack_from("!HHH", self.b, off)
+        if self.p["ip_flags"] & H.IP_MF:
+            data = length - 8   # first fragment: ulen is the whole datagram's
+        else:
+            if ulen < 8:
+                return self.fatal("udp.hlen_invalid", H.LAYER_L4)
+            if ulen > length:
+                return self.fatal("udp.pkt_too_small", H.LAYER_L4)
+            if ulen < length:
+                self.event("udp.hlen_invalid")
+            data = ulen - 8
+        self.p.update(sport=sport, dport=dport, payload_off=off + 8, payload_len=data)
+        self.p["layers"] |= H.LAYER_L4
+        return 0
+
+    def icmpv4(self, off: int, length: int) -> int:
+        if length < 8:
+            return self.fatal("icmpv4.pkt_too_small", H.LAYER_L4)
+        itype, code, _csum, word1, word2 = struct.unpack_from("!BBHHH", self.b, off)
+        codes = ICMPV4_CODES.get(itype)
+        if codes is None:
+            self.event("icmpv4.unknown_type")
+        elif code not in codes:
+            self.event("icmpv4.unknown_code")
+        p = self.p
+        p.update(icmp_type=itype, icmp_code=code)
+        if itype in ICMPV4_ECHO:
+            p.update(icmp_id=word1, icmp_seq=word2)
+        elif itype in ICMPV4_ERRORS:
+            if length - 8 < 20:
+                self.event("icmpv4.ipv4_trunc_pkt")
+            elif self.b[off + 8] >> 4 != 4:
+                self.event("icmpv4.ipv4_unknown_ver")
+            else:
+                p["icmp_inner_off"] = off + 8
+        p["layers"] |= H.LAYER_L4
+        p.update(payload_off=off + 8, payload_len=length - 8)
+        return 0
+
+    def icmpv6(self, off: int, length: int) -> int:
+        if length < 8:
+            return self.fatal("icmpv6.pkt_too_small", H.LAYER_L4)
+        itype, code, _csum, word1, word2 = struct.unpack_from("!BBHHH", self.b, off)
+        if itype in ICMPV6_EXPERIMENTATION:
+            self.event("icmpv6.experimentation_type")
+        elif itype in ICMPV6_RESERVED:
+            self.event("icmpv6.unknown_type")
+        elif itype not in ICMPV6_ASSIGNED:
+            self.event("icmpv6.unassigned_type")
+        elif itype in ICMPV6_CODES and code not in ICMPV6_CODES[itype]:
+            self.event("icmpv6.unknown_code")
+        p = self.p
+        if itype in ICMPV6_MLD and p["ttl"] != 1:
+            self.event("icmpv6.mld_message_with_invalid_hl")
+        p.update(icmp_type=itype, icmp_code=code)
+        if itype in ICMPV6_ECHO:
+            p.update(icmp_id=word1, icmp_seq=word2)
+        elif itype in ICMPV6_ERRORS:
+            if length - 8 < 40:
+                self.event("icmpv6.ipv6_trunc_pkt")
+            elif self.b[off + 8] >> 4 != 6:
+                self.event("icmpv6.ipv6_unknown_version")
+            else:
+                p["icmp_inner_off"] = off + 8
+        p["layers"] |= H.LAYER_L4
+        p.update(payload_off=off + 8, payload_len=length - 8)
+        return 0
+
+
+def decode_to_dict(frame, length: int | None = None) -> dict:
+    """Decode the first `length` bytes (default: all) of `frame` (any bytes-like object).
+
+    Returns the fields of struct xdpfw_pkt as a dict (FIELDS), with `events` the labels
+    that fired in table order, `vlan_id` a list and the addresses 16-byte strings.
+    """
+    view = memoryview(frame).cast("B")
+    if length is None:
+        length = len(view)
+    if not 0 <= length <= len(view):
+        raise ValueError(f"length {length} outside 0..{len(view)}")
+    decoder = _Decoder(bytes(view[:length]))
+    decoder.run()
+    return decoder.result()
