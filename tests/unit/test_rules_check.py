@@ -89,6 +89,17 @@ def test_usage_errors_exit_two():
     assert rc == 2 and "no rule files given" in err
 
 
+def test_invalid_utf8_is_printed_not_fatal(tmp_path):
+    f = tmp_path / "bin.rules"
+    f.write_bytes(b'alert tcp any any -> any any (msg:"\xff"; depth:1; sid:1;)\n'
+                  b'alert tcp any any -> any any (content:"a"; \xfe\xff:1; sid:2;)\n')
+    rc, out, err = run_check(f)
+    assert rc == 1
+    assert "keyword 'depth': needs a preceding content" in err
+    assert '(msg:"\ufffd"; depth:1; sid:1;)' in err
+    assert "\ufffd\ufffd" in out and "1 rules skipped" in out
+
+
 def test_missing_file_exits_one():
     rc, out, err = run_check(DATA / "does-not-exist.rules")
     assert rc == 1 and "no such file or directory" in err

@@ -88,18 +88,24 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO |
                                                    key=lambda e: (e.path, e.line, e.col))
     files: dict[str, list[str]] = {}
     for problem in problems:
-        print(problem, file=err)
+        print(_printable(str(problem)), file=err)
         if problem.severity == "error" and problem.line > 0:
             text = _rule_text(problem.path, problem.line, files)
             if text:
-                print(f"    {text}", file=err)
+                print(f"    {_printable(text)}", file=err)
     print(rs.summary(), file=out)
     if rs.skipped and not args.quiet:
         print("rules skipped per unsupported keyword:", file=out)
         width = len(str(max(rs.skipped.values())))
         for keyword, n in sorted(rs.skipped.items(), key=lambda kv: (-kv[1], kv[0])):
-            print(f"  {n:>{width}}  {keyword}", file=out)
+            print(f"  {n:>{width}}  {_printable(keyword)}", file=out)
     return 1 if rs.errors else 0
+
+
+def _printable(text: str) -> str:
+    """Rule files are read with surrogateescape (bytes kept exactly); turn invalid UTF-8
+    back into replacement characters so printing can never fail."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _rule_text(path: str, line: int, files: dict[str, list[str]]) -> str:

@@ -119,8 +119,11 @@ def _parse_options(body: str, base: int, ctx: ParseContext, where: _Where) -> No
             spec = lookup(name.lower())
             name = name.lower()
         if spec is None:
-            # Unknown to the registry: the rule is skipped, counted under this name.
+            # Unknown to the registry: the rule is skipped, counted under this name. It
+            # may well match on the sticky buffer, so that buffer is not reported empty.
             ctx.unsupported.append(name)
+            if ctx.sticky_keyword is not None:
+                ctx.matched()
             rule.options.append(Option(name, value, where.indent + raw.col + 1, RawOption(value)))
             continue
         try:
