@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from xdpfw.rules.keywords.base import doc
-from xdpfw.rules.keywords.raw import raw_parse, unsupported
+from xdpfw.rules.keywords.raw import raw_parse, raw_row
 
 NAMES = ("app-layer-protocol", "app-layer-event", "tls.version", "ssl_version", "ssl_state",
          "tls.store", "tls.subject", "tls.issuerdn", "tls.fingerprint", "tls_cert_notbefore",
@@ -14,15 +14,25 @@ DESC = "match on application-layer protocol state and fields"
 DOC_URL = doc("not-yet-supported")
 parse = raw_parse
 
-KEYWORDS = unsupported({
-    "app-layer-protocol": "detected application protocol", "app-layer-event": "parser anomaly event",
-    "tls.version": "TLS version", "ssl_version": "SSL/TLS version list", "ssl_state": "TLS handshake state",
-    "tls.store": "store the TLS certificate", "tls.subject": "TLS certificate subject (legacy)",
-    "tls.issuerdn": "TLS certificate issuer (legacy)", "tls.fingerprint": "TLS certificate fingerprint (legacy)",
-    "tls_cert_notbefore": "certificate not-before date", "tls_cert_notafter": "certificate not-after date",
-    "tls_cert_expired": "certificate has expired", "tls_cert_valid": "certificate is valid",
-    "ssh.protoversion": "SSH protocol version",
-    "ssh.softwareversion": "SSH software version", "ftpbounce": "FTP PORT bounce attempt",
-    "ftpdata_command": "FTP data command", "dns.opcode": "DNS opcode",
-    "http.request_header": "one HTTP request header", "http.response_header": "one HTTP response header",
-}, DOC_URL, parse)
+KEYWORDS = (
+    raw_row("app-layer-protocol", "detected application protocol", DOC_URL, supported=False),
+    raw_row("app-layer-event", "parser anomaly event", DOC_URL, supported=False),
+    raw_row("tls.version", "TLS version", DOC_URL, supported=False),
+    raw_row("ssl_version", "SSL/TLS version list", DOC_URL, supported=False),
+    raw_row("ssl_state", "TLS handshake state", DOC_URL, supported=False),
+    raw_row("tls.store", "store the TLS certificate", DOC_URL, supported=False),
+    raw_row("tls.subject", "TLS certificate subject (legacy)", DOC_URL, supported=False),
+    raw_row("tls.issuerdn", "TLS certificate issuer (legacy)", DOC_URL, supported=False),
+    raw_row("tls.fingerprint", "TLS certificate fingerprint (legacy)", DOC_URL, supported=False),
+    raw_row("tls_cert_notbefore", "certificate not-before date", DOC_URL, supported=False),
+    raw_row("tls_cert_notafter", "certificate not-after date", DOC_URL, supported=False),
+    raw_row("tls_cert_expired", "certificate has expired", DOC_URL, supported=False),
+    raw_row("tls_cert_valid", "certificate is valid", DOC_URL, supported=False),
+    raw_row("ssh.protoversion", "SSH protocol version", DOC_URL, supported=False),
+    raw_row("ssh.softwareversion", "SSH software version", DOC_URL, supported=False),
+    raw_row("ftpbounce", "FTP PORT bounce attempt", DOC_URL, supported=False),
+    raw_row("ftpdata_command", "FTP data command", DOC_URL, supported=False),
+    raw_row("dns.opcode", "DNS opcode", DOC_URL, supported=False),
+    raw_row("http.request_header", "one HTTP request header", DOC_URL, supported=False),
+    raw_row("http.response_header", "one HTTP response header", DOC_URL, supported=False),
+)

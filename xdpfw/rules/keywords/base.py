@@ -1,8 +1,8 @@
 """What a keyword module provides, and small value parsers they share.
 
-Each module in this package exports ``NAMES`` (its keywords), a one-line ``DESC``,
-``DOC_URL`` (an anchor in docs/RULES.md), ``parse(value, ctx)`` and ``KEYWORDS``: one
-:class:`KeywordSpec` row per keyword. The row's ``supported=`` flag says whether the
+Each keyword module (``keywords.MODULES``) exports ``NAMES`` (its keywords), a
+one-line ``DESC``, ``DOC_URL`` (an anchor in docs/RULES.md), ``parse(value, ctx)`` and
+``KEYWORDS``: one :class:`KeywordSpec` row per keyword. The row's ``supported=`` flag says whether the
 engine can honour the keyword; flipping it is a one-line change.
 """
 from __future__ import annotations

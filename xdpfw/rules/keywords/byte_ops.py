@@ -7,8 +7,8 @@ isdataat may name; those names are recorded so such references are not errors.
 from __future__ import annotations
 
 from xdpfw.rules.context import ParseContext
-from xdpfw.rules.keywords.base import Kind, doc
-from xdpfw.rules.keywords.raw import raw_parse, unsupported
+from xdpfw.rules.keywords.base import Kind, KeywordSpec, doc
+from xdpfw.rules.keywords.raw import raw_parse, raw_row
 from xdpfw.rules.model import RawOption
 
 NAMES = ("byte_test", "byte_jump", "byte_extract", "byte_math")
@@ -29,9 +29,13 @@ def parse(value: str | None, ctx: ParseContext) -> RawOption:
     return raw_parse(value, ctx)
 
 
-KEYWORDS = unsupported({
-    "byte_test": "compare bytes of the payload with a value",
-    "byte_jump": "move the detection pointer by a value read from the payload",
-    "byte_extract": "store bytes of the payload in a variable",
-    "byte_math": "compute with bytes of the payload",
-}, DOC_URL, parse, Kind.PAYLOAD)
+def _row(name: str, desc: str, supported: bool) -> KeywordSpec:
+    return raw_row(name, desc, DOC_URL, supported=supported, parse=parse, kind=Kind.PAYLOAD)
+
+
+KEYWORDS = (
+    _row("byte_test", "compare bytes of the payload with a value", supported=False),
+    _row("byte_jump", "move the detection pointer by a value read from the payload", supported=False),
+    _row("byte_extract", "store bytes of the payload in a variable", supported=False),
+    _row("byte_math", "compute with bytes of the payload", supported=False),
+)

@@ -3,7 +3,7 @@ not supported yet."""
 from __future__ import annotations
 
 from xdpfw.rules.keywords.base import doc
-from xdpfw.rules.keywords.raw import raw_parse, unsupported
+from xdpfw.rules.keywords.raw import raw_parse, raw_row
 
 NAMES = ("ttl", "tos", "id", "ipopts", "fragbits", "fragoffset", "ip_proto", "sameip", "flags",
          "tcp.flags", "seq", "ack", "window", "tcp.mss", "itype", "icode", "icmp_id", "icmp_seq",
@@ -12,14 +12,30 @@ DESC = "match on IP, TCP and ICMP header fields"
 DOC_URL = doc("not-yet-supported")
 parse = raw_parse
 
-KEYWORDS = unsupported({
-    "ttl": "IP time to live", "tos": "IP type of service", "id": "IP identification",
-    "ipopts": "IP options present", "fragbits": "IP fragmentation bits", "fragoffset": "IP fragment offset",
-    "ip_proto": "IP protocol number", "sameip": "source equals destination address",
-    "flags": "TCP flags", "tcp.flags": "TCP flags", "seq": "TCP sequence number",
-    "ack": "TCP acknowledgement number", "window": "TCP window size", "tcp.mss": "TCP MSS option",
-    "itype": "ICMP type", "icode": "ICMP code", "icmp_id": "ICMP id", "icmp_seq": "ICMP sequence",
-    "icmpv6.mtu": "ICMPv6 MTU", "ipv4.hdr": "raw IPv4 header buffer", "ipv6.hdr": "raw IPv6 header buffer",
-    "tcp.hdr": "raw TCP header buffer", "udp.hdr": "raw UDP header buffer",
-    "icmpv4.hdr": "raw ICMPv4 header buffer", "icmpv6.hdr": "raw ICMPv6 header buffer",
-}, DOC_URL, parse)
+KEYWORDS = (
+    raw_row("ttl", "IP time to live", DOC_URL, supported=False),
+    raw_row("tos", "IP type of service", DOC_URL, supported=False),
+    raw_row("id", "IP identification", DOC_URL, supported=False),
+    raw_row("ipopts", "IP options present", DOC_URL, supported=False),
+    raw_row("fragbits", "IP fragmentation bits", DOC_URL, supported=False),
+    raw_row("fragoffset", "IP fragment offset", DOC_URL, supported=False),
+    raw_row("ip_proto", "IP protocol number", DOC_URL, supported=False),
+    raw_row("sameip", "source equals destination address", DOC_URL, supported=False),
+    raw_row("flags", "TCP flags", DOC_URL, supported=False),
+    raw_row("tcp.flags", "TCP flags", DOC_URL, supported=False),
+    raw_row("seq", "TCP sequence number", DOC_URL, supported=False),
+    raw_row("ack", "TCP acknowledgement number", DOC_URL, supported=False),
+    raw_row("window", "TCP window size", DOC_URL, supported=False),
+    raw_row("tcp.mss", "TCP MSS option", DOC_URL, supported=False),
+    raw_row("itype", "ICMP type", DOC_URL, supported=False),
+    raw_row("icode", "ICMP code", DOC_URL, supported=False),
+    raw_row("icmp_id", "ICMP id", DOC_URL, supported=False),
+    raw_row("icmp_seq", "ICMP sequence", DOC_URL, supported=False),
+    raw_row("icmpv6.mtu", "ICMPv6 MTU", DOC_URL, supported=False),
+    raw_row("ipv4.hdr", "raw IPv4 header buffer", DOC_URL, supported=False),
+    raw_row("ipv6.hdr", "raw IPv6 header buffer", DOC_URL, supported=False),
+    raw_row("tcp.hdr", "raw TCP header buffer", DOC_URL, supported=False),
+    raw_row("udp.hdr", "raw UDP header buffer", DOC_URL, supported=False),
+    raw_row("icmpv4.hdr", "raw ICMPv4 header buffer", DOC_URL, supported=False),
+    raw_row("icmpv6.hdr", "raw ICMPv6 header buffer", DOC_URL, supported=False),
+)

@@ -4,8 +4,9 @@ Flags: PCRE options ``i s m x A E G``; Suricata/Snort ``R`` (relative to the pre
 match in the same buffer), ``B`` (rawbytes, no effect), ``O`` (override the match
 limit); and buffer selectors ``U I P Q H D M C K S Y V W Z`` (see :data:`FLAG_BUFFERS`).
 A buffer flag may not name another buffer than an active sticky buffer (naming the
-same one is redundant and accepted), nor be combined with ``B``; only one may be given. With ``W`` (http.host, a lower-case buffer) the regex may contain
-no upper-case letter unless ``i`` is given.
+same one is redundant and accepted), nor be combined with ``B``; only one may be
+given. With ``W`` (http.host, a lower-case buffer) the regex may contain no upper-case
+letter unless ``i`` is given.
 
 The regex is kept as written and not compiled: PCRE syntax is wider than Python's
 ``re``, and the matcher's compiler (Hyperscan) is the authority. It can reject

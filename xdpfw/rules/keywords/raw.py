@@ -18,8 +18,7 @@ def raw_parse(value: str | None, ctx: ParseContext) -> RawOption:
     return RawOption(value)
 
 
-def unsupported(names: dict[str, str], doc_url: str, parse: ParseFn = raw_parse,
-                kind: Kind = Kind.OTHER) -> tuple[KeywordSpec, ...]:
-    """Registry rows (``supported=False``) for ``{name: description}``."""
-    return tuple(KeywordSpec(n, d, doc_url, parse, supported=False, kind=kind, value=Value.OPTIONAL)
-                 for n, d in names.items())
+def raw_row(name: str, desc: str, doc_url: str, *, supported: bool, parse: ParseFn = raw_parse,
+            kind: Kind = Kind.OTHER) -> KeywordSpec:
+    """A registry row for a keyword whose value is kept raw (any value accepted)."""
+    return KeywordSpec(name, desc, doc_url, parse, supported=supported, kind=kind, value=Value.OPTIONAL)
