@@ -56,7 +56,6 @@ cdef int _decode_ipv6(const uint8_t *frame, uint32_t length, xdpfw_pkt *pkt) noe
     cdef uint16_t fo, foff = 0
     cdef uint32_t fid = 0
     cdef bint dst_since_rh = False
-    cdef int i
     if avail < 40:
         return _fatal(pkt, XDPFW_EV_IPV6_PKT_TOO_SMALL, XDPFW_LAYER_L3)
     if ip[0] >> 4 != 6:
@@ -69,9 +68,8 @@ cdef int _decode_ipv6(const uint8_t *frame, uint32_t length, xdpfw_pkt *pkt) noe
     pkt.ip_version = 6
     pkt.tos = ((ip[0] & 0x0f) << 4) | (ip[1] >> 4)
     pkt.ttl = ip[7]
-    for i in range(16):
-        pkt.src[i] = ip[8 + i]
-        pkt.dst[i] = ip[24 + i]
+    memcpy(pkt.src, ip + 8, 16)
+    memcpy(pkt.dst, ip + 24, 16)
 
     cur = off + 40
     end = cur + _be16(ip + 4)
