@@ -5,7 +5,8 @@ from libc.stdint cimport uint8_t, uint32_t
 from xdpfw._fast.includes.pkt cimport xdpfw_pkt
 
 # Decode `frame[0:length]` into *pkt (zeroed first). Returns 0, or the XDPFW_LAYER_* at
-# which a fatal anomaly stopped decoding (also in pkt.invalid_layer).
+# which a fatal anomaly stopped decoding (also in pkt.invalid_layer). From another
+# module this is one indirect call per frame (Cython's C-API table), no Python.
 cdef int xdpfw_decode(const uint8_t *frame, uint32_t length, xdpfw_pkt *pkt) noexcept nogil
 
 # Checksum checks of a decoded frame, for a checksum-validation option (the decoder does

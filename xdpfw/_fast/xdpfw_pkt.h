@@ -20,13 +20,22 @@
  *   - The IP length fields bound every later layer: bytes after the IPv4 total length
  *     or the IPv6 payload length (Ethernet padding) are neither L4 nor payload.
  *   - A fatal anomaly stops decoding: its event is set, `invalid_layer` names the layer
- *     whose header could not be decoded, that layer's fields stay zero, and the payload
- *     is empty. xdpfw_decode() returns `invalid_layer` (0: no fatal anomaly).
+ *     whose header could not be decoded (its XDPFW_LAYER_* bit stays clear in `layers`),
+ *     the fields of that header and of everything after it stay zero, and the payload
+ *     is empty. One exception: when an IPv6 extension header is fatal, the fields of
+ *     the sound fixed IPv6 header (version, addresses, hop limit, traffic class) are
+ *     kept, so a decode-error alert can still name the hosts. xdpfw_decode() returns
+ *     `invalid_layer` (0: no fatal anomaly).
  *   - A non-fatal anomaly only sets its event bit; decoding goes on.
  *   - A protocol the decoder does not parse is not an anomaly: for a non-IP ethertype
  *     only L2 is decoded; for an upper-layer protocol other than TCP/UDP/ICMP(v6), and
  *     for a non-first fragment, l4_off and payload_off both point at the data after the
  *     last IP header, which is the payload, and XDPFW_LAYER_L4 stays clear.
+ *   - Fragments are not reassembled. A first fragment's L4 header is decoded from what
+ *     the fragment holds (its UDP length describes the whole datagram and is not
+ *     checked); a later fragment is L3 plus payload.
+ *   - Checksums are not verified (an inline device forwards what it gets; the endpoint
+ *     decides); decode.pxd offers the checks for a checksum-validation option.
  */
 #ifndef XDPFW_PKT_H
 #define XDPFW_PKT_H
@@ -97,8 +106,8 @@
 	X(XDPFW_EV_IPV4_OPT_EOL_REQUIRED, "ipv4.opt_eol_required")   /* a multi-byte option type in the last byte */ \
 	X(XDPFW_EV_IPV4_OPT_DUPLICATE, "ipv4.opt_duplicate")         /* a known option twice */ \
 	X(XDPFW_EV_IPV4_WITH_ICMPV6, "ipv4.icmpv6")                  /* protocol 58 over IPv4 (not decoded) */ \
-	X(XDPFW_EV_IPV4_FRAG_PKT_TOO_LARGE, "ipv4.frag_pkt_too_large") /* offset + length > 65535 */ \
-	X(XDPFW_EV_IPV4_FRAG_INVALID_LENGTH, "ipv4.frag_invalid_length") /* (xdpfw) MF set, length % 8 */ \
+	X(XDPFW_EV_IPV4_FRAG_PKT_TOO_LARGE, "ipv4.frag_pkt_too_large") /* offset + total length > 65535 */ \
+	X(XDPFW_EV_IPV4_FRAG_INVALID_LENGTH, "ipv4.frag_invalid_length") /* (xdpfw) MF set, data length % 8 */ \
 	/* IPv6 (RFC 8200) */                                                    \
 	X(XDPFW_EV_IPV6_PKT_TOO_SMALL, "ipv6.pkt_too_small")         /* < 40 bytes; fatal */ \
 	X(XDPFW_EV_IPV6_TRUNC_PKT, "ipv6.trunc_pkt")                 /* frame shorter than 40 + payload length; fatal */ \
@@ -122,8 +131,8 @@
 	X(XDPFW_EV_IPV6_FH_NON_ZERO_RESERVED_FIELD, "ipv6.fh_non_zero_reserved_field") \
 	X(XDPFW_EV_IPV6_DATA_AFTER_NONE_HEADER, "ipv6.data_after_none_header") /* bytes after next header 59 */ \
 	X(XDPFW_EV_IPV6_WITH_ICMPV4, "ipv6.icmpv4")                  /* protocol 1 over IPv6 (not decoded) */ \
-	X(XDPFW_EV_IPV6_FRAG_PKT_TOO_LARGE, "ipv6.frag_pkt_too_large") /* offset + length > 65535 */ \
-	X(XDPFW_EV_IPV6_FRAG_INVALID_LENGTH, "ipv6.frag_invalid_length") /* M set, length % 8 */ \
+	X(XDPFW_EV_IPV6_FRAG_PKT_TOO_LARGE, "ipv6.frag_pkt_too_large") /* offset + fragment data > 65535 */ \
+	X(XDPFW_EV_IPV6_FRAG_INVALID_LENGTH, "ipv6.frag_invalid_length") /* M set, fragment data length % 8 */ \
 	/* TCP (RFC 9293) */                                                     \
 	X(XDPFW_EV_TCP_PKT_TOO_SMALL, "tcp.pkt_too_small")           /* < 20 bytes; fatal */ \
 	X(XDPFW_EV_TCP_HLEN_TOO_SMALL, "tcp.hlen_too_small")         /* data offset < 5; fatal */ \
