@@ -65,3 +65,14 @@ def test_et_open_2024_known_figures():
     assert top == ["http.request_body", "file.data", "file_data", "http.stat_code"]
     ip_only = [r for r in rs.rules if r.is_ip_only(allow=("threshold",))]
     assert len(ip_only) >= 140  # the IP-list files (ciarmy, 3coresec, compromised, ...)
+
+
+def test_et_open_2019_known_figures():
+    """The 2019 figures quoted in docs/RULES.md: six rules Suricata rejects too."""
+    d = CORPUS / "et-open-2019-suricata-4.0"
+    rs = load_ruleset(d, classification=d / "classification.config")
+    assert rs.summary() == ("45 rule files processed. 15206 rules successfully loaded, "
+                            "6 rules failed, 4258 rules skipped")
+    assert sorted({e.message.split(":")[0] for e in rs.errors}) == [
+        "keyword 'classtype'", "keyword 'pcre'", "keyword 'threshold'"]
+    assert {e.sid for e in rs.errors if e.sid} >= {2002945, 2016867}

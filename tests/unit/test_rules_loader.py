@@ -31,6 +31,7 @@ def test_good_file_loads_every_rule():
     assert by_sid[1000005].action is Action.REJECT and by_sid[1000005].priority == 1
     assert by_sid[1000001].classtype == "web-application-activity" and by_sid[1000001].priority == 2
     assert by_sid[1000001].rev == 2 and by_sid[1000002].rev == 1 and by_sid[1000002].gid == 1
+    assert rs.by_id()[(1, 1000005)] is by_sid[1000005]
 
 
 def test_bad_rule_among_good_ones():

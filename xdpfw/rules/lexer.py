@@ -117,9 +117,8 @@ def split_header(text: str) -> list[tuple[str, int]]:
     return tokens
 
 
-def unescape(text: str, allowed: str | None = None) -> str:
-    """Drop the backslash of each escape. With ``allowed``, only those characters may
-    be escaped (content: ``;":\\``); anything else is a :class:`KeywordError`."""
+def unescape(text: str) -> str:
+    """Drop the backslash of each escape (``\\;`` -> ``;``)."""
     if "\\" not in text:
         return text
     out: list[str] = []
@@ -129,10 +128,7 @@ def unescape(text: str, allowed: str | None = None) -> str:
         if c == "\\":
             if i + 1 >= n:
                 raise KeywordError("trailing backslash", i)
-            nxt = text[i + 1]
-            if allowed is not None and nxt not in allowed:
-                raise KeywordError(f"invalid escape '\\{nxt}' (only {', '.join(allowed)} may be escaped)", i)
-            out.append(nxt)
+            out.append(text[i + 1])
             i += 2
         else:
             out.append(c)

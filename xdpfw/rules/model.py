@@ -324,7 +324,12 @@ Match = Union[Content, Pcre, IsDataAt]
 
 @dataclass(slots=True, eq=False)
 class Rule:
-    """A parsed, validated rule. Treat as read-only once loaded."""
+    """A parsed, validated rule. Treat as read-only once loaded.
+
+    ``file``/``line`` locate it (first physical line), ``text`` is the rule as one
+    logical line (continuation lines joined). ``unsupported`` names what the engine
+    cannot honour yet; it is empty for every rule in ``RuleSet.rules``.
+    """
 
     action: Action
     proto: str

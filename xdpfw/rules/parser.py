@@ -9,6 +9,7 @@ valid but uses keywords the engine does not support yet comes back with
 """
 from __future__ import annotations
 
+import re
 from typing import Mapping
 
 from xdpfw.rules import protocols
@@ -29,16 +30,23 @@ _HEADER_FIELDS = ("action", "protocol", "source address", "source port", "direct
 _ACTIONS = {a.value: a for a in Action}
 
 
+_SID_HINT = re.compile(r"[(;]\s*sid\s*:\s*(\d+)\s*;")
+
+
 class _Where:
     """Builds RuleErrors located in one rule."""
 
-    __slots__ = ("path", "line", "indent")
+    __slots__ = ("path", "line", "indent", "text")
 
-    def __init__(self, path: str, line: int, indent: int) -> None:
-        self.path, self.line, self.indent = path, line, indent
+    def __init__(self, path: str, line: int, indent: int, text: str = "") -> None:
+        self.path, self.line, self.indent, self.text = path, line, indent, text
 
     def error(self, message: str, offset: int, keyword: str | None = None, sid: int = 0) -> RuleError:
-        """``offset`` is 0-based in the logical rule text."""
+        """``offset`` is 0-based in the logical rule text. The sid is often written after
+        the faulty option, so when it is not parsed yet it is looked up in the text."""
+        if not sid:
+            m = _SID_HINT.search(self.text)
+            sid = int(m.group(1)) if m else 0
         return RuleError(message, path=self.path, line=self.line, col=self.indent + offset + 1,
                          keyword=keyword, sid=sid or None)
 
@@ -47,7 +55,7 @@ def parse_rule_text(text: str, *, variables: Variables,
                     classifications: Mapping[str, Classification] = DEFAULT_CLASSIFICATIONS,
                     path: str = "<string>", line: int = 1, indent: int = 0) -> Rule:
     """Parse one logical rule; see the module docstring."""
-    where = _Where(path, line, indent)
+    where = _Where(path, line, indent, text)
     end = len(text.rstrip())
     open_paren = text.find("(")
     if open_paren < 0:

@@ -93,11 +93,6 @@ def is_var_name(text: str) -> bool:
     return bool(_VAR.fullmatch(text.strip()))
 
 
-def split_args(value: str) -> list[str]:
-    """Comma-separated arguments, stripped."""
-    return [a.strip() for a in value.split(",")]
-
-
 _INT_MATCH = re.compile(r"\s*(?:(!=|!|<=|>=|<|>|=)\s*(\d+)|(\d+)\s*(?:(<>|-)\s*(\d+))?)\s*")
 
 
