@@ -44,6 +44,7 @@ def test_bad_rule_among_good_ones():
     assert errors[2] == (f"{path}:7:1: error: duplicate sid:2000001 (gid 1); first defined at {path}:1")
     assert len(errors) == 3
     assert rs.errors[0].keyword == "depth" and rs.errors[0].line == 2 and rs.errors[0].col == 62
+    assert [e.sid for e in rs.errors] == [2000002, 2000004, 2000001]
     warnings = [str(w) for w in rs.warnings]
     assert warnings == [
         f"{path}:5:62: warning: rule sid:2000005 skipped: keyword 'byte_test' is not supported",
