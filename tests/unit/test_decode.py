@@ -112,6 +112,7 @@ def v6(payload: bytes, nh: int = 6, **kw) -> bytes:
 
 RA4 = b"\x94\x04\x00\x00"  # IPv4 router alert option
 PAD6 = b"\x01\x04\x00\x00\x00\x00"  # IPv6 PadN of 4: fills a minimal options header
+RA6 = b"\x05\x02\x00\x00\x01\x00"   # IPv6 router alert (MLD) and a PadN of 0, as Linux sends
 ICMP_QUOTE4 = ipv4(udp(b"abcd"), 17)
 ICMP_QUOTE6 = ipv6(udp(b"abcd"), 17)
 
@@ -141,7 +142,7 @@ EVENT_CASES = {
     "ipv6.exthdr_dupl_fh": (v6(frag6(44, 0, True) + frag6(17, 0, True) + udp(bytes(16)), 44), 0),
     "ipv6.exthdr_useless_fh": (v6(frag6(17, 0, False) + udp(b"x"), 44), 0),
     "ipv6.exthdr_dupl_rh": (v6(routing(43, 2) + routing(6, 2) + tcp(), 43), 0),
-    "ipv6.exthdr_dupl_hh": (v6(ext(0, b"\x05\x02\x00\x00\x01\x00") + ext(6, b"\x05\x02\x00\x00\x01\x00") + tcp(), 0), 0),
+    "ipv6.exthdr_dupl_hh": (v6(ext(0, RA6) + ext(6, RA6) + tcp(), 0), 0),
     "ipv6.exthdr_dupl_dh": (v6(ext(60, PAD6) + ext(6, PAD6) + tcp(), 60), 0),
     "ipv6.exthdr_dupl_ah": (v6(ah(51) + ah(6) + tcp(), 51), 0),
     "ipv6.exthdr_invalid_optlen": (v6(ext(6, b"\x01\x07" + bytes(4)) + tcp(), 0), 0),  # PadN past the end
@@ -151,7 +152,7 @@ EVENT_CASES = {
     "ipv6.dstopts_unknown_opt": (v6(ext(6, b"\x3e\x04" + bytes(4)) + tcp(), 60), 0),
     "ipv6.dstopts_only_padding": (v6(ext(6, PAD6) + tcp(), 60), 0),
     "ipv6.rh_type_0": (v6(routing(6, 0) + tcp(), 43), 0),
-    "ipv6.zero_len_padn": (v6(ext(58, b"\x05\x02\x00\x00\x01\x00") + icmp(143, payload=bytes(4)), 0, hlim=1), 0),
+    "ipv6.zero_len_padn": (v6(ext(58, RA6) + icmp(143, payload=bytes(4)), 0, hlim=1), 0),
     "ipv6.fh_non_zero_reserved_field": (v6(frag6(17, 0, True, reserved=1) + udp(bytes(8)), 44), 0),
     "ipv6.data_after_none_header": (v6(b"junk", 59), 0),
     "ipv6.icmpv4": (v6(icmp(8), 1), 0),
@@ -209,8 +210,9 @@ CASES = {
         "44 0c 05 01 00000000 00000000"  # timestamp, flag 1 (address + time), pointer 5
         "94 04 0000"                     # router alert
         "00 000000")),                   # EOL and padding: 28 bytes of options
-    "ipv6_chain": v6(ext(60, b"\x05\x02\x00\x00\x01\x00") + ext(43, PAD6) + routing(44, 2)
-                     + frag6(51, 0, True, ident=0x55) + ah(60, icv=bytes(12)) + ext(6, b"\xc9\x10" + bytes(16) + bytes(4))
+    "ipv6_chain": v6(ext(60, RA6) + ext(43, PAD6) + routing(44, 2)
+                     + frag6(51, 0, True, ident=0x55) + ah(60, icv=bytes(12))
+                     + ext(6, b"\xc9\x10" + bytes(16) + bytes(4))
                      + tcp(b"payload-1234", flags=0x02), 0, hlim=1),
     "ipv6_chain_scapy": bytes(Ether() / IPv6() / IPv6ExtHdrHopByHop(options=[RouterAlert()]) / IPv6ExtHdrDestOpt()
                                / IPv6ExtHdrFragment(m=1, id=0xABCDEF01) / TCP()),
@@ -609,7 +611,7 @@ class _DecodeCases:
 
 
 # A TCP/IPv6 frame with extension headers, TCP options and payload, for truncation.
-TRUNC_V6_CHAIN = ext(60, b"\x05\x02\x00\x00\x01\x00") + ext(43, b"\xc9\x10" + bytes(20)) + routing(6, 2)
+TRUNC_V6_CHAIN = ext(60, RA6) + ext(43, b"\xc9\x10" + bytes(20)) + routing(6, 2)
 TRUNC_V6_TCP = tcp(b"0123456789", opts=bytes.fromhex("020405b4 0402 080a0000000100000002 01 030307"))
 TRUNC_V6 = v6(TRUNC_V6_CHAIN + TRUNC_V6_TCP, 0, hlim=1)
 TRUNC_V6_PLEN = len(TRUNC_V6) - 54
