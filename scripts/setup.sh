@@ -51,7 +51,7 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import bcc' 2>/dev/null; 
     "$py" -m venv --system-site-packages .venv
 fi
 stamp=.venv/.xdpfw-build-stamp
-src_hash=$(cat pyproject.toml setup.py $(find xdpfw -name '*.pyx' -o -name '*.pxd' -o -name '*.h' -o -name '*.c' ! -path '*/_fast/*.c' | sort) 2>/dev/null | sha256sum | cut -d' ' -f1)
+src_hash=$(cat pyproject.toml setup.py $(find xdpfw -name '*.pyx' -o -name '*.pxd' -o -name '*.pxi' -o -name '*.h' -o -name '*.c' ! -path '*/_fast/*.c' | sort) 2>/dev/null | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$src_hash" ]; then
     log "building xdpfw (Cython extensions) into .venv"
     if ! .venv/bin/python -m pip install -q -e '.[test]' > .venv/pip.log 2>&1; then
