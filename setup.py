@@ -28,6 +28,9 @@ common = dict(
 extensions = [
     Extension("xdpfw._fast.xsk", ["xdpfw/_fast/xsk.pyx"], libraries=["xdp", "bpf"], **common),
     Extension("xdpfw._fast.flow", ["xdpfw/_fast/flow.pyx"], **common),
+    Extension("xdpfw._fast.match", ["xdpfw/_fast/match.pyx"], **common),
+    Extension("xdpfw._fast.match_ac", ["xdpfw/_fast/match_ac.pyx"], **common),
+    Extension("xdpfw._fast.match_hs", ["xdpfw/_fast/match_hs.pyx"], libraries=["hs"], **common),
     Extension("xdpfw._fast.decode", ["xdpfw/_fast/decode.pyx"], **common),
 ]
 
