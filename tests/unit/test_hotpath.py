@@ -30,6 +30,10 @@ PER_PACKET = {
                    "_decode_tcp", "_tcp_options", "_decode_udp", "_decode_icmpv4", "_icmpv4_max_code",
                    "_decode_icmpv6", "_icmpv6_max_code", "_be16", "_be32", "_event", "_fatal",
                    "xdpfw_ipv4_csum_ok", "xdpfw_l4_csum_ok", "_sum16", "_fold"],
+    "match_hs.pyx": ["hsm_on_match", "hsm_open", "hsm_scan", "hsm_finish", "hsm_reset", "hsm_close",
+                     "hsm_scan_block"],
+    "match_ac.pyx": ["acm_next", "acm_report", "acm_run", "acm_run2", "acm_feed", "acm_open", "acm_scan",
+                     "acm_finish", "acm_reset", "acm_close", "acm_scan_block"],
 }
 PY_API = re.compile(r"\b(Py[A-Z]\w*|_Py\w+|__Pyx_(?!Raise|GetRef)\w+|Py_INCREF|Py_DECREF|__Pyx_GOTREF)\s*\(")
 

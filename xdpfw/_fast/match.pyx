@@ -26,7 +26,9 @@ Pattern = namedtuple(
     defaults=(True, False, None, None, False, False))
 Pattern.__doc__ = """One content or regex of one database.
 
-id: reported with each match (0 <= id < 2**32; several patterns may share one).
+id: reported with each match; 0 <= id < 2**32, unique within a database (Hyperscan
+merges the matches of patterns sharing an id, Aho-Corasick would not: forbidding it keeps
+the two backends' output identical).
 expression: the literal bytes, or a PCRE-syntax regex (Hyperscan subset) as bytes.
 min_offset/max_offset: inclusive bounds on the match's END offset from the start of the
 stream or buffer, or None. dotall/multiline: regex flags (ignored for literals)."""
@@ -57,10 +59,14 @@ class MatchError(RuntimeError):
 def normalize_patterns(patterns, *, literal_only=False, backend="matcher"):
     """Validate patterns (Pattern or tuples) and return them as a tuple of Pattern."""
     out = []
+    ids = set()
     for p in patterns:
         p = p if isinstance(p, Pattern) else Pattern(*p)
         if not isinstance(p.id, int) or not 0 <= p.id < (1 << 32):
             raise CompileError(p.id, "pattern id must be an integer in 0..2**32-1")
+        if p.id in ids:
+            raise CompileError(p.id, "pattern id used twice")
+        ids.add(p.id)
         if not isinstance(p.expression, (bytes, bytearray, memoryview)):
             raise CompileError(p.id, f"expression must be bytes, got {type(p.expression).__name__}")
         p = p._replace(expression=bytes(p.expression))

@@ -67,6 +67,39 @@ cdef uint32_t acm_run(const acm_db *db, const acm_auto *a, uint32_t s, const uin
     return s
 
 
+cdef void acm_run2(const acm_db *db, uint32_t *state, const uint8_t *data, uint32_t length,
+                   uint64_t base, xdpfw_match_buf *out) noexcept nogil:
+    # Both automata in one pass: their two lookups per byte are independent, so the CPU
+    # overlaps their cache misses.
+    cdef const acm_auto *a0 = &db.a[0]
+    cdef const acm_auto *a1 = &db.a[1]
+    cdef uint32_t i, t0, t1, s0 = state[0], s1 = state[1]
+    cdef uint8_t c
+    for i in range(length):
+        c = data[i]
+        t0 = acm_next(a0, s0, c)
+        t1 = acm_next(a1, s1, c)
+        s0 = t0 & ACM_STATE
+        s1 = t1 & ACM_STATE
+        if (t0 | t1) & ACM_OUT and out != NULL:
+            if t0 & ACM_OUT:
+                acm_report(db, a0, s0, base + i + 1, out)
+            if t1 & ACM_OUT:
+                acm_report(db, a1, s1, base + i + 1, out)
+    state[0] = s0
+    state[1] = s1
+
+
+cdef inline void acm_feed(const acm_db *d, uint32_t *state, const uint8_t *data, uint32_t length,
+                          uint64_t base, xdpfw_match_buf *out) noexcept nogil:
+    if d.a[0].nstates and d.a[1].nstates:
+        acm_run2(d, state, data, length, base, out)
+    elif d.a[0].nstates:
+        state[0] = acm_run(d, &d.a[0], state[0], data, length, base, out)
+    else:
+        state[1] = acm_run(d, &d.a[1], state[1], data, length, base, out)
+
+
 cdef int acm_open(void *pool, xdpfw_mstream *st) noexcept nogil:
     cdef acm_pool *p = <acm_pool *>pool
     if st.flags & XDPFW_MSTREAM_OPEN:
@@ -90,10 +123,7 @@ cdef int acm_scan(const void *db, void *scratch, xdpfw_mstream *st, const uint8_
     cdef const acm_db *d = <const acm_db *>db
     if not (st.flags & XDPFW_MSTREAM_OPEN):
         return XDPFW_MATCH_ENOTOPEN
-    if d.a[0].nstates:
-        st.ac[0] = acm_run(d, &d.a[0], st.ac[0], data, length, st.offset, out)
-    if d.a[1].nstates:
-        st.ac[1] = acm_run(d, &d.a[1], st.ac[1], data, length, st.offset, out)
+    acm_feed(d, st.ac, data, length, st.offset, out)
     st.offset += length
     return 0
 
@@ -125,11 +155,10 @@ cdef int acm_close(void *pool, void *scratch, xdpfw_mstream *st, xdpfw_match_buf
 
 cdef int acm_scan_block(const void *db, void *scratch, const uint8_t *data, uint32_t length,
                         xdpfw_match_buf *out) noexcept nogil:
-    cdef const acm_db *d = <const acm_db *>db
-    if d.a[0].nstates:
-        acm_run(d, &d.a[0], 0, data, length, 0, out)
-    if d.a[1].nstates:
-        acm_run(d, &d.a[1], 0, data, length, 0, out)
+    cdef uint32_t state[2]
+    state[0] = 0
+    state[1] = 0
+    acm_feed(<const acm_db *>db, state, data, length, 0, out)
     return 0
 
 

@@ -99,6 +99,8 @@ cdef int hsm_scan(const void *db, void *scratch, xdpfw_mstream *st, const uint8_
     cdef hs_error_t rc
     if not (st.flags & XDPFW_MSTREAM_OPEN):
         return XDPFW_MATCH_ENOTOPEN
+    if length == 0:
+        return 0  # Hyperscan refuses an empty write (HS_INVALID); nothing to do anyway
     if out != NULL:
         rc = hs_scan_stream(<hs_stream_t *>st.hs, <const char *>data, length, 0,
                             <hs_scratch_t *>scratch, hsm_on_match, out)
@@ -148,6 +150,8 @@ cdef int hsm_close(void *pool, void *scratch, xdpfw_mstream *st, xdpfw_match_buf
 
 cdef int hsm_scan_block(const void *db, void *scratch, const uint8_t *data, uint32_t length,
                         xdpfw_match_buf *out) noexcept nogil:
+    if length == 0:
+        return 0  # no pattern matches the empty buffer (Hyperscan refuses ones that could)
     if out != NULL:
         return hs_scan(<const hs_database_t *>db, <const char *>data, length, 0,
                        <hs_scratch_t *>scratch, hsm_on_match, out)
