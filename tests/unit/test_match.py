@@ -8,15 +8,15 @@ go through match.StreamTable, which makes exactly the hot-path calls the engine 
 from __future__ import annotations
 
 import ast
+import re
 import threading
 from pathlib import Path
 
 import pytest
 
 from xdpfw._fast import match, match_ac, match_hs
-from xdpfw._fast.match import CompileError, MatchBuffer, MatchError, Pattern, StreamTable
-
-ENOTOPEN, EOPEN, EPOOL = -100, -101, -102  # xdpfw_match.h
+from xdpfw._fast.match import (ENOTOPEN, EOPEN, EPOOL, CompileError, MatchBuffer, MatchError, Pattern,
+                               StreamTable)
 
 
 class HyperscanImpl:
@@ -481,9 +481,13 @@ class TestAhoCorasickOnly:
         assert [i for i, _ in got] == [i for i, _ in pats[::7]]
 
 
-def test_contract_sizes():
+def test_contract_matches_the_header():
     assert match.STREAM_STRUCT_SIZE == 24  # a slab entry per stream, documented in match.pxd
     assert match.MATCH_RECORD_SIZE == 16
+    header = (Path(match.__file__).parent / "xdpfw_match.h").read_text()
+    for name in ("ENOTOPEN", "EOPEN", "EPOOL"):
+        value = int(re.search(r"#define XDPFW_MATCH_%s \((-?\d+)\)" % name, header).group(1))
+        assert getattr(match, name) == value < -13  # below every Hyperscan hs_error_t
 
 
 def test_no_duplicate_test_names():

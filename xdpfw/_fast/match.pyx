@@ -10,7 +10,6 @@ cimport cython
 
 from cpython.mem cimport PyMem_Calloc, PyMem_Free
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
-from libc.string cimport memset
 
 cdef extern from "<time.h>" nogil:
     ctypedef long time_t
@@ -339,5 +338,9 @@ def scan_block_many(Database db not None, Scratch scratch not None, const uint64
             "overflow": mb.buf.overflow}
 
 
+# xdpfw_match.h as the C compiler saw it, for the control plane and the tests.
 STREAM_STRUCT_SIZE = sizeof(xdpfw_mstream)
 MATCH_RECORD_SIZE = sizeof(xdpfw_match)
+ENOTOPEN = XDPFW_MATCH_ENOTOPEN
+EOPEN = XDPFW_MATCH_EOPEN
+EPOOL = XDPFW_MATCH_EPOOL

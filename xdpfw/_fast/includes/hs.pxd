@@ -6,13 +6,8 @@ cdef extern from "<hs/hs.h>" nogil:
     ctypedef int hs_error_t
     enum:
         HS_SUCCESS
-        HS_INVALID
-        HS_NOMEM
-        HS_SCAN_TERMINATED
-        HS_COMPILER_ERROR
-        HS_DB_MODE_ERROR
-        HS_SCRATCH_IN_USE
-        HS_INSUFFICIENT_SPACE
+        HS_INVALID          # e.g. a scratch not allocated for this database
+        HS_SCRATCH_IN_USE   # a scratch used by two threads at once
 
     ctypedef struct hs_database_t
     ctypedef struct hs_scratch_t
