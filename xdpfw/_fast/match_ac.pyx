@@ -182,11 +182,6 @@ cdef inline bint _is_lower(uint8_t c) noexcept nogil:
     return 97 <= c <= 122
 
 
-cdef uint32_t _delta(const acm_auto *a, uint32_t s, uint8_t c) noexcept nogil:
-    # acm_next before the ACM_OUT flags are set (construction only)
-    return acm_next(a, s, c)
-
-
 cdef void _free_auto(acm_auto *a) noexcept nogil:
     free(a.dense)
     free(a.fail)
@@ -351,8 +346,9 @@ cdef int _build(acm_auto *a, const uint8_t **ptr, const uint32_t *lens, const ui
                     memcpy(row, a.dense + (<size_t>a.fail[s] << 8), 256 * sizeof(uint32_t))
                 for i in range(a.edge_off[s], a.edge_off[s + 1]):
                     row[a.edge_byte[i]] = a.edge_to[i]
+            # (acm_next works here: the ACM_OUT flags it would return come only later)
             for i in range(a.edge_off[s], a.edge_off[s + 1]):
-                a.fail[a.edge_to[i]] = 0 if s == 0 else _delta(a, a.fail[s], a.edge_byte[i])
+                a.fail[a.edge_to[i]] = 0 if s == 0 else acm_next(a, a.fail[s], a.edge_byte[i])
 
         # Outputs: each state's own patterns, then the dictionary link to the nearest
         # proper suffix that has some.
