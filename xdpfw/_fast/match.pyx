@@ -10,15 +10,7 @@ cimport cython
 
 from cpython.mem cimport PyMem_Calloc, PyMem_Free
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
-
-cdef extern from "<time.h>" nogil:
-    ctypedef long time_t
-    struct timespec:
-        time_t tv_sec
-        long tv_nsec
-    int clock_gettime(int clk, timespec *ts)
-    enum:
-        CLOCK_MONOTONIC
+from xdpfw._fast.includes.clock cimport monotonic_ns
 
 Pattern = namedtuple(
     "Pattern", "id expression literal nocase min_offset max_offset dotall multiline",
@@ -261,7 +253,7 @@ cdef class StreamTable:
             if slots[k] >= self.size or offsets[k] + lengths[k] > <uint64_t>data.shape[0]:
                 raise IndexError(k)
         with nogil:
-            t0 = _now_ns()
+            t0 = monotonic_ns()
             for k in range(n):
                 st = &self.streams[slots[k]]
                 if not (st.flags & XDPFW_MSTREAM_OPEN):
@@ -275,17 +267,11 @@ cdef class StreamTable:
                     break
                 matches += mb.buf.count
                 nbytes += lengths[k]
-            t1 = _now_ns()
+            t1 = monotonic_ns()
         if rc:
             raise MatchError("scan_many", rc)
         return {"ns": t1 - t0, "packets": n, "bytes": nbytes, "matches": matches,
                 "overflow": mb.buf.overflow}
-
-
-cdef inline uint64_t _now_ns() noexcept nogil:
-    cdef timespec ts
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return <uint64_t>ts.tv_sec * 1000000000ULL + <uint64_t>ts.tv_nsec
 
 
 def scan_bytes(Database db not None, Scratch scratch not None, const uint8_t[:] data,
@@ -322,7 +308,7 @@ def scan_block_many(Database db not None, Scratch scratch not None, const uint64
         if offsets[k] + lengths[k] > <uint64_t>data.shape[0]:
             raise IndexError(k)
     with nogil:
-        t0 = _now_ns()
+        t0 = monotonic_ns()
         for k in range(n):
             mb.buf.count = 0
             rc = db.ops.scan_block(db.c_db, scratch.c_scratch, base + offsets[k], lengths[k],
@@ -331,7 +317,7 @@ def scan_block_many(Database db not None, Scratch scratch not None, const uint64
                 break
             matches += mb.buf.count
             nbytes += lengths[k]
-        t1 = _now_ns()
+        t1 = monotonic_ns()
     if rc:
         raise MatchError("scan_block", rc)
     return {"ns": t1 - t0, "packets": n, "bytes": nbytes, "matches": matches,

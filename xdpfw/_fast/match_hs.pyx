@@ -11,6 +11,7 @@ import time
 
 from cpython.mem cimport PyMem_Calloc, PyMem_Free, PyMem_Malloc
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
+from xdpfw._fast.includes.clock cimport monotonic_ns
 from libc.stdlib cimport free
 
 from xdpfw._fast.includes.hs cimport *
@@ -18,15 +19,6 @@ from xdpfw._fast.match cimport (XDPFW_MATCH_ENOTOPEN, XDPFW_MATCH_EOPEN, XDPFW_M
                                 XDPFW_MSTREAM_OPEN, xdpfw_match_push, xdpfw_matcher_ops)
 
 from xdpfw._fast.match import CompileError, Pattern, normalize_patterns  # noqa: F401 (re-export)
-
-cdef extern from "<time.h>" nogil:
-    ctypedef long time_t
-    struct timespec:
-        time_t tv_sec
-        long tv_nsec
-    int clock_gettime(int clk, timespec *ts)
-    enum:
-        CLOCK_MONOTONIC
 
 # Counting stream allocator: Hyperscan allocates stream state only through it, so the
 # two counters prove (in tests) that streams are allocated when a pool is built and never
@@ -61,12 +53,6 @@ if hs_set_stream_allocator(xdpfw_hs_stream_alloc, xdpfw_hs_stream_free) != HS_SU
     raise ImportError("hs_set_stream_allocator failed")
 
 VERSION = hs_version().decode()
-
-
-cdef inline uint64_t _now_ns() noexcept nogil:
-    cdef timespec ts
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return <uint64_t>ts.tv_sec * 1000000000ULL + <uint64_t>ts.tv_nsec
 
 
 # ---- hot path -------------------------------------------------------------------------
@@ -390,28 +376,28 @@ def measure_stream_designs(Database db not None, Scratch scratch not None, const
         if img == NULL:
             raise MemoryError()
         with nogil:
-            t0 = _now_ns()
+            t0 = monotonic_ns()
             for i in range(rounds):
                 hs_open_stream(db.hdb, 0, &s)
                 hs_close_stream(s, NULL, NULL, NULL)
-            t_open = _now_ns() - t0
+            t_open = monotonic_ns() - t0
 
-            t0 = _now_ns()
+            t0 = monotonic_ns()
             for i in range(rounds):
                 hsm_open(pool.c_pool, &st)
                 hsm_close(pool.c_pool, scratch.hs, &st, NULL)
-            t_pool = _now_ns() - t0
+            t_pool = monotonic_ns() - t0
 
-            t0 = _now_ns()
+            t0 = monotonic_ns()
             for i in range(rounds):
                 hs_compress_stream(work, img, need, &used)
                 hs_reset_and_expand_stream(work, img, used, NULL, NULL, NULL)
-            t_comp = _now_ns() - t0
+            t_comp = monotonic_ns() - t0
 
-            t0 = _now_ns()
+            t0 = monotonic_ns()
             for i in range(rounds):
                 hs_scan_stream(work, p, n, 0, scratch.hs, NULL, NULL)
-            t_scan = _now_ns() - t0
+            t_scan = monotonic_ns() - t0
     finally:
         hs_close_stream(work, NULL, NULL, NULL)
         PyMem_Free(img)

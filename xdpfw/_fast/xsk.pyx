@@ -15,6 +15,7 @@ checked; a frame seen where it cannot be is counted in `accounting_errors`.
 from cpython.mem cimport PyMem_Calloc, PyMem_Free
 from libc.errno cimport errno, EAGAIN, EBUSY, ENOBUFS
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
+from xdpfw._fast.includes.clock cimport monotonic_ns
 from libc.string cimport memset, strerror
 
 from xdpfw._fast.includes.libxdp cimport *
@@ -33,12 +34,6 @@ cdef enum:
     # ~100 us of spinning keeps a busy link from paying a wakeup per burst, and an idle
     # appliance still sleeps.
     IDLE_SPINS = 1000
-
-cdef inline uint64_t _now_ns() noexcept nogil:
-    cdef timespec ts
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return <uint64_t>ts.tv_sec * 1000000000ULL + <uint64_t>ts.tv_nsec
-
 
 cdef struct side_t:
     xsk_socket *xsk
@@ -323,7 +318,7 @@ cdef class QueuePair:
         n = xsk_ring_cons__peek(&s.rx, self._batch, &idx)
         if n == 0:
             return 0
-        now = _now_ns() if self._inspect != NULL else 0
+        now = monotonic_ns() if self._inspect != NULL else 0
         for i in range(n):
             d = xsk_ring_cons__rx_desc(&s.rx, idx + i)
             frame = <uint32_t>(xsk_umem__extract_addr(d.addr) >> self._frame_shift)

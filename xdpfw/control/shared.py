@@ -8,30 +8,16 @@ the same way.
 from __future__ import annotations
 
 import enum
-import re
 from pathlib import Path
+
+from xdpfw.cheader import CHeader
 
 BPF_DIR = Path(__file__).resolve().parent.parent / "bpf"
 SHARED_H = BPF_DIR / "xdpfw_shared.h"
 
-_text = SHARED_H.read_text()
-
-
-def _xmacro(name: str) -> list[tuple[str, str]]:
-    m = re.search(r"#define\s+%s\(X\)((?:.*\\\n)*.*)" % re.escape(name), _text)
-    if not m:
-        raise RuntimeError(f"{SHARED_H}: X-macro table {name} not found")
-    body = re.sub(r"/\*.*?\*/", "", m.group(1), flags=re.S)
-    return re.findall(r'X\(\s*(\w+)\s*,\s*"([^"]+)"\s*\)', body)
-
-
-def _define(name: str) -> int:
-    m = re.search(r"^#define\s+%s\s+\(?([0-9xXa-fA-F]+U?)\s*(?:<<\s*(\d+))?\)?" % re.escape(name), _text, re.M)
-    if not m:
-        raise RuntimeError(f"{SHARED_H}: #define {name} not found")
-    value = int(m.group(1).rstrip("U"), 0)
-    return value << int(m.group(2)) if m.group(2) else value
-
+_h = CHeader(SHARED_H)
+_xmacro = _h.xmacro
+_define = _h.define
 
 XDP_ACTIONS = _xmacro("XDPFW_XDP_ACTIONS")
 DROP_REASONS = _xmacro("XDPFW_DROP_REASONS")

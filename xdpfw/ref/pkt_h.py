@@ -6,28 +6,15 @@ decoder and the control plane never keep a copy.
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
+
+from xdpfw.cheader import CHeader
 
 PKT_H = Path(__file__).resolve().parent.parent / "_fast" / "xdpfw_pkt.h"
 
-_text = PKT_H.read_text()
-
-
-def _xmacro(name: str) -> list[tuple[str, str]]:
-    m = re.search(r"#define\s+%s\(X\)((?:.*\\\n)*.*)" % re.escape(name), _text)
-    if not m:
-        raise RuntimeError(f"{PKT_H}: X-macro table {name} not found")
-    body = re.sub(r"/\*.*?\*/", "", m.group(1), flags=re.S)
-    return re.findall(r'X\(\s*(\w+)\s*,\s*"([^"]+)"\s*\)', body)
-
-
-def _define(name: str) -> int:
-    m = re.search(r"^#define\s+%s\s+\(?([0-9xXa-fA-F]+)U?\s*(?:<<\s*(\d+))?\)?" % re.escape(name), _text, re.M)
-    if not m:
-        raise RuntimeError(f"{PKT_H}: #define {name} not found")
-    value = int(m.group(1), 0)
-    return value << int(m.group(2)) if m.group(2) else value
+_h = CHeader(PKT_H)
+_xmacro = _h.xmacro
+_define = _h.define
 
 
 EVENTS = _xmacro("XDPFW_DECODE_EVENTS")

@@ -109,11 +109,3 @@ cdef extern from "<sys/mman.h>" nogil:
         MAP_ANONYMOUS
         MAP_POPULATE
 
-cdef extern from "<time.h>" nogil:
-    ctypedef long time_t
-    struct timespec:
-        time_t tv_sec
-        long tv_nsec
-    int clock_gettime(int clk, timespec *ts)
-    enum:
-        CLOCK_MONOTONIC
