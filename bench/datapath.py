@@ -212,8 +212,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="also write the raw results here")
     a = ap.parse_args(argv)
 
-    if not XSK_FWD.exists():
-        subprocess.run(["make", "-s", "-C", str(BENCH)], check=True)
+    subprocess.run(["make", "-s", "-C", str(BENCH)], check=True)  # xsk_fwd + its XDP object
     results: dict[str, list[dict]] = {}
     with Lab(prefix="xbench-dp") as lab, tempfile.NamedTemporaryFile("w", suffix=".cfg") as cfg:
         cfg.write(trafgen_conf(lab))

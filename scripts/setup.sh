@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent setup for a fresh Debian 12 machine (run as root):
 #  - Debian packages: bcc (python3-bpfcc), kernel headers, libxdp/libbpf, Hyperscan,
-#    lab tools (iproute2, ethtool, netsniff-ng for trafgen);
+#    lab tools (iproute2, ethtool, netsniff-ng for trafgen), clang for the benchmark's BPF object;
 #  - kernel headers wired where bcc looks for them when the running kernel has none;
 #  - bpffs mounted;
 #  - a virtualenv in .venv with system site packages (bcc comes from Debian, the PyPI
@@ -14,7 +14,7 @@ cd "$here"
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 pkgs=(python3 python3-venv python3-dev python3-bpfcc linux-headers-amd64
-      libxdp-dev libbpf-dev libhyperscan-dev gcc make pkg-config
+      libxdp-dev libbpf-dev libhyperscan-dev gcc make pkg-config clang
       iproute2 ethtool netsniff-ng iputils-ping procps)
 missing=()
 for p in "${pkgs[@]}"; do
