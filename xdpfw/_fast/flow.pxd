@@ -61,6 +61,7 @@ cdef extern from "xdpfw_flow.h" nogil:
         uint8_t tcp_state
         uint8_t app_proto
         uint8_t midstream
+        uint8_t drop
 
 # Slots a flow may be placed away from its hash (linear probing window).
 cdef enum:

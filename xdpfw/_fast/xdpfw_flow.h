@@ -94,7 +94,8 @@ struct xdpfw_flow {
 	__u8 tcp_state;     /* enum xdpfw_tcp_state */
 	__u8 app_proto;     /* set by protocol detection (engine) */
 	__u8 midstream;     /* picked up without seeing the handshake */
-	__u8 pad[7];
+	__u8 drop;          /* a drop/reject rule matched: drop the rest of the flow */
+	__u8 pad[6];
 };
 
 #endif /* XDPFW_FLOW_H */

@@ -13,6 +13,7 @@ its completion ring). `_state` records the place of every frame and every transi
 checked; a frame seen where it cannot be is counted in `accounting_errors`.
 """
 from cpython.mem cimport PyMem_Calloc, PyMem_Free
+from cpython.pycapsule cimport PyCapsule_GetPointer
 from libc.errno cimport errno, EAGAIN, EBUSY, ENOBUFS
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from xdpfw._fast.includes.clock cimport monotonic_ns
@@ -69,6 +70,7 @@ cdef class QueuePair:
     cdef xdpfw_worker_counters _cnt
     cdef xdpfw_inspect_fn _inspect
     cdef void *_engine
+    cdef object _engine_ref   # keeps the engine alive while the loop uses it
     cdef readonly str ifname_a, ifname_b, mode
     cdef readonly int queue
 
@@ -190,6 +192,24 @@ cdef class QueuePair:
         if self._running:
             raise RuntimeError("stop() the queue pair and let run() return before close()")
         self._close_sockets()
+
+    def bind_engine(self, engine):
+        """Inspect every frame with `engine` (an object with inspector(): a capsule of an
+        xdpfw_inspect_fn taking the engine itself as first argument), or None to forward
+        everything. Only while run() is not running."""
+        if self._running:
+            raise RuntimeError("bind_engine() while the worker runs")
+        if engine is None:
+            self._inspect, self._engine, self._engine_ref = NULL, NULL, None
+            return
+        cap = engine.inspector()
+        self._inspect = <xdpfw_inspect_fn>PyCapsule_GetPointer(cap, b"xdpfw_inspect_fn")
+        self._engine = <void *>engine
+        self._engine_ref = engine
+
+    @property
+    def engine(self):
+        return self._engine_ref
 
     def stop(self):
         """Ask run() to return after the current batch; safe from any thread."""

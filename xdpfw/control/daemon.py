@@ -46,6 +46,7 @@ class ApplianceConfig:
     batch: int = 64
     busy_poll: bool = False
     acl: AclTables = field(default_factory=AclTables.empty)
+    engine_factory: object = None      # callable -> one inspection engine per queue pair
 
 
 class Appliance:
@@ -78,6 +79,8 @@ class Appliance:
                 qp = QueuePair(cfg.if_a, cfg.if_b, q, frames=cfg.frames, ring_size=cfg.ring_size,
                                batch=cfg.batch, mode=cfg.xsk_mode, busy_poll=cfg.busy_poll)
                 self.pairs.append(qp)
+                if cfg.engine_factory is not None:
+                    qp.bind_engine(cfg.engine_factory())
                 self.prog.bind_socket(shared.SIDE_A, q, qp.fd(shared.SIDE_A))
                 self.prog.bind_socket(shared.SIDE_B, q, qp.fd(shared.SIDE_B))
                 t = threading.Thread(target=qp.run, name=f"worker-q{q}", daemon=True)
@@ -126,6 +129,9 @@ class Appliance:
 
     def xdp_counters(self):
         return self.prog.action_counters() if self.prog else None
+
+    def engines(self):
+        return [qp.engine for qp in self.pairs]
 
     def worker_counters(self):
         return [(q, qp.counters()) for q, qp in enumerate(self.pairs)]

@@ -130,8 +130,9 @@ class TransferResult:
 
 
 def tcp_transfer(lab: Lab, src_ns: str, dst_ns: str, dst_ip: str, nbytes: int,
-                 port: int = 5201, timeout: float = 120) -> TransferResult:
-    """Send nbytes over TCP from src_ns to dst_ip; both ends' sha256 must agree."""
+                 port: int = 5201, timeout: float = 120, prefix: str = "") -> TransferResult:
+    """Send nbytes over TCP from src_ns to dst_ip (starting with `prefix`); both ends'
+    sha256 must agree."""
     py = [sys.executable, "-m", "xdpfw.control.traffic"]
     srv = popen_in(dst_ns, py + ["serve", "--port", str(port), "--timeout", str(timeout)],
                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -140,9 +141,10 @@ def tcp_transfer(lab: Lab, src_ns: str, dst_ns: str, dst_ip: str, nbytes: int,
         if "listening" not in first:
             raise RuntimeError(f"receiver did not start: {first} {srv.stderr.read()}")
         cli = run_in(src_ns, py + ["send", "--host", dst_ip, "--port", str(port), "--bytes", str(nbytes),
-                                   "--timeout", str(timeout)], check=False, timeout=timeout + 10)
+                                   "--timeout", str(timeout), "--prefix", prefix],
+                     check=False, timeout=timeout + 10)
         sent = json.loads(cli.stdout.strip().splitlines()[-1]) if cli.stdout.strip() else {"error": cli.stderr}
-        out, _ = srv.communicate(timeout=timeout)
+        out, _ = srv.communicate(timeout=timeout + 5)
         recv = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
     finally:
         if srv.poll() is None:

@@ -49,12 +49,16 @@ def serve(bind: str, port: int, timeout: float, once: bool = True) -> dict:
                     "seconds": round(time.monotonic() - t0, 3)}
 
 
-def send(host: str, port: int, nbytes: int, seed: int, timeout: float) -> dict:
-    """Send nbytes of the seeded stream, half-close, read the receiver's digest."""
+def send(host: str, port: int, nbytes: int, seed: int, timeout: float, prefix: bytes = b"") -> dict:
+    """Send `prefix` then nbytes - len(prefix) of the seeded stream, half-close, read the
+    receiver's digest. A prefix puts known content (an attack signature) in the stream."""
     h = hashlib.sha256()
     t0 = time.monotonic()
     with socket.create_connection((host, port), timeout=timeout) as s:
-        for chunk in _stream(seed, nbytes):
+        if prefix:
+            s.sendall(prefix)
+            h.update(prefix)
+        for chunk in _stream(seed, nbytes - len(prefix)):
             s.sendall(chunk)
             h.update(chunk)
         s.shutdown(socket.SHUT_WR)
@@ -93,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--bytes", type=int, required=True)
     c.add_argument("--seed", type=int, default=1)
     c.add_argument("--timeout", type=float, default=60)
+    c.add_argument("--prefix", default="", help="text sent before the pseudo-random bytes")
     pr = sub.add_parser("probe")
     pr.add_argument("--host", required=True)
     pr.add_argument("--port", type=int, required=True)
@@ -102,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.cmd == "serve":
             out = serve(a.bind, a.port, a.timeout)
         elif a.cmd == "send":
-            out = send(a.host, a.port, a.bytes, a.seed, a.timeout)
+            out = send(a.host, a.port, a.bytes, a.seed, a.timeout, a.prefix.encode())
         else:
             out = probe(a.host, a.port, a.timeout)
     except OSError as e:

@@ -1,0 +1,246 @@
+"""The inspection engine end to end on frames: decode, flows, TCP order, streaming match,
+header checks, verdicts and alert records (xdpfw._fast.engine)."""
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.inet6 import IPv6
+from scapy.layers.l2 import Dot1Q, Ether
+
+from xdpfw._fast import engine as E
+from xdpfw._fast import match_hs
+from xdpfw._fast.match import Pattern
+from xdpfw.control.sigtables import SigTables
+from xdpfw.rules import parse_rule
+
+S = 1_000_000_000
+ETH = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+CLI, SRV = "198.18.0.1", "198.18.0.2"
+
+
+def build(rule_texts, contents, **kw):
+    """rule_texts: rules; contents: {rule position: literal} for rules with one content
+    (the rule-to-expression compiler is tested elsewhere; here the report map is given)."""
+    t = SigTables()
+    patterns = []
+    for i, text in enumerate(rule_texts):
+        r = parse_rule(text)
+        idx = t.add(r, has_payload=i in contents)
+        if i in contents:
+            patterns.append(Pattern(100 + i, contents[i]))
+            t.report[100 + i] = idx
+    stream = match_hs.Database.compile(patterns, mode="stream") if patterns else None
+    block = match_hs.Database.compile(patterns, mode="block") if patterns else None
+    return E.Engine(t, stream_db=stream, block_db=block, flow_capacity=1024, **kw), t
+
+
+class Tcp:
+    def __init__(self, eng, sport=40000, dport=80, cli=CLI, srv=SRV, vlan=None):
+        self.e, self.sport, self.dport, self.cli, self.srv, self.vlan = eng, sport, dport, cli, srv, vlan
+        self.cseq, self.sseq, self.now = 1000, 5000, S
+
+    def _frame(self, src, dst, sport, dport, seq, flags, data):
+        ipl = IP(src=src, dst=dst) if ":" not in src else IPv6(src=src, dst=dst)
+        l2 = ETH / Dot1Q(vlan=self.vlan) if self.vlan else ETH
+        return bytes(l2 / ipl / TCP(sport=sport, dport=dport, seq=seq, flags=flags) / data)
+
+    def c(self, data=b"", flags="PA", seq=None):
+        self.now += 1000
+        s = self.cseq if seq is None else seq
+        v = self.e.inspect_frame(self._frame(self.cli, self.srv, self.sport, self.dport, s, flags, data),
+                                 0, self.now)
+        if seq is None:
+            self.cseq += len(data) + (1 if "S" in flags or "F" in flags else 0)
+        return v
+
+    def s(self, data=b"", flags="PA", seq=None):
+        self.now += 1000
+        s = self.sseq if seq is None else seq
+        v = self.e.inspect_frame(self._frame(self.srv, self.cli, self.dport, self.sport, s, flags, data),
+                                 1, self.now)
+        if seq is None:
+            self.sseq += len(data) + (1 if "S" in flags or "F" in flags else 0)
+        return v
+
+    def handshake(self):
+        return [self.c(flags="S"), self.s(flags="SA"), self.c(flags="A")]
+
+
+PASS = ("pass", None)
+RULE_DROP = ("drop", 2)       # XDPFW_DROP_RULE
+OOO_DROP = ("drop", 5)        # XDPFW_DROP_TCP_OUT_OF_ORDER
+
+
+def sids(eng, t):
+    return [t.rules[a["sig"]].sid for a in eng.drain_alerts()]
+
+
+def test_pattern_split_across_segments_alerts_once():
+    eng, t = build(['alert tcp any any -> any 80 (msg:"evil"; content:"EVILPAYLOAD"; sid:1;)'],
+                   {0: b"EVILPAYLOAD"})
+    c = Tcp(eng)
+    assert c.handshake() == [PASS] * 3
+    assert c.c(b"GET /EVILPA") == PASS
+    assert sids(eng, t) == []
+    assert c.c(b"YLOAD HTTP/1.0\r\n") == PASS
+    alerts = eng.drain_alerts()
+    assert sids(eng, t) == []  # drained already
+    c2 = Tcp(eng, sport=40001)
+    c2.handshake()
+    for b in b"xxEVILPAYLOADxx":  # one byte per segment
+        c2.c(bytes([b]))
+    assert [t.rules[a["sig"]].sid for a in eng.drain_alerts()] == [1]
+    assert len(alerts) == 1
+    a = alerts[0]
+    assert a["action"] == "alert" and not a["blocked"] and a["direction"] == "to_server"
+    assert (a["sport"], a["dport"], a["proto"], a["ip_version"]) == (40000, 80, 6, 4)
+    assert ipaddress.ip_address(a["src"]).ipv4_mapped == ipaddress.ip_address(CLI)
+
+
+def test_drop_rule_drops_the_packet_and_the_rest_of_the_flow():
+    eng, t = build(['drop tcp any any -> any 80 (msg:"x"; content:"attack"; sid:7;)'], {0: b"attack"})
+    c = Tcp(eng)
+    c.handshake()
+    assert c.c(b"hello") == PASS
+    assert c.c(b"an attack!") == RULE_DROP
+    assert c.c(b"more") == RULE_DROP
+    assert c.s(b"reply") == RULE_DROP
+    alerts = eng.drain_alerts()
+    assert len(alerts) == 1 and alerts[0]["blocked"] and alerts[0]["action"] == "drop"
+    assert eng.counters()["flow_dropped"] == 2
+    other = Tcp(eng, sport=40002)
+    other.handshake()
+    assert other.c(b"fine") == PASS
+
+
+def test_out_of_order_segment_dropped_then_retransmission_alerts_exactly_once():
+    eng, t = build(['alert tcp any any -> any any (msg:"x"; content:"SECRET"; sid:3;)'], {0: b"SECRET"})
+    c = Tcp(eng)
+    c.handshake()
+    base = c.cseq
+    assert c.c(b"RET", seq=base + 3) == OOO_DROP          # second half first: a gap
+    assert c.c(b"SEC") == PASS                              # first half in order
+    assert c.c(b"RET") == PASS                              # retransmitted second half
+    assert c.c(b"SECRET", seq=base) == PASS                 # old data again: retransmission
+    assert sids(eng, t) == [3]
+    assert eng.counters()["tcp_dropped"] == 1
+
+
+def test_halves_in_two_flows_or_two_directions_do_not_alert():
+    eng, t = build(['alert tcp any any -> any any (msg:"x"; content:"SPLITME"; sid:4;)'], {0: b"SPLITME"})
+    a, b = Tcp(eng, sport=1111), Tcp(eng, sport=2222)
+    a.handshake()
+    b.handshake()
+    a.c(b"SPL")
+    b.c(b"ITME")
+    c = Tcp(eng, sport=3333)
+    c.handshake()
+    c.c(b"SPL")
+    c.s(b"ITME")
+    assert sids(eng, t) == []
+
+
+def test_partial_overlap_inspects_only_new_bytes():
+    eng, t = build(['alert tcp any any -> any any (msg:"x"; content:"ABCDEF"; sid:5;)'], {0: b"ABCDEF"})
+    c = Tcp(eng)
+    c.handshake()
+    base = c.cseq
+    c.c(b"xxABC")
+    # overlap rewrites the already-inspected bytes: the stream keeps what was inspected
+    assert c.c(b"ZZZDEF", seq=base + 2) == PASS
+    assert sids(eng, t) == [5]
+
+
+def test_vlan_ipv6_flow():
+    eng, t = build(['alert tcp any any -> any any (msg:"x"; content:"v6payload"; sid:6;)'], {0: b"v6payload"})
+    c = Tcp(eng, cli="2001:db8::1", srv="2001:db8::2", vlan=42)
+    c.handshake()
+    c.c(b"v6pay")
+    c.c(b"load")
+    alerts = eng.drain_alerts()
+    assert [t.rules[a["sig"]].sid for a in alerts] == [6] and alerts[0]["ip_version"] == 6
+
+
+def test_header_only_rules_and_action_order():
+    eng, t = build([
+        'drop udp 198.18.0.66 any -> any any (msg:"blocked host"; sid:10;)',
+        'pass udp 198.18.0.66 any -> any 53 (msg:"dns ok"; sid:11;)',
+        'alert udp any any -> any 9999 (msg:"probe"; sid:12;)',
+    ], {})
+    udp = lambda src, dport: bytes(ETH / IP(src=src, dst=SRV) / UDP(sport=5, dport=dport) / b"x")
+    assert eng.inspect_frame(udp("198.18.0.66", 53), 0, S) == PASS      # pass beats drop
+    assert sids(eng, t) == []
+    assert eng.inspect_frame(udp("198.18.0.66", 54), 0, S) == RULE_DROP
+    assert sids(eng, t) == [10]
+    assert eng.inspect_frame(udp(CLI, 9999), 0, S) == PASS
+    assert sids(eng, t) == [12]
+
+
+def test_flow_keywords_and_dsize():
+    eng, t = build([
+        'alert tcp any any -> any any (msg:"est"; flow:established,to_server; content:"ping"; sid:20;)',
+        'alert tcp any any -> any any (msg:"toclient"; flow:to_client; content:"pong"; sid:21;)',
+        'alert udp any any -> any any (msg:"big"; dsize:>100; sid:22;)',
+    ], {0: b"ping", 1: b"pong"})
+    c = Tcp(eng)
+    c.c(b"ping", flags="S")            # SYN with data: not established yet
+    assert sids(eng, t) == []
+    c.s(flags="SA")
+    c.c(flags="A")
+    c.c(b"ping")
+    c.s(b"pong")
+    c.c(b"pong")                       # wrong direction for sid 21
+    assert sids(eng, t) == [20, 21]
+    small = bytes(ETH / IP(src=CLI, dst=SRV) / UDP() / (b"a" * 100))
+    big = bytes(ETH / IP(src=CLI, dst=SRV) / UDP() / (b"a" * 101))
+    eng.inspect_frame(small, 0, S)
+    eng.inspect_frame(big, 0, S)
+    assert sids(eng, t) == [22]
+
+
+def test_udp_payload_block_match_and_bidirectional_header():
+    eng, t = build(['alert udp 198.18.0.9 any <> any 53 (msg:"x"; content:"evil.example"; sid:30;)'],
+                   {0: b"evil.example"})
+    q = bytes(ETH / IP(src="198.18.0.9", dst=SRV) / UDP(sport=3333, dport=53) / b"\x00evil.example\x00")
+    r = bytes(ETH / IP(src=SRV, dst="198.18.0.9") / UDP(sport=53, dport=3333) / b"\x00evil.example\x00")
+    other = bytes(ETH / IP(src="198.18.0.8", dst=SRV) / UDP(sport=3333, dport=53) / b"evil.example")
+    for f in (q, r, other):
+        eng.inspect_frame(f, 0, S)
+    assert sids(eng, t) == [30, 30]
+
+
+def test_malformed_frames_never_crash_and_follow_policy():
+    eng, t = build(['alert ip any any -> any any (msg:"any"; sid:40;)'], {})
+    good = bytes(ETH / IP(src=CLI, dst=SRV) / TCP() / b"data")
+    for n in range(len(good)):
+        eng.inspect_frame(good[:n], 0, S)
+    assert eng.counters()["decode_errors"] > 0
+    eng.drain_alerts()
+    eng.decode_error_policy = E.POLICY_DROP
+    assert eng.inspect_frame(good[:20], 0, S) == ("drop", 3)  # XDPFW_DROP_DECODE_ERROR
+
+
+def test_alert_ring_full_is_counted_not_blocking():
+    eng, t = build(['alert udp any any -> any any (msg:"x"; sid:50;)'], {}, alert_ring=64)
+    f = bytes(ETH / IP(src=CLI, dst=SRV) / UDP() / b"x")
+    for _ in range(100):
+        assert eng.inspect_frame(f, 0, S) == PASS
+    assert len(eng.drain_alerts()) == 64
+    assert eng.counters()["alert_ring_full"] == 36
+    eng.inspect_frame(f, 0, S)
+    assert len(eng.drain_alerts()) == 1
+
+
+@pytest.mark.parametrize("pool", [1])
+def test_stream_pool_exhaustion_is_counted(pool):
+    eng, t = build(['alert tcp any any -> any any (msg:"x"; content:"zz"; sid:60;)'], {0: b"zz"},
+                   stream_pool=pool)
+    a, b = Tcp(eng, sport=1), Tcp(eng, sport=2)
+    a.handshake()
+    b.handshake()
+    a.c(b"zz")
+    b.c(b"zz")
+    assert eng.counters()["stream_pool_empty"] == 1
+    assert sids(eng, t) == [60]

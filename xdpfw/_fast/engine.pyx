@@ -1,0 +1,547 @@
+# cython: language_level=3, embedsignature=True, boundscheck=False, wraparound=False, cdivision=True
+"""The inspection engine a worker calls for every frame (xdpfw_inspect.h contract).
+
+Per frame, in place, with the GIL released and no Python object:
+
+  decode L2-L4 -> flow lookup -> TCP in-order tracking -> payload scan (streaming
+  database for TCP, block database for other protocols) -> rules reported by the matcher,
+  then rules without payload conditions: header, flow and dsize checks -> verdict by
+  Suricata's action order (pass, drop/reject, alert) -> alert records into an SPSC ring
+  the control plane drains.
+
+The rule tables (xdpfw_engine.h) and matcher databases are built by the control plane
+and read-only here. One Engine per worker thread: it owns that worker's flow table,
+matcher scratch, stream pool and alert ring.
+"""
+from cpython.mem cimport PyMem_Calloc, PyMem_Free
+from cpython.pycapsule cimport PyCapsule_New
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.string cimport memcpy, memset
+from posix.time cimport CLOCK_REALTIME, clock_gettime, timespec
+
+from xdpfw._fast.decode cimport xdpfw_decode
+from xdpfw._fast.flow cimport *
+from xdpfw._fast.includes.pkt cimport XDPFW_LAYER_L4, xdpfw_pkt
+from xdpfw._fast.includes.shared cimport *
+from xdpfw._fast.match cimport (Database, Scratch, StreamPool, XDPFW_MATCH_EPOOL,
+                                XDPFW_MSTREAM_OPEN, xdpfw_match, xdpfw_match_buf,
+                                xdpfw_matcher_ops, xdpfw_mstream)
+
+cdef extern from "xdpfw_engine.h" nogil:
+    enum:
+        XDPFW_ACT_PASS
+        XDPFW_ACT_DROP
+        XDPFW_ACT_REJECT
+        XDPFW_ACT_ALERT
+        XDPFW_SIGF_ESTABLISHED
+        XDPFW_SIGF_NOT_ESTABLISHED
+        XDPFW_SIGF_TO_SERVER
+        XDPFW_SIGF_TO_CLIENT
+        XDPFW_SIG_PROTO_ANY
+        XDPFW_DSIZE_NONE
+        XDPFW_DSIZE_RANGE
+        XDPFW_DSIZE_NOT
+
+    struct xdpfw_addr_range:
+        uint64_t lo_hi, lo_lo, hi_hi, hi_lo
+    struct xdpfw_port_range:
+        uint16_t lo, hi
+    struct xdpfw_set_ref:
+        uint32_t first, count, any
+    struct xdpfw_sig:
+        xdpfw_set_ref src, dst, sport, dport
+        uint32_t dsize_lo, dsize_hi
+        uint8_t action, proto, bidir, flow, dsize_op, noalert
+    struct xdpfw_alert_rec:
+        uint64_t ts_ns, flow_id, pkt_num
+        uint8_t src[16]
+        uint8_t dst[16]
+        uint16_t sport, dport
+        uint32_t sig
+        uint8_t proto, ip_version, action, blocked, direction, side
+
+cdef extern from *:
+    """
+    /* SPSC ring indices: the worker publishes with release, the reader consumes with
+     * acquire, so a record is complete before its index is visible. */
+    static inline unsigned int xdpfw_load_acq(const unsigned int *p)
+    { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+    static inline void xdpfw_store_rel(unsigned int *p, unsigned int v)
+    { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+    """
+    unsigned int xdpfw_load_acq(const unsigned int *p) nogil
+    void xdpfw_store_rel(unsigned int *p, unsigned int v) nogil
+
+# Engine counters (labels for the control plane in COUNTER_NAMES).
+cdef enum:
+    C_PACKETS = 0
+    C_DECODE_ERRORS
+    C_NON_IP
+    C_NO_FLOW
+    C_FLOW_DROPPED
+    C_TCP_DROPPED
+    C_SCANNED_BYTES
+    C_MATCHES
+    C_MATCH_OVERFLOW
+    C_STREAM_POOL_EMPTY
+    C_MATCHER_ERRORS
+    C_ALERTS
+    C_ALERT_RING_FULL
+    C_PASSED_BY_RULE
+    C_DROPPED_BY_RULE
+    C_FIRED_OVERFLOW
+    C_MAX
+
+COUNTER_NAMES = ("packets", "decode_errors", "non_ip", "no_flow", "flow_dropped", "tcp_dropped",
+                 "scanned_bytes", "matches", "match_overflow", "stream_pool_empty", "matcher_errors",
+                 "alerts", "alert_ring_full", "passed_by_rule", "dropped_by_rule", "fired_overflow")
+
+cdef uint32_t NO_SIG = 0xFFFFFFFF   # report map entry with no signature
+
+cdef enum:
+    MAX_FIRED = 64        # distinct rules that can fire on one packet
+    MATCH_CAP = 1024      # matcher reports kept per scan (more are counted, not kept)
+
+# Policies (the `exception-policy` values that apply per packet).
+cdef enum:
+    POLICY_PASS_ = 0
+    POLICY_DROP_ = 1
+POLICY_PASS, POLICY_DROP = POLICY_PASS_, POLICY_DROP_
+
+
+def _backend(Database db):
+    """The matcher backend module (match_hs or match_ac) a database belongs to."""
+    import sys
+    return sys.modules[type(db).__module__]
+
+
+cdef inline bint _addr_in(const xdpfw_addr_range *r, const xdpfw_set_ref *s, uint64_t hi,
+                          uint64_t lo) noexcept nogil:
+    """Binary search of a sorted, disjoint range list."""
+    cdef uint32_t a = s.first, b = s.first + s.count, m
+    if s.any:
+        return True
+    while a < b:
+        m = (a + b) >> 1
+        if hi < r[m].lo_hi or (hi == r[m].lo_hi and lo < r[m].lo_lo):
+            b = m
+        elif hi > r[m].hi_hi or (hi == r[m].hi_hi and lo > r[m].hi_lo):
+            a = m + 1
+        else:
+            return True
+    return False
+
+
+cdef inline bint _port_in(const xdpfw_port_range *r, const xdpfw_set_ref *s, uint16_t p) noexcept nogil:
+    cdef uint32_t a = s.first, b = s.first + s.count, m
+    if s.any:
+        return True
+    while a < b:
+        m = (a + b) >> 1
+        if p < r[m].lo:
+            b = m
+        elif p > r[m].hi:
+            a = m + 1
+        else:
+            return True
+    return False
+
+
+cdef inline uint64_t _be64(const uint8_t *p) noexcept nogil:
+    return ((<uint64_t>p[0] << 56) | (<uint64_t>p[1] << 48) | (<uint64_t>p[2] << 40) |
+            (<uint64_t>p[3] << 32) | (<uint64_t>p[4] << 24) | (<uint64_t>p[5] << 16) |
+            (<uint64_t>p[6] << 8) | <uint64_t>p[7])
+
+
+cdef class Engine:
+    """Inspection state of one worker. Build with Engine.build(...) from the control plane."""
+    cdef xdpfw_sig *sigs
+    cdef uint32_t nsigs
+    cdef xdpfw_addr_range *addrs
+    cdef xdpfw_port_range *ports
+    cdef uint32_t *report_sig        # matcher id -> signature index
+    cdef uint32_t nreport
+    cdef uint32_t *hdr_only          # signatures without payload conditions
+    cdef uint32_t nhdr_only
+    cdef FlowTable flows
+    cdef Database stream_db, block_db
+    cdef Scratch scratch
+    cdef StreamPool pool
+    cdef const xdpfw_matcher_ops *sops
+    cdef const xdpfw_matcher_ops *bops
+    cdef xdpfw_mstream *mstreams     # 2 per flow slot
+    cdef uint64_t *mstream_owner     # flow_id each stream slot belongs to
+    cdef xdpfw_match *mrec
+    cdef xdpfw_match_buf mbuf
+    cdef xdpfw_pkt pkt
+    cdef xdpfw_alert_rec *ring
+    cdef uint32_t ring_mask
+    cdef unsigned int ring_head      # written by the worker
+    cdef unsigned int ring_tail      # written by the reader
+    cdef uint64_t cnt[C_MAX]
+    cdef uint32_t fired[MAX_FIRED]
+    cdef public int decode_error_policy
+    cdef public int no_flow_policy
+    cdef uint64_t pkt_num
+    cdef uint64_t pkt_ts_ns
+    cdef readonly object rules       # the Python rule objects, for the control plane
+
+    def __cinit__(self):
+        self.sigs = NULL
+        self.addrs = NULL
+        self.ports = NULL
+        self.report_sig = NULL
+        self.hdr_only = NULL
+        self.mstreams = NULL
+        self.mstream_owner = NULL
+        self.mrec = NULL
+        self.ring = NULL
+        memset(self.cnt, 0, sizeof(self.cnt))
+
+    def __dealloc__(self):
+        cdef uint32_t i
+        if self.mstreams != NULL and self.pool is not None:
+            for i in range(self.flows.capacity * 2):
+                if self.mstreams[i].flags & XDPFW_MSTREAM_OPEN:
+                    self.sops.close(self.pool.c_pool, self.scratch.c_scratch, &self.mstreams[i], NULL)
+        PyMem_Free(self.sigs)
+        PyMem_Free(self.addrs)
+        PyMem_Free(self.ports)
+        PyMem_Free(self.report_sig)
+        PyMem_Free(self.hdr_only)
+        PyMem_Free(self.mstreams)
+        PyMem_Free(self.mstream_owner)
+        PyMem_Free(self.mrec)
+        PyMem_Free(self.ring)
+
+    def __init__(self, tables, *, Database stream_db=None, Database block_db=None,
+                 uint32_t flow_capacity=65536, uint32_t stream_pool=0,
+                 uint32_t alert_ring=4096, rules=None, bint midstream=True):
+        """tables: an xdpfw.detect.tables.SigTables (signature, address and port arrays and
+        the matcher report map). Databases are shared, read-only; everything else is this
+        worker's."""
+        cdef uint32_t i, ring = 64
+        self.rules = rules
+        self.flows = FlowTable(flow_capacity, midstream=midstream)
+        self._load_tables(tables)
+        if stream_db is not None:
+            if stream_db.mode != "stream":
+                raise ValueError("stream_db must be a streaming database")
+            self.stream_db = stream_db
+            self.sops = stream_db.ops
+            self.scratch = _backend(stream_db).Scratch(*[d for d in (stream_db, block_db) if d is not None])
+            self.pool = _backend(stream_db).StreamPool(stream_db, stream_pool or self.flows.capacity * 2)
+            self.mstreams = <xdpfw_mstream *>PyMem_Calloc(self.flows.capacity * 2, sizeof(xdpfw_mstream))
+            self.mstream_owner = <uint64_t *>PyMem_Calloc(self.flows.capacity * 2, sizeof(uint64_t))
+            if self.mstreams == NULL or self.mstream_owner == NULL:
+                raise MemoryError()
+        if block_db is not None:
+            if block_db.mode != "block":
+                raise ValueError("block_db must be a block-mode database")
+            self.block_db = block_db
+            self.bops = block_db.ops
+            if self.scratch is None:
+                self.scratch = _backend(block_db).Scratch(block_db)
+        self.mrec = <xdpfw_match *>PyMem_Calloc(MATCH_CAP, sizeof(xdpfw_match))
+        if self.mrec == NULL:
+            raise MemoryError()
+        self.mbuf.rec = self.mrec
+        self.mbuf.capacity = MATCH_CAP
+        self.mbuf.count = 0
+        self.mbuf.overflow = 0
+        while ring < alert_ring:
+            ring <<= 1
+        self.ring = <xdpfw_alert_rec *>PyMem_Calloc(ring, sizeof(xdpfw_alert_rec))
+        if self.ring == NULL:
+            raise MemoryError()
+        self.ring_mask = ring - 1
+        self.decode_error_policy = POLICY_PASS_
+        self.no_flow_policy = POLICY_DROP_
+
+    cdef _load_tables(self, tables):
+        cdef uint32_t i
+        sigs, addrs, ports, report, hdr_only = (tables.sigs, tables.addrs, tables.ports,
+                                               tables.report, tables.header_only)
+        self.nsigs = len(sigs)
+        self.sigs = <xdpfw_sig *>PyMem_Calloc(max(1, self.nsigs), sizeof(xdpfw_sig))
+        self.addrs = <xdpfw_addr_range *>PyMem_Calloc(max(1, len(addrs)), sizeof(xdpfw_addr_range))
+        self.ports = <xdpfw_port_range *>PyMem_Calloc(max(1, len(ports)), sizeof(xdpfw_port_range))
+        self.nreport = max(report.keys(), default=-1) + 1
+        self.report_sig = <uint32_t *>PyMem_Calloc(max(1, self.nreport), sizeof(uint32_t))
+        self.nhdr_only = len(hdr_only)
+        self.hdr_only = <uint32_t *>PyMem_Calloc(max(1, self.nhdr_only), sizeof(uint32_t))
+        if not (self.sigs and self.addrs and self.ports and self.report_sig and self.hdr_only):
+            raise MemoryError()
+        for i, s in enumerate(sigs):
+            _fill_sig(&self.sigs[i], s)
+        for i, (lo, hi) in enumerate(addrs):
+            self.addrs[i].lo_hi = lo >> 64
+            self.addrs[i].lo_lo = lo & 0xFFFFFFFFFFFFFFFF
+            self.addrs[i].hi_hi = hi >> 64
+            self.addrs[i].hi_lo = hi & 0xFFFFFFFFFFFFFFFF
+        for i, (lo, hi) in enumerate(ports):
+            self.ports[i].lo = lo
+            self.ports[i].hi = hi
+        for i in range(self.nreport):
+            self.report_sig[i] = NO_SIG
+        for mid, sig in report.items():
+            self.report_sig[mid] = sig
+        for i, sig in enumerate(hdr_only):
+            self.hdr_only[i] = sig
+
+    # ---- per packet ---------------------------------------------------------------------
+    cdef int inspect(self, uint8_t *frame, uint32_t length, uint32_t side, uint64_t now,
+                     uint32_t *reason) noexcept nogil:
+        cdef xdpfw_pkt *p = &self.pkt
+        cdef xdpfw_flow *f
+        cdef int direction = XDPFW_DIR_TOSERVER
+        cdef int res
+        cdef uint32_t skip = 0, nfired = 0, i, sig
+        cdef const uint8_t *data
+        cdef uint32_t dlen
+        cdef int best = XDPFW_ACT_ALERT + 1
+        cdef bint blocked
+        self.cnt[C_PACKETS] += 1
+        if xdpfw_decode(frame, length, p) != 0:
+            self.cnt[C_DECODE_ERRORS] += 1
+            if self.decode_error_policy == POLICY_DROP_:
+                reason[0] = XDPFW_DROP_DECODE_ERROR
+                return XDPFW_VERDICT_DROP
+            return XDPFW_VERDICT_PASS
+        if p.ip_version == 0:
+            self.cnt[C_NON_IP] += 1
+            return XDPFW_VERDICT_PASS
+
+        f = self.flows.lookup(p.src, p.dst, p.sport, p.dport, p.l4_proto,
+                              p.vlan_id[0] if p.vlan_depth else 0, now, &direction)
+        if f == NULL:
+            self.cnt[C_NO_FLOW] += 1
+            if self.no_flow_policy == POLICY_DROP_:
+                reason[0] = XDPFW_DROP_FLOW_TABLE_FULL
+                return XDPFW_VERDICT_DROP
+            return XDPFW_VERDICT_PASS
+        f.dir[direction].packets += 1
+        f.dir[direction].bytes += length
+        if f.drop:
+            self.cnt[C_FLOW_DROPPED] += 1
+            reason[0] = XDPFW_DROP_RULE
+            return XDPFW_VERDICT_DROP
+
+        data = frame + p.payload_off
+        dlen = p.payload_len
+        self.mbuf.count = 0
+        if p.l4_proto == 6 and (p.layers & XDPFW_LAYER_L4):
+            res = self.flows.tcp_track(f, direction, p.tcp_seq, p.tcp_flags, dlen, &skip)
+            if res == XDPFW_SEG_GAP or res == XDPFW_SEG_WINDOW:
+                self.cnt[C_TCP_DROPPED] += 1
+                reason[0] = XDPFW_DROP_TCP_OUT_OF_ORDER
+                return XDPFW_VERDICT_DROP
+            if (res == XDPFW_SEG_IN_ORDER or res == XDPFW_SEG_OVERLAP or res == XDPFW_SEG_MIDSTREAM) \
+                    and dlen > skip and self.mstreams != NULL:
+                self._scan_stream(f, direction, data + skip, dlen - skip)
+        elif dlen and self.bops != NULL:
+            self.cnt[C_SCANNED_BYTES] += dlen
+            if self.bops.scan_block(self.block_db.c_db, self.scratch.c_scratch, data, dlen, &self.mbuf) < 0:
+                self.cnt[C_MATCHER_ERRORS] += 1
+
+        # Rules the matcher reported, then rules with no payload condition.
+        self.cnt[C_MATCHES] += self.mbuf.count
+        if self.mbuf.overflow:
+            self.cnt[C_MATCH_OVERFLOW] += self.mbuf.overflow
+            self.mbuf.overflow = 0
+        for i in range(self.mbuf.count):
+            if self.mrec[i].id < self.nreport:
+                sig = self.report_sig[self.mrec[i].id]
+                if sig != NO_SIG and self._header_ok(&self.sigs[sig], p, f, direction):
+                    nfired = self._fire(sig, nfired)
+        for i in range(self.nhdr_only):
+            sig = self.hdr_only[i]
+            if self._header_ok(&self.sigs[sig], p, f, direction):
+                nfired = self._fire(sig, nfired)
+        if nfired == 0:
+            return XDPFW_VERDICT_PASS
+
+        for i in range(nfired):
+            if self.sigs[self.fired[i]].action < best:
+                best = self.sigs[self.fired[i]].action
+        if best == XDPFW_ACT_PASS:
+            self.cnt[C_PASSED_BY_RULE] += 1
+            return XDPFW_VERDICT_PASS   # a pass rule silences the rest (Suricata action order)
+        blocked = best == XDPFW_ACT_DROP or best == XDPFW_ACT_REJECT
+        for i in range(nfired):
+            if not self.sigs[self.fired[i]].noalert:
+                self._alert(self.fired[i], p, f, direction, side, blocked)
+        if blocked:
+            f.drop = 1
+            self.cnt[C_DROPPED_BY_RULE] += 1
+            reason[0] = XDPFW_DROP_RULE
+            return XDPFW_VERDICT_DROP
+        return XDPFW_VERDICT_PASS
+
+    cdef inline uint32_t _fire(self, uint32_t sig, uint32_t nfired) noexcept nogil:
+        cdef uint32_t i
+        for i in range(nfired):
+            if self.fired[i] == sig:
+                return nfired  # one alert per rule per packet
+        if nfired == MAX_FIRED:
+            self.cnt[C_FIRED_OVERFLOW] += 1
+            return nfired
+        self.fired[nfired] = sig
+        return nfired + 1
+
+    cdef void _scan_stream(self, xdpfw_flow *f, int direction, const uint8_t *data,
+                           uint32_t dlen) noexcept nogil:
+        cdef uint32_t slot = <uint32_t>(f - self.flows.flows)
+        cdef xdpfw_mstream *st = &self.mstreams[slot * 2 + direction]
+        cdef int rc
+        if self.mstream_owner[slot * 2 + direction] != f.flow_id:
+            # The slot holds a new flow: give the old flow's stream back, take a fresh one.
+            if st.flags & XDPFW_MSTREAM_OPEN:
+                self.sops.close(self.pool.c_pool, self.scratch.c_scratch, st, NULL)
+            rc = self.sops.open(self.pool.c_pool, st)
+            if rc != 0:
+                self.cnt[C_STREAM_POOL_EMPTY if rc == XDPFW_MATCH_EPOOL else C_MATCHER_ERRORS] += 1
+                return
+            self.mstream_owner[slot * 2 + direction] = f.flow_id
+        self.cnt[C_SCANNED_BYTES] += dlen
+        if self.sops.scan(self.stream_db.c_db, self.scratch.c_scratch, st, data, dlen, &self.mbuf) < 0:
+            self.cnt[C_MATCHER_ERRORS] += 1
+
+    cdef bint _header_ok(self, const xdpfw_sig *s, const xdpfw_pkt *p, const xdpfw_flow *f,
+                         int direction) noexcept nogil:
+        cdef uint64_t shi, slo, dhi, dlo
+        cdef bint est
+        if s.proto != XDPFW_SIG_PROTO_ANY and s.proto != p.l4_proto and \
+                not (s.proto == 1 and p.l4_proto == 58):
+            return False
+        if s.flow:
+            if f.key.proto == 6:
+                est = f.tcp_state == XDPFW_TCP_ESTABLISHED or f.tcp_state == XDPFW_TCP_CLOSING
+            else:
+                est = f.dir[0].packets > 0 and f.dir[1].packets > 0
+            if (s.flow & XDPFW_SIGF_ESTABLISHED) and not est:
+                return False
+            if (s.flow & XDPFW_SIGF_NOT_ESTABLISHED) and est:
+                return False
+            if (s.flow & XDPFW_SIGF_TO_SERVER) and direction != XDPFW_DIR_TOSERVER:
+                return False
+            if (s.flow & XDPFW_SIGF_TO_CLIENT) and direction != XDPFW_DIR_TOCLIENT:
+                return False
+        if s.dsize_op == XDPFW_DSIZE_RANGE:
+            if p.payload_len < s.dsize_lo or p.payload_len > s.dsize_hi:
+                return False
+        elif s.dsize_op == XDPFW_DSIZE_NOT:
+            if s.dsize_lo <= p.payload_len <= s.dsize_hi:
+                return False
+        shi, slo = _be64(p.src), _be64(p.src + 8)
+        dhi, dlo = _be64(p.dst), _be64(p.dst + 8)
+        if _addr_in(self.addrs, &s.src, shi, slo) and _addr_in(self.addrs, &s.dst, dhi, dlo) \
+                and _port_in(self.ports, &s.sport, p.sport) and _port_in(self.ports, &s.dport, p.dport):
+            return True
+        if s.bidir and _addr_in(self.addrs, &s.src, dhi, dlo) and _addr_in(self.addrs, &s.dst, shi, slo) \
+                and _port_in(self.ports, &s.sport, p.dport) and _port_in(self.ports, &s.dport, p.sport):
+            return True
+        return False
+
+    cdef void _alert(self, uint32_t sig, const xdpfw_pkt *p, const xdpfw_flow *f, int direction,
+                     uint32_t side, bint blocked) noexcept nogil:
+        cdef unsigned int head = self.ring_head
+        cdef xdpfw_alert_rec *r
+        cdef timespec ts
+        if head - xdpfw_load_acq(&self.ring_tail) > self.ring_mask:
+            self.cnt[C_ALERT_RING_FULL] += 1   # the reader is behind: count, never wait
+            return
+        r = &self.ring[head & self.ring_mask]
+        if self.pkt_ts_ns:
+            r.ts_ns = self.pkt_ts_ns
+        else:
+            clock_gettime(CLOCK_REALTIME, &ts)
+            r.ts_ns = <uint64_t>ts.tv_sec * 1000000000ULL + <uint64_t>ts.tv_nsec
+        r.flow_id = f.flow_id
+        r.pkt_num = self.pkt_num
+        memcpy(r.src, p.src, 16)
+        memcpy(r.dst, p.dst, 16)
+        r.sport = p.sport
+        r.dport = p.dport
+        r.sig = sig
+        r.proto = p.l4_proto
+        r.ip_version = p.ip_version
+        r.action = self.sigs[sig].action
+        r.blocked = blocked
+        r.direction = direction
+        r.side = side
+        xdpfw_store_rel(&self.ring_head, head + 1)
+        self.cnt[C_ALERTS] += 1
+
+    # ---- control plane and tests (Python objects allowed) ---------------------------------
+    def inspect_frame(self, const uint8_t[:] frame, int side=0, uint64_t now_ns=0, *,
+                      uint64_t ts_ns=0, uint64_t pkt_num=0):
+        """Inspect one frame (replay and tests). Returns (verdict, drop reason or None)."""
+        cdef uint32_t reason = 0
+        cdef int v
+        self.pkt_ts_ns = ts_ns
+        self.pkt_num = pkt_num
+        v = self.inspect(<uint8_t *>&frame[0] if frame.shape[0] else NULL, <uint32_t>frame.shape[0],
+                         side, now_ns, &reason)
+        self.pkt_ts_ns = 0
+        self.pkt_num = 0
+        return ("pass" if v == XDPFW_VERDICT_PASS else "drop",
+                None if v == XDPFW_VERDICT_PASS else reason)
+
+    def drain_alerts(self, int max_records=1 << 30):
+        """Records the worker has pushed since the last drain, as dicts (control plane)."""
+        cdef unsigned int tail = self.ring_tail
+        cdef unsigned int head = xdpfw_load_acq(&self.ring_head)
+        cdef xdpfw_alert_rec *r
+        out = []
+        while tail != head and len(out) < max_records:
+            r = &self.ring[tail & self.ring_mask]
+            out.append({"ts_ns": r.ts_ns, "flow_id": r.flow_id, "pkt_num": r.pkt_num,
+                        "src": bytes(r.src[:16]), "dst": bytes(r.dst[:16]), "sport": r.sport,
+                        "dport": r.dport, "sig": r.sig, "proto": r.proto, "ip_version": r.ip_version,
+                        "action": ("pass", "drop", "reject", "alert")[r.action],
+                        "blocked": bool(r.blocked),
+                        "direction": "to_server" if r.direction == XDPFW_DIR_TOSERVER else "to_client",
+                        "side": r.side})
+            tail += 1
+        xdpfw_store_rel(&self.ring_tail, tail)
+        return out
+
+    def counters(self):
+        c = {name: self.cnt[i] for i, name in enumerate(COUNTER_NAMES)}
+        c["flows"] = self.flows.counters()
+        return c
+
+    @property
+    def flow_table(self):
+        return self.flows
+
+    def inspector(self):
+        """A capsule of the C entry point (xdpfw_inspect_fn) for QueuePair.bind_engine()."""
+        return PyCapsule_New(<void *>_inspect_entry, b"xdpfw_inspect_fn", NULL)
+
+
+cdef int _inspect_entry(void *engine, uint8_t *frame, uint32_t length, uint32_t side,
+                        uint64_t now_ns, uint32_t *reason) noexcept nogil:
+    return (<Engine>engine).inspect(frame, length, side, now_ns, reason)
+
+
+cdef void _fill_sig(xdpfw_sig *d, s):
+    d.src.first, d.src.count, d.src.any = s.src
+    d.dst.first, d.dst.count, d.dst.any = s.dst
+    d.sport.first, d.sport.count, d.sport.any = s.sport
+    d.dport.first, d.dport.count, d.dport.any = s.dport
+    d.action = s.action
+    d.proto = s.proto
+    d.bidir = s.bidir
+    d.flow = s.flow
+    d.dsize_op = s.dsize_op
+    d.dsize_lo = s.dsize_lo
+    d.dsize_hi = s.dsize_hi
+    d.noalert = s.noalert
+
+
+ACT_PASS, ACT_DROP, ACT_REJECT, ACT_ALERT = XDPFW_ACT_PASS, XDPFW_ACT_DROP, XDPFW_ACT_REJECT, XDPFW_ACT_ALERT
+SIGF_ESTABLISHED, SIGF_NOT_ESTABLISHED = XDPFW_SIGF_ESTABLISHED, XDPFW_SIGF_NOT_ESTABLISHED
+SIGF_TO_SERVER, SIGF_TO_CLIENT = XDPFW_SIGF_TO_SERVER, XDPFW_SIGF_TO_CLIENT
+DSIZE_NONE, DSIZE_RANGE, DSIZE_NOT = XDPFW_DSIZE_NONE, XDPFW_DSIZE_RANGE, XDPFW_DSIZE_NOT

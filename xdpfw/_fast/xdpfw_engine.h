@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * xdpfw_engine.h - what the inspection engine (engine.pyx) checks per rule, and the
+ * alert records it hands to the control plane. User space only.
+ *
+ * The control plane compiles rules into these tables once per rule set (build aside,
+ * swap at a batch boundary); the worker only reads them. Payload conditions are not
+ * here: they are compiled into matcher databases whose reports name a signature index;
+ * what remains for the worker is the header (protocol, addresses, ports, direction),
+ * flow state and packet size, checked in C after a report, or for every packet of the
+ * protocol for rules without payload conditions.
+ */
+#ifndef XDPFW_ENGINE_H
+#define XDPFW_ENGINE_H
+
+#include <linux/types.h>
+
+/* Rule actions, in Suricata's default precedence order (lower acts first). */
+#define XDPFW_ACT_PASS 0
+#define XDPFW_ACT_DROP 1
+#define XDPFW_ACT_REJECT 2
+#define XDPFW_ACT_ALERT 3
+
+/* xdpfw_sig.flow bits (the `flow` keyword). */
+#define XDPFW_SIGF_ESTABLISHED (1U << 0)
+#define XDPFW_SIGF_NOT_ESTABLISHED (1U << 1)
+#define XDPFW_SIGF_TO_SERVER (1U << 2)
+#define XDPFW_SIGF_TO_CLIENT (1U << 3)
+#define XDPFW_SIGF_STATELESS (1U << 4)
+
+/* xdpfw_sig.proto: 0 matches any IP packet. */
+#define XDPFW_SIG_PROTO_ANY 0
+
+/* dsize comparison (xdpfw_sig.dsize_op) */
+#define XDPFW_DSIZE_NONE 0
+#define XDPFW_DSIZE_RANGE 1  /* lo <= dsize <= hi */
+#define XDPFW_DSIZE_NOT 2    /* !(lo <= dsize <= hi) */
+
+/* An inclusive range of 128-bit addresses (IPv4 as ::ffff:a.b.c.d), host order halves. */
+struct xdpfw_addr_range {
+	__u64 lo_hi, lo_lo;
+	__u64 hi_hi, hi_lo;
+};
+
+struct xdpfw_port_range {
+	__u16 lo, hi;
+};
+
+/* A set: [first, first + count) in its range table; count 0 with any = 1 matches all. */
+struct xdpfw_set_ref {
+	__u32 first;
+	__u32 count;
+	__u32 any;
+};
+
+struct xdpfw_sig {
+	struct xdpfw_set_ref src, dst;         /* address sets */
+	struct xdpfw_set_ref sport, dport;     /* port sets */
+	__u32 dsize_lo, dsize_hi;
+	__u8 action;      /* XDPFW_ACT_* */
+	__u8 proto;       /* IP protocol number, or XDPFW_SIG_PROTO_ANY; 1 also matches 58 */
+	__u8 bidir;       /* `<>`: the header may match either way round */
+	__u8 flow;        /* XDPFW_SIGF_* */
+	__u8 dsize_op;    /* XDPFW_DSIZE_* */
+	__u8 noalert;     /* matched silently (flowbits:noalert) */
+	__u8 pad[2];
+};
+
+/*
+ * One alert (or drop) handed from a worker to the control plane through an SPSC ring:
+ * fixed size, no pointers, enough to write the EVE record without touching the worker.
+ */
+struct xdpfw_alert_rec {
+	__u64 ts_ns;           /* CLOCK_REALTIME of the packet (replay: the capture's time) */
+	__u64 flow_id;
+	__u64 pkt_num;         /* replay: 1-based packet index in the capture (pcap_cnt) */
+	__u8 src[16], dst[16]; /* as in the packet (IPv4-mapped) */
+	__u16 sport, dport;
+	__u32 sig;             /* index into the rule set's signature table */
+	__u8 proto;
+	__u8 ip_version;
+	__u8 action;           /* XDPFW_ACT_* of the rule */
+	__u8 blocked;          /* the packet was dropped */
+	__u8 direction;        /* XDPFW_DIR_* */
+	__u8 side;             /* interface side it arrived on */
+	__u8 pad[2];
+};
+
+#endif /* XDPFW_ENGINE_H */

@@ -1,0 +1,120 @@
+"""Rules -> the engine's signature tables (xdpfw/_fast/xdpfw_engine.h).
+
+What the worker checks itself after a matcher report (or, for rules without payload
+conditions, on every packet): protocol, address and port sets, direction (`<>`), flow
+state and direction, dsize. Address sets become sorted, disjoint 128-bit ranges (IPv4 as
+::ffff:a.b.c.d, the decoder's and the flow table's layout) searched by bisection; port
+sets become sorted ranges.
+
+Payload conditions are not here: the matcher databases report a signature index when a
+rule's payload conditions hold (`report`: matcher pattern id -> signature index).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from xdpfw._fast import engine as E
+
+V4_MAPPED = 0xFFFF << 32
+PROTO = {"ip": 0, "tcp": 6, "udp": 17, "icmp": 1, "http": 6, "tls": 6, "dns": 0}
+ACTION = {"pass": E.ACT_PASS, "drop": E.ACT_DROP, "reject": E.ACT_REJECT, "rejectsrc": E.ACT_REJECT,
+          "rejectdst": E.ACT_REJECT, "rejectboth": E.ACT_REJECT, "alert": E.ACT_ALERT}
+
+
+class NotEngineRule(ValueError):
+    """The rule uses something the engine's tables cannot express."""
+
+
+@dataclass
+class Sig:
+    src: tuple[int, int, int]
+    dst: tuple[int, int, int]
+    sport: tuple[int, int, int]
+    dport: tuple[int, int, int]
+    action: int
+    proto: int
+    bidir: int
+    flow: int
+    dsize_op: int = E.DSIZE_NONE
+    dsize_lo: int = 0
+    dsize_hi: int = 0
+    noalert: int = 0
+
+
+@dataclass
+class SigTables:
+    sigs: list[Sig] = field(default_factory=list)
+    addrs: list[tuple[int, int]] = field(default_factory=list)
+    ports: list[tuple[int, int]] = field(default_factory=list)
+    report: dict[int, int] = field(default_factory=dict)
+    header_only: list[int] = field(default_factory=list)
+    rules: list = field(default_factory=list)
+
+    def _addr_set(self, aset) -> tuple[int, int, int]:
+        if aset.is_any:
+            return (0, 0, 1)
+        first = len(self.addrs)
+        self.addrs.extend((V4_MAPPED + lo, V4_MAPPED + hi) for lo, hi in aset.v4)
+        self.addrs.extend(aset.v6)  # v4-mapped space sorts below every global v6 range
+        ranges = sorted(self.addrs[first:])
+        merged: list[tuple[int, int]] = []
+        for lo, hi in ranges:  # bisection needs disjoint ranges: an IPv6 set may name ::ffff:0:0/96
+            if merged and lo <= merged[-1][1] + 1:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+            else:
+                merged.append((lo, hi))
+        self.addrs[first:] = merged
+        return (first, len(merged), 0)
+
+    def _port_set(self, pset) -> tuple[int, int, int]:
+        if pset.is_any:
+            return (0, 0, 1)
+        first = len(self.ports)
+        self.ports.extend(pset.ranges())
+        return (first, len(self.ports) - first, 0)
+
+    def add(self, rule, *, has_payload: bool) -> int:
+        """Append one rule; returns its signature index."""
+        if rule.proto not in PROTO:
+            raise NotEngineRule(f"protocol {rule.proto!r}")
+        flow = 0
+        if rule.flow is not None:
+            if rule.flow.state == "established":
+                flow |= E.SIGF_ESTABLISHED
+            elif rule.flow.state == "not_established":
+                flow |= E.SIGF_NOT_ESTABLISHED
+            if rule.flow.direction == "to_server":
+                flow |= E.SIGF_TO_SERVER
+            elif rule.flow.direction == "to_client":
+                flow |= E.SIGF_TO_CLIENT
+        sig = Sig(src=self._addr_set(rule.src), dst=self._addr_set(rule.dst),
+                  sport=self._port_set(rule.src_ports), dport=self._port_set(rule.dst_ports),
+                  action=ACTION[str(rule.action)], proto=PROTO[rule.proto],
+                  bidir=int(rule.bidirectional), flow=flow, noalert=int(rule.noalert))
+        if rule.dsize is not None:
+            sig.dsize_op, sig.dsize_lo, sig.dsize_hi = _dsize(rule.dsize)
+        self.sigs.append(sig)
+        self.rules.append(rule)
+        idx = len(self.sigs) - 1
+        if not has_payload:
+            self.header_only.append(idx)
+        return idx
+
+
+def _dsize(m) -> tuple[int, int, int]:
+    """An IntMatch as (op, lo, hi) over 0..65535, inclusive."""
+    top = 65535
+    v = m.value
+    if m.op == "=":
+        return E.DSIZE_RANGE, v, v
+    if m.op == "!=":
+        return E.DSIZE_NOT, v, v
+    if m.op == "<":
+        return (E.DSIZE_RANGE, 0, v - 1) if v > 0 else (E.DSIZE_NOT, 0, top)
+    if m.op == "<=":
+        return E.DSIZE_RANGE, 0, v
+    if m.op == ">":
+        return E.DSIZE_RANGE, v + 1, top
+    if m.op == ">=":
+        return E.DSIZE_RANGE, v, top
+    return E.DSIZE_RANGE, v + 1, m.high - 1  # "<>" is exclusive in Suricata
