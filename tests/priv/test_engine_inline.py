@@ -4,7 +4,10 @@ from __future__ import annotations
 from xdpfw._fast import engine as E
 from xdpfw._fast import match_hs
 from xdpfw._fast.match import Pattern
+from prometheus_client import CollectorRegistry
+
 from xdpfw.control.daemon import Appliance, ApplianceConfig
+from xdpfw.control.metrics import ApplianceCollector
 from xdpfw.control.lab import ping, tcp_transfer
 from xdpfw.control.netns import call_in_netns, run_in
 from xdpfw.control.sigtables import SigTables
@@ -44,6 +47,13 @@ def test_content_drop_rule_inline(lab):
         assert c["dropped_by_rule"] >= 1
         per_side = app.worker_counters()[0][1]["drop_packets"][0]
         assert per_side[2] >= 1  # XDPFW_DROP_RULE counted by the worker on side A
+        reg = CollectorRegistry(auto_describe=False)
+        reg.register(ApplianceCollector(app))
+        assert reg.get_sample_value("xdpfw_dropped_packets_total", {"device": lab.side_a, "reason": "rule"}) >= 1
+        assert reg.get_sample_value("xdpfw_inspected_packets_total") >= 5000
+        assert reg.get_sample_value("xdpfw_tcp_segments_total", {"result": "in_order"}) > 1000
+        assert reg.get_sample_value("xdpfw_flow_events_total", {"event": "created"}) >= 4
+        assert reg.get_sample_value("xdpfw_flows_active") >= 1
     finally:
         call_in_netns(lab.fw_ns, app.stop)
     assert all(acc["consistent"] for acc in app.final_accounting)

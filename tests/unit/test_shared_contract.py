@@ -43,3 +43,12 @@ def test_proto_masks_are_disjoint_bits():
     bits = [shared.PROTO_TCP, shared.PROTO_UDP, shared.PROTO_ICMP, shared.PROTO_OTHER]
     assert all(b and b & (b - 1) == 0 for b in bits)
     assert sum(bits) == shared.PROTO_ANY
+
+
+def test_flow_label_tables_match_the_compiled_enums():
+    from xdpfw._fast import flow
+    from xdpfw.control.metrics import FLOW_EVENT_LABELS, TCP_RESULT_LABELS
+
+    assert len(TCP_RESULT_LABELS) == flow.TCP_RESULT_MAX
+    assert len(FLOW_EVENT_LABELS) == flow.FLOW_EVENT_MAX
+    assert TCP_RESULT_LABELS[:4] == ["in_order", "partial_overlap", "retransmit", "gap"]

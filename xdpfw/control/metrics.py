@@ -15,7 +15,12 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 import xdpfw
+from xdpfw.cheader import CHeader
 from xdpfw.control import shared
+
+_FLOW_H = CHeader(shared.BPF_DIR.parent / "_fast" / "xdpfw_flow.h")
+FLOW_EVENT_LABELS = [label for _, label in _FLOW_H.xmacro("XDPFW_FLOW_EVENTS")]
+TCP_RESULT_LABELS = [label for _, label in _FLOW_H.xmacro("XDPFW_TCP_RESULTS")]
 
 if TYPE_CHECKING:
     from xdpfw.control.daemon import Appliance
@@ -156,6 +161,8 @@ class ApplianceCollector:
                 fam.add_metric([dev], sums[key][side])
             yield fam
 
+        yield from self._engine_metrics(app)
+
         occ = GaugeMetricFamily("xdpfw_umem_frames", "UMEM frames by where they are.", labels=["place"])
         places = {"free": 0, "fill": 0, "tx": 0}
         for o in app.ring_occupancy():
@@ -165,6 +172,52 @@ class ApplianceCollector:
         for place, n in places.items():
             occ.add_metric([place], n)
         yield occ
+
+
+    def _engine_metrics(self, app):
+        """Inspection engine, flow table and TCP tracker counters, summed over workers."""
+        from xdpfw._fast import engine as E
+
+        engines = [e for e in app.engines() if e is not None]
+        if not engines:
+            return
+        totals = {name: 0 for name in E.COUNTER_NAMES}
+        flows_active = 0
+        flow_events = [0] * len(FLOW_EVENT_LABELS)
+        tcp = [0] * len(TCP_RESULT_LABELS)
+        for e in engines:
+            c = e.counters()
+            for name in E.COUNTER_NAMES:
+                totals[name] += c[name]
+            flows_active += c["flows"]["active"]
+            flow_events = [a + b for a, b in zip(flow_events, c["flows"]["events"])]
+            tcp = [a + b for a, b in zip(tcp, c["flows"]["tcp"])]
+        simple = {
+            "packets": ("xdpfw_inspected_packets", "Frames the inspection engine looked at."),
+            "scanned_bytes": ("xdpfw_scanned_bytes", "Payload bytes given to the matchers."),
+            "decode_errors": ("xdpfw_decode_errors", "Frames the decoder could not decode past some layer."),
+            "alerts": ("xdpfw_alerts", "Alert records queued to the control plane."),
+            "alert_ring_full": ("xdpfw_alerts_lost", "Alert records lost because the alert ring was full."),
+            "match_overflow": ("xdpfw_match_overflow", "Matcher reports beyond a scan's match buffer."),
+            "stream_pool_empty": ("xdpfw_stream_pool_exhausted", "Flows inspected without a matcher stream."),
+            "matcher_errors": ("xdpfw_matcher_errors", "Matcher calls that failed."),
+        }
+        for key, (name, doc) in simple.items():
+            fam = CounterMetricFamily(name, doc)
+            fam.add_metric([], totals[key])
+            yield fam
+        g = GaugeMetricFamily("xdpfw_flows_active", "Flows in the workers' flow tables.")
+        g.add_metric([], flows_active)
+        yield g
+        fe = CounterMetricFamily("xdpfw_flow_events", "Flow table events.", labels=["event"])
+        for label, v in zip(FLOW_EVENT_LABELS, flow_events):
+            fe.add_metric([label], v)
+        yield fe
+        ts = CounterMetricFamily("xdpfw_tcp_segments", "TCP segments by what the in-order tracker made of them.",
+                                 labels=["result"])
+        for label, v in zip(TCP_RESULT_LABELS, tcp):
+            ts.add_metric([label], v)
+        yield ts
 
 
 class MetricsServer:
