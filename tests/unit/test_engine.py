@@ -244,3 +244,58 @@ def test_stream_pool_exhaustion_is_counted(pool):
     b.c(b"zz")
     assert eng.counters()["stream_pool_empty"] == 1
     assert sids(eng, t) == [60]
+
+
+def _pcap(frames, tmp_path):
+    from scapy.utils import wrpcap
+    path = tmp_path / "t.pcap"
+    wrpcap(str(path), frames)
+    return path.read_bytes()
+
+
+def test_replay_pcap_in_c_matches_frame_by_frame(tmp_path):
+    rules = ['alert tcp any any -> any any (msg:"x"; content:"NEEDLE"; sid:70;)',
+             'alert udp any any -> any any (msg:"u"; sid:71;)']
+    frames = []
+    seq = 1000
+    frames.append(ETH / IP(src=CLI, dst=SRV) / TCP(sport=5, dport=80, flags="S", seq=seq))
+    frames.append(ETH / IP(src=SRV, dst=CLI) / TCP(sport=80, dport=5, flags="SA", seq=9))
+    frames.append(ETH / IP(src=CLI, dst=SRV) / TCP(sport=5, dport=80, flags="A", seq=seq + 1))
+    frames.append(ETH / IP(src=CLI, dst=SRV) / TCP(sport=5, dport=80, flags="PA", seq=seq + 1) / b"xxNEE")
+    frames.append(ETH / IP(src=CLI, dst=SRV) / TCP(sport=5, dport=80, flags="PA", seq=seq + 6) / b"DLExx")
+    frames += [ETH / IP(src=CLI, dst=SRV) / UDP() / b"u"] * 3
+    for i, f in enumerate(frames):
+        f.time = 1700000000 + i * 0.5
+    data = _pcap(frames, tmp_path)
+    eng, t = build(rules, {0: b"NEEDLE"})
+    res = eng.replay_pcap(data)
+    assert res == {"packets": 8, "dropped": 0, "truncated": 0, "offset": len(data), "done": True}
+    alerts = eng.drain_alerts()
+    assert [(t.rules[a["sig"]].sid, a["pkt_num"]) for a in alerts] == [(70, 5), (71, 6), (71, 7), (71, 8)]
+    assert alerts[0]["ts_ns"] == 1700000002 * 10**9  # the capture's clock, packet 5
+
+
+def test_replay_stops_before_the_ring_overflows_and_resumes(tmp_path):
+    frames = [ETH / IP(src=CLI, dst=SRV) / UDP() / b"u"] * 300
+    data = _pcap(frames, tmp_path)
+    eng, t = build(['alert udp any any -> any any (msg:"u"; sid:80;)'], {}, alert_ring=128)
+    got, res = [], {"offset": 0, "packets": 0, "done": False}
+    rounds = 0
+    while not res["done"]:
+        res = eng.replay_pcap(data, resume=res["offset"], packets_before=res["packets"])
+        got += eng.drain_alerts()
+        rounds += 1
+    assert rounds > 1 and len(got) == 300
+    assert [a["pkt_num"] for a in got] == list(range(1, 301))
+    assert eng.counters()["alert_ring_full"] == 0
+
+
+def test_replay_rejects_what_it_cannot_read(tmp_path):
+    eng, _ = build([], {})
+    with pytest.raises(ValueError, match="not a classic pcap"):
+        eng.replay_pcap(b"\x0a\x0d\x0d\x0a" + b"\x00" * 40)
+    with pytest.raises(ValueError, match="shorter"):
+        eng.replay_pcap(b"\xd4\xc3")
+    data = _pcap([ETH / IP() / UDP()], tmp_path)
+    res = eng.replay_pcap(data[:-3])  # last record cut short
+    assert res["packets"] == 0 and res["truncated"] == 1
