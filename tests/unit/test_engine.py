@@ -299,3 +299,17 @@ def test_replay_rejects_what_it_cannot_read(tmp_path):
     data = _pcap([ETH / IP() / UDP()], tmp_path)
     res = eng.replay_pcap(data[:-3])  # last record cut short
     assert res["packets"] == 0 and res["truncated"] == 1
+
+
+def test_gap_resync_restarts_the_stream_in_replay_mode():
+    eng, t = build(['alert tcp any any -> any any (msg:"x"; content:"ABCDEF"; sid:90;)'], {0: b"ABCDEF"},
+                   gap_resync=2)
+    c = Tcp(eng)
+    c.handshake()
+    base = c.cseq
+    c.c(b"xxABC")                                      # inspected
+    assert c.c(b"zz", seq=base + 100) == OOO_DROP      # first gap: dropped, waiting
+    assert c.c(b"DEF", seq=base + 102) == PASS          # second gap: resync, fresh stream
+    assert sids(eng, t) == []                           # "ABC" + hole + "DEF" is no match
+    c.c(b"ABCDEF", seq=base + 105)
+    assert sids(eng, t) == [90]

@@ -10,7 +10,8 @@ from xdpfw._fast import flow as F
 
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 S = 1_000_000_000  # ns
-RESULTS = ["in_order", "partial_overlap", "retransmit", "gap", "no_data", "midstream", "out_of_window"]
+RESULTS = ["in_order", "partial_overlap", "retransmit", "gap", "no_data", "midstream", "out_of_window",
+           "gap_resync"]
 STATES = ["none", "syn_sent", "syn_recv", "established", "closing", "closed"]
 
 
@@ -253,3 +254,25 @@ def test_random_segmentation_inspects_every_byte_once():
 @pytest.mark.parametrize("capacity,expected", [(1, 64), (100, 128), (65536, 65536)])
 def test_capacity_rounds_to_power_of_two(capacity, expected):
     assert F.FlowTable(capacity).size == expected
+
+
+def test_gap_resync_only_when_asked_and_after_a_run_of_gaps():
+    inline = F.FlowTable(64)
+    conn = Conn(inline)
+    conn.handshake()
+    for i in range(50):  # inline never gives up waiting: the sender must retransmit
+        assert res(conn.c(2000 + 10 * i, plen=10)) == "gap"
+    replay = F.FlowTable(64, gap_resync=3)
+    conn = Conn(replay)
+    conn.handshake()
+    assert res(conn.c(2000, plen=10)) == "gap"
+    assert res(conn.c(2010, plen=10)) == "gap"
+    r = conn.c(2020, plen=10)
+    assert res(r) == "gap_resync" and r["next_seq"][0] == 2030
+    assert res(conn.c(2030, plen=5)) == "in_order"
+    assert res(conn.c(1001, plen=10)) == "retransmit"  # the hole's late bytes are history now
+    # an in-order segment resets the run
+    assert res(conn.c(3000, plen=1)) == "gap"
+    assert res(conn.c(2035, plen=1)) == "in_order"
+    assert res(conn.c(3000, plen=1)) == "gap"
+    assert res(conn.c(3001, plen=1)) == "gap"

@@ -227,13 +227,13 @@ cdef class Engine:
 
     def __init__(self, tables, *, Database stream_db=None, Database block_db=None,
                  uint32_t flow_capacity=65536, uint32_t stream_pool=0,
-                 uint32_t alert_ring=4096, rules=None, bint midstream=True):
+                 uint32_t alert_ring=4096, rules=None, bint midstream=True, uint32_t gap_resync=0):
         """tables: an xdpfw.detect.tables.SigTables (signature, address and port arrays and
         the matcher report map). Databases are shared, read-only; everything else is this
         worker's."""
         cdef uint32_t i, ring = 64
         self.rules = rules
-        self.flows = FlowTable(flow_capacity, midstream=midstream)
+        self.flows = FlowTable(flow_capacity, midstream=midstream, gap_resync=gap_resync)
         self._load_tables(tables)
         if stream_db is not None:
             if stream_db.mode != "stream":
@@ -347,9 +347,9 @@ cdef class Engine:
                 self.cnt[C_TCP_DROPPED] += 1
                 reason[0] = XDPFW_DROP_TCP_OUT_OF_ORDER
                 return XDPFW_VERDICT_DROP
-            if (res == XDPFW_SEG_IN_ORDER or res == XDPFW_SEG_OVERLAP or res == XDPFW_SEG_MIDSTREAM) \
-                    and dlen > skip and self.mstreams != NULL:
-                self._scan_stream(f, direction, data + skip, dlen - skip)
+            if (res == XDPFW_SEG_IN_ORDER or res == XDPFW_SEG_OVERLAP or res == XDPFW_SEG_MIDSTREAM
+                    or res == XDPFW_SEG_RESYNC) and dlen > skip and self.mstreams != NULL:
+                self._scan_stream(f, direction, data + skip, dlen - skip, res == XDPFW_SEG_RESYNC)
         elif dlen and self.bops != NULL:
             self.cnt[C_SCANNED_BYTES] += dlen
             if self.bops.scan_block(self.block_db.c_db, self.scratch.c_scratch, data, dlen, &self.mbuf) < 0:
@@ -401,7 +401,7 @@ cdef class Engine:
         return nfired + 1
 
     cdef void _scan_stream(self, xdpfw_flow *f, int direction, const uint8_t *data,
-                           uint32_t dlen) noexcept nogil:
+                           uint32_t dlen, bint restart) noexcept nogil:
         cdef uint32_t slot = <uint32_t>(f - self.flows.flows)
         cdef xdpfw_mstream *st = &self.mstreams[slot * 2 + direction]
         cdef int rc
@@ -414,6 +414,8 @@ cdef class Engine:
                 self.cnt[C_STREAM_POOL_EMPTY if rc == XDPFW_MATCH_EPOOL else C_MATCHER_ERRORS] += 1
                 return
             self.mstream_owner[slot * 2 + direction] = f.flow_id
+        elif restart:
+            self.sops.reset(self.stream_db.c_db, st)  # no match may span the skipped hole
         self.cnt[C_SCANNED_BYTES] += dlen
         if self.sops.scan(self.stream_db.c_db, self.scratch.c_scratch, st, data, dlen, &self.mbuf) < 0:
             self.cnt[C_MATCHER_ERRORS] += 1

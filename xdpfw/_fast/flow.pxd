@@ -22,6 +22,7 @@ cdef extern from "xdpfw_flow.h" nogil:
         XDPFW_SEG_NO_DATA
         XDPFW_SEG_MIDSTREAM
         XDPFW_SEG_WINDOW
+        XDPFW_SEG_RESYNC
         XDPFW_TCP_RESULT_MAX
     enum:  # enum xdpfw_flow_event
         XDPFW_FLOW_CREATED
@@ -47,6 +48,7 @@ cdef extern from "xdpfw_flow.h" nogil:
         uint32_t next_seq
         uint8_t seq_known
         uint8_t fin_seen
+        uint8_t gap_run
 
     struct xdpfw_flow:
         xdpfw_flow_key key
@@ -75,6 +77,7 @@ cdef class FlowTable:
     cdef uint64_t next_id
     cdef uint64_t t_new, t_est, t_tcp_est, t_closed
     cdef bint midstream
+    cdef uint32_t gap_resync
     cdef readonly uint64_t active
     cdef uint64_t events[XDPFW_FLOW_EVENT_MAX]
     cdef uint64_t tcp_results[XDPFW_TCP_RESULT_MAX]

@@ -1,6 +1,14 @@
 # cython: language_level=3, embedsignature=True, boundscheck=False, wraparound=False, cdivision=True
 """Fixed-capacity flow table and the TCP in-order tracker (no reassembly).
 
+gap_resync (replay and IDS use only; 0 = never, the inline default): after that many
+consecutive gap segments in one direction, the tracker gives up waiting for the missing
+bytes and restarts at the newest segment (`gap_resync`). Inline, the missing bytes always
+come back (the sender retransmits what the appliance dropped), and skipping a hole would
+let a later "retransmission" of it pass uninspected, so inline never resyncs. A capture,
+though, may lack bytes for good (loss before the capture point); without resync every
+later segment of that flow would stay uninspected.
+
 Flows live in one pre-allocated array; a flow is found by linear probing within a window
 of XDPFW_FLOW_PROBE slots from its hash (keyed with a per-table random seed, so a sender
 cannot aim collisions at one slot). Entries are never unlinked, only reused in place, so
@@ -58,7 +66,7 @@ cdef class FlowTable:
 
     def __cinit__(self, uint32_t capacity=65536, *, uint64_t timeout_new_s=30,
                   uint64_t timeout_est_s=300, uint64_t timeout_tcp_est_s=600,
-                  uint64_t timeout_closed_s=10, bint midstream=True):
+                  uint64_t timeout_closed_s=10, bint midstream=True, uint32_t gap_resync=0):
         cdef uint32_t cap = 64
         while cap < capacity:
             cap <<= 1
@@ -75,6 +83,7 @@ cdef class FlowTable:
         self.t_tcp_est = timeout_tcp_est_s * 1000000000ULL
         self.t_closed = timeout_closed_s * 1000000000ULL
         self.midstream = midstream
+        self.gap_resync = gap_resync
         self.active = 0
         memset(self.events, 0, sizeof(self.events))
         memset(self.tcp_results, 0, sizeof(self.tcp_results))
@@ -188,8 +197,9 @@ cdef class FlowTable:
     cdef int tcp_track(self, xdpfw_flow *f, int direction, uint32_t seq, uint8_t flags,
                        uint32_t plen, uint32_t *skip) noexcept nogil:
         """Classify one TCP segment (enum xdpfw_tcp_result) and advance the flow's state.
-        For in_order, partial_overlap and midstream, bytes [*skip, plen) of the payload are
-        new and must be inspected; for gap and out_of_window the segment must be dropped."""
+        For in_order, partial_overlap, midstream and gap_resync, bytes [*skip, plen) of the
+        payload are new and must be inspected (after gap_resync on a restarted matcher
+        stream); for gap and out_of_window the segment must be dropped."""
         cdef xdpfw_flow_dir *d = &f.dir[direction]
         cdef xdpfw_flow_dir *o = &f.dir[direction ^ 1]
         cdef int32_t rel, end_rel
@@ -252,8 +262,19 @@ cdef class FlowTable:
                     d.stream_off += <uint32_t>end_rel
             elif rel > MAX_SEQ_JUMP:
                 res = XDPFW_SEG_WINDOW
+            elif self.gap_resync and d.gap_run + 1 >= self.gap_resync:
+                # Replay/IDS only: nobody will retransmit what the capture lacks. Skip
+                # to this segment; the matcher stream restarts (nothing spans a hole).
+                res = XDPFW_SEG_RESYNC
+                d.next_seq = seq + plen
+                d.stream_off += plen
+                d.gap_run = 0
             else:
                 res = XDPFW_SEG_GAP
+                if d.gap_run < 255:
+                    d.gap_run += 1
+        if res == XDPFW_SEG_IN_ORDER or res == XDPFW_SEG_OVERLAP:
+            d.gap_run = 0
 
         if (flags & TH_FIN) and res != XDPFW_SEG_GAP and res != XDPFW_SEG_WINDOW \
                 and res != XDPFW_SEG_RETRANSMIT and not d.fin_seen and seq + plen == d.next_seq:

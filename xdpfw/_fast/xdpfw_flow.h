@@ -42,7 +42,8 @@
 	X(XDPFW_SEG_GAP, "gap")                 /* starts after it: drop, the sender will resend in order */ \
 	X(XDPFW_SEG_NO_DATA, "no_data")         /* no payload (pure ACK, SYN, FIN, RST) */ \
 	X(XDPFW_SEG_MIDSTREAM, "midstream")     /* first segment of a flow picked up without a SYN */ \
-	X(XDPFW_SEG_WINDOW, "out_of_window")    /* absurdly far from the expected byte (> 1 GiB): dropped */
+	X(XDPFW_SEG_WINDOW, "out_of_window")    /* absurdly far from the expected byte (> 1 GiB): dropped */ \
+	X(XDPFW_SEG_RESYNC, "gap_resync")       /* a gap that never filled: skip to this segment (replay/IDS only) */
 
 #define XDPFW__FLOW_ENUM(name, label) name,
 enum xdpfw_tcp_state { XDPFW_TCP_STATES(XDPFW__FLOW_ENUM) XDPFW_TCP_STATE_MAX };
@@ -78,7 +79,8 @@ struct xdpfw_flow_dir {
 	__u32 next_seq;    /* TCP: next byte expected from this direction */
 	__u8 seq_known;    /* next_seq is valid */
 	__u8 fin_seen;
-	__u8 pad[2];
+	__u8 gap_run;      /* consecutive gap segments since the last in-order one */
+	__u8 pad;
 };
 
 struct xdpfw_flow {
