@@ -1,0 +1,857 @@
+"""EVE JSON output: alert, drop and stats events, one JSON object per line.
+
+Operators feed these lines to SIEM pipelines written for Suricata, so the lines follow
+Suricata 7's EVE format field for field: the same names, the same types, the same key
+order, the same string formats. docs/EVE.md lists every field and the few differences.
+xdpfw/control/eve_schema.json describes what we emit; tests/eve_check.py validates lines
+against it.
+
+The pieces:
+
+- :class:`RuleInfo`: what an alert says about its rule, built once per rule at load time
+  from :class:`xdpfw.rules.model.Rule` (msg, classtype -> category/severity, metadata).
+- :class:`EveEvent`: one alert or drop as the engine reports it. The C worker pushes a
+  fixed-size record into a ring; the control plane drains it and fills one EveEvent per
+  record (field by field: the dataclass mirrors that record, see the field comments).
+- :class:`EveFormatter`: EveEvent -> one JSON line (no trailing newline).
+- :class:`Stats`: periodic ``event_type: stats`` lines from a counter tree.
+- :class:`EveFileWriter`, :class:`EveUnixSocketWriter`: where the lines go. Both take
+  ``write(line)`` and never block the caller for long; failures are counted, not raised.
+
+Nothing here runs per packet: only per alert or drop record, and per stats interval.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import socket
+import stat
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Literal, Mapping
+
+if TYPE_CHECKING:
+    from xdpfw.rules.classification import Classification
+    from xdpfw.rules.model import Rule
+
+__all__ = [
+    "FLOW_ID_MASK", "PROTO_NAMES", "DROP_REASONS", "PKT_SRC_WIRE",
+    "proto_name", "format_timestamp", "format_ip", "eve_metadata", "mask_flow_id",
+    "RuleInfo", "EveEvent", "EveFormatter", "format_event", "Stats",
+    "EveFileWriter", "EveUnixSocketWriter", "reopen_on_sighup",
+]
+
+# Suricata puts flow_id through a 51-bit mask: JSON consumers that read numbers as IEEE
+# doubles (JavaScript, many SIEM pipelines) are exact only up to 2**53.
+FLOW_ID_MASK = (1 << 51) - 1
+
+# The `proto` field: Suricata 7 prints the IANA keyword of the protocol number from a
+# built-in table (with a few spellings of its own: "IP-in-IP", "Any", ...), and the
+# decimal number for a protocol past the table. Index = protocol number.
+PROTO_NAMES: tuple[str, ...] = tuple("""
+HOPOPT ICMP IGMP GGP IP-in-IP ST TCP CBT EGP IGP BBN-RCC-MON NVP-II PUP ARGUS EMCON XNET
+CHAOS UDP MUX DCN-MEAS HMP PRM XNS-IDP TRUNK-1 TRUNK-2 LEAF-1 LEAF-2 RDP IRTP ISO-TP4
+NETBLT MFE-NSP MERIT-INP DCCP 3PC IDPR XTP DDP IDPR-CMTP TP++ IL IPv6 SDRP IPv6-Route
+IPv6-Frag IDRP RSVP GRE DSR BNA ESP AH I-NLSP SwIPe NARP MOBILE TLSP SKIP IPv6-ICMP
+IPv6-NoNxt IPv6-Opts Any CFTP Any SAT-EXPAK KRYPTOLAN RVD IPPC Any SAT-MON VISA IPCU CPNX
+CPHB WSN PVP BR-SAT-MON SUN-ND WB-MON WB-EXPAK ISO-IP VMTP SECURE-VMTP VINES TTP
+NSFNET-IGP DGP TCF EIGRP OSPF Sprite-RPC LARP MTP AX.25 OS MICP SCC-SP ETHERIP ENCAP Any
+GMTP IFMP PNNI PIM ARIS SCPS QNX A/N IPComp SNP Compaq-Peer IPX-in-IP VRRP PGM Any L2TP
+DDX IATP STP SRP UTI SMP SM PTP IS-IS FIRE CRTP CRUDP SSCOPMCE IPLT SPS PIPE SCTP FC
+RSVP-E2E-IGNORE Mobility UDPLite MPLS-in-IP manet HIP Shim6 WESP ROHC Ethernet
+""".split())
+assert len(PROTO_NAMES) == 144 and PROTO_NAMES[58] == "IPv6-ICMP" and PROTO_NAMES[132] == "SCTP"
+
+IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMPV6, IPPROTO_SCTP = 1, 6, 17, 58, 132
+_PORT_PROTOS = frozenset((IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP))
+
+# `pkt_src` of a packet that came from the NIC (Suricata uses the same string for live
+# capture and pcap files). Every packet the engine reports is such a packet.
+PKT_SRC_WIRE = "wire/pcap"
+
+# `drop.reason` values, as Suricata 7 spells them. The engine picks the closest one
+# (docs/EVE.md maps xdpfw's drop reasons onto these).
+DROP_REASONS = frozenset((
+    "decode error", "defrag error", "defrag memcap", "flow memcap", "flow drop",
+    "stream error", "stream memcap", "stream midstream", "stream reassembly",
+    "applayer error", "applayer memcap", "rules", "threshold detection_filter",
+    "default packet policy", "default app policy",
+))
+
+DIRECTIONS = ("to_server", "to_client")  # index = XDPFW_DIR_TOSERVER / XDPFW_DIR_TOCLIENT
+ACTIONS = ("alert", "drop", "pass", "reject", "rejectsrc", "rejectdst", "rejectboth")
+_REJECT_TARGET = {"reject": "to_client", "rejectsrc": "to_client",
+                  "rejectdst": "to_server", "rejectboth": "both"}
+
+# One encoder for every line: compact separators and raw UTF-8. Its escapes (quote,
+# backslash, \b \f \n \r \t, other control characters as lowercase \u00XX) are exactly
+# those of Suricata's JSON builder, so a string comes out byte for byte the same.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False,
+                            allow_nan=False)
+
+
+def proto_name(proto: int) -> str:
+    """The ``proto`` string Suricata prints for an IP protocol number."""
+    if 0 <= proto < len(PROTO_NAMES):
+        return PROTO_NAMES[proto]
+    if 0 <= proto <= 255:
+        return str(proto)
+    raise ValueError(f"IP protocol number out of range: {proto}")
+
+
+def mask_flow_id(flow_id: int) -> int:
+    """The ``flow_id`` as printed: the engine's 64-bit id reduced to 51 bits."""
+    return flow_id & FLOW_ID_MASK
+
+
+_ts_cache: tuple[int, str] = (-1, "")
+
+
+def format_timestamp(ts_ns: int) -> str:
+    """``2026-05-04T10:12:33.104512+0000``: UTC, microseconds (truncated), no colon.
+
+    Suricata prints the sensor's local time with its offset; we always print UTC, which
+    is the same instant in the same format (see docs/EVE.md).
+    """
+    global _ts_cache
+    if ts_ns < 0:
+        raise ValueError(f"negative timestamp: {ts_ns}")
+    sec, rem = divmod(ts_ns, 1_000_000_000)
+    cached_sec, prefix = _ts_cache
+    if sec != cached_sec:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+        _ts_cache = (sec, prefix)
+    return f"{prefix}.{rem // 1000:06d}+0000"
+
+
+def format_ip(addr: bytes, version: int) -> str:
+    """Dotted quad for IPv4; for IPv6 all eight groups of four lowercase hex digits.
+
+    Suricata does not compress IPv6 addresses (``2001:0db8:0000:...``), and SIEM parsers
+    and correlation rules written for its output expect exactly that form. ``addr`` is
+    16 bytes (IPv4-mapped for IPv4, as in the flow key) or 4 bytes for IPv4.
+    """
+    if version == 4:
+        if len(addr) == 16:
+            addr = addr[12:]
+        if len(addr) != 4:
+            raise ValueError(f"IPv4 address must be 4 or 16 bytes, got {len(addr)}")
+        return socket.inet_ntop(socket.AF_INET, addr)
+    if version == 6:
+        if len(addr) != 16:
+            raise ValueError(f"IPv6 address must be 16 bytes, got {len(addr)}")
+        h = addr.hex()
+        return ":".join((h[0:4], h[4:8], h[8:12], h[12:16], h[16:20], h[20:24], h[24:28], h[28:32]))
+    raise ValueError(f"IP version must be 4 or 6, got {version}")
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def eve_metadata(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """A rule's ``metadata`` pairs as Suricata 7 logs them in ``alert.metadata``.
+
+    Each key maps to the list of its values. Pairs with an empty key or value are
+    skipped. Keys are ordered case-insensitively (ASCII), and keys differing only in
+    case share one list under the spelling that sorts first. Suricata collects the pairs
+    last-first and then sorts them stably by key, so several values of one key appear in
+    the reverse of the order the rule wrote them: ``tag a, tag b`` gives
+    ``{"tag": ["b", "a"]}``.
+    """
+    kept = [(k, v) for k, v in pairs if k and v]
+    kept.reverse()
+    kept.sort(key=lambda kv: kv[0].translate(_ASCII_LOWER))
+    out: dict[str, list[str]] = {}
+    last_fold: str | None = None
+    last_key = ""
+    for k, v in kept:
+        fold = k.translate(_ASCII_LOWER)
+        if fold != last_fold:
+            last_fold, last_key = fold, k
+            out[k] = []
+        out[last_key].append(v)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class RuleInfo:
+    """What an alert reports about its rule. Built once per rule when a ruleset loads.
+
+    ``category`` is the classtype's description from classification.config ("" without a
+    classtype) and ``severity`` the rule's priority (its ``priority`` keyword, else its
+    classtype's priority, else 3), as in Suricata. ``metadata`` is kept as written; the
+    ``alert.metadata`` object is derived once, here.
+    """
+
+    sid: int
+    gid: int = 1
+    rev: int = 1
+    msg: str = ""
+    classtype: str | None = None
+    category: str = ""
+    severity: int = 3
+    metadata: tuple[tuple[str, str], ...] = ()
+    references: tuple[tuple[str, str], ...] = ()   # (type, value); not logged, as in Suricata 7
+    target: Literal["src_ip", "dest_ip"] | None = None
+    text: str = ""                                   # the rule as written, for alert.rule
+    eve_metadata: dict[str, list[str]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "eve_metadata", eve_metadata(self.metadata))
+
+    @classmethod
+    def from_rule(cls, rule: "Rule", classifications: "Mapping[str, Classification] | None" = None) -> "RuleInfo":
+        """From a parsed rule; ``classifications`` defaults to Suricata's shipped table."""
+        if classifications is None:
+            from xdpfw.rules.classification import DEFAULT_CLASSIFICATIONS
+            classifications = DEFAULT_CLASSIFICATIONS
+        category = ""
+        if rule.classtype is not None:
+            cls_ = classifications.get(rule.classtype)
+            category = cls_.description if cls_ is not None else ""
+        return cls(sid=rule.sid, gid=rule.gid, rev=rule.rev, msg=rule.msg or "",
+                   classtype=rule.classtype, category=category, severity=rule.priority,
+                   metadata=tuple(rule.metadata),
+                   references=tuple((r.type, r.value) for r in rule.references),
+                   target=rule.target, text=rule.text)
+
+
+@dataclass(slots=True)
+class EveEvent:
+    """One alert or drop, as the detection engine reports it.
+
+    The engine's C record carries these fields; the drain loop copies them here. Fields
+    that do not apply keep their defaults (``None`` means "not known / not logged").
+    """
+
+    # --- what and when
+    kind: Literal["alert", "drop"]
+    ts_ns: int                      # packet time, ns since the epoch (UTC)
+    # --- packet header (xdpfw_pkt)
+    ip_version: int                 # 4 or 6
+    src_addr: bytes                 # 16 bytes, IPv4-mapped for IPv4 (xdpfw_pkt.src)
+    dst_addr: bytes
+    proto: int                      # upper-layer protocol number (after IPv6 ext headers)
+    src_port: int = 0               # TCP/UDP/SCTP; 0 otherwise
+    dst_port: int = 0
+    l4_decoded: bool = True         # the TCP/UDP/ICMP header was decoded (not a later fragment)
+    icmp_type: int = 0              # ICMP / ICMPv6
+    icmp_code: int = 0
+    vlan: tuple[int, ...] = ()      # VLAN ids, outer first (xdpfw_pkt.vlan_id[:vlan_depth])
+    in_iface: str | None = None     # ingress device name
+    pcap_cnt: int | None = None     # packet number when replaying a pcap; None live
+    pkt_src: str = PKT_SRC_WIRE
+    # --- flow (xdpfw_flow); flow_id None: the packet had no flow entry
+    flow_id: int | None = None      # 64-bit; masked to 51 bits when printed
+    direction: Literal["to_server", "to_client"] | None = None
+    app_proto: str | None = None    # detected application protocol name, e.g. "http"
+    tx_id: int | None = None        # app-layer transaction the alert matched
+    flow_pkts_toserver: int = 0
+    flow_pkts_toclient: int = 0
+    flow_bytes_toserver: int = 0
+    flow_bytes_toclient: int = 0
+    flow_start_ns: int = 0          # xdpfw_flow.first_ns, as a wall-clock time
+    # --- detection
+    rule: RuleInfo | None = None    # required for alerts; for drops, the rule that dropped
+    action: str = "alert"           # the rule's action: alert drop pass reject rejectsrc rejectdst rejectboth
+    verdict: str | None = None      # the packet's final action (same values); None: same as action
+    ips: bool = True                # inline (IPS) mode; False in tap mode, where nothing is dropped
+    # --- drop event fields (the dropped packet's headers)
+    ip_len: int = 0                 # IPv4 total length; IPv6 payload length
+    ip_tos: int = 0                 # IPv4 TOS / IPv6 traffic class
+    ip_ttl: int = 0                 # IPv4 TTL / IPv6 hop limit
+    ip_id: int = 0                  # IPv4 identification
+    ip_flowlbl: int = 0             # IPv6 flow label
+    tcp_seq: int = 0
+    tcp_ack: int = 0
+    tcp_win: int = 0
+    tcp_flags: int = 0              # byte 13 of the TCP header: CWR ECE URG ACK PSH RST SYN FIN
+    tcp_res: int = 0                # the 4 reserved bits of the TCP header
+    tcp_urgp: int = 0               # urgent pointer
+    udp_len: int = 0                # UDP length field
+    icmp_id: int = 0                # ICMPv4 echo identifier / sequence
+    icmp_seq: int = 0
+    drop_reason: str | None = None  # one of DROP_REASONS
+
+    @property
+    def final_action(self) -> str:
+        return self.verdict if self.verdict is not None else self.action
+
+    @property
+    def blocked(self) -> bool:
+        """The packet was not forwarded: dropped or rejected, in IPS mode."""
+        return self.ips and (self.final_action == "drop" or self.final_action in _REJECT_TARGET)
+
+
+def _check_int(name: str, v: Any, lo: int, hi: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise ValueError(f"{name} out of range [{lo}, {hi}]: {v!r}")
+    return v
+
+
+class EveFormatter:
+    """Formats :class:`EveEvent` as EVE JSON lines, keys in Suricata 7's order.
+
+    Options mirror Suricata's ``eve-log`` settings, with Suricata's defaults except
+    ``verdict`` (Suricata: off; here on, because an inline appliance's operators want the
+    packet's fate on every alert):
+
+    - ``flow``: the ``flow`` object on alerts (Suricata ``metadata: flow``, default on).
+    - ``rule_metadata``: ``alert.metadata`` (``metadata: rule.metadata``, default on).
+    - ``raw_rule``: ``alert.rule``, the rule text (``metadata: rule.raw``, default off).
+    - ``verdict``: the ``verdict`` object on alerts (``alert.verdict``).
+    - ``drop_alerts``: the ``alert`` object on drop events (``drop.alerts``, default on).
+    - ``drop_verdict``: the ``verdict`` object on drop events (``drop.verdict``).
+    - ``sensor_id``: top-level ``sensor_id``; ``host``: the sensor name, ``host``.
+    """
+
+    def __init__(self, *, flow: bool = True, rule_metadata: bool = True, raw_rule: bool = False,
+                 verdict: bool = True, drop_alerts: bool = True, drop_verdict: bool = True,
+                 sensor_id: int | None = None, host: str | None = None) -> None:
+        self.flow = flow
+        self.rule_metadata = rule_metadata
+        self.raw_rule = raw_rule
+        self.verdict = verdict
+        self.drop_alerts = drop_alerts
+        self.drop_verdict = drop_verdict
+        self.sensor_id = sensor_id
+        self.host = host
+
+    def format(self, ev: EveEvent) -> str:
+        """One line of JSON, without the newline."""
+        return _ENCODER.encode(self.to_dict(ev))
+
+    def to_dict(self, ev: EveEvent) -> dict[str, Any]:
+        if ev.kind == "alert":
+            return self._alert(ev)
+        if ev.kind == "drop":
+            return self._drop(ev)
+        raise ValueError(f"unknown event kind {ev.kind!r}")
+
+    # -- pieces, in the order Suricata writes them
+
+    def _header(self, ev: EveEvent, event_type: str) -> dict[str, Any]:
+        if ev.action not in ACTIONS:
+            raise ValueError(f"unknown action {ev.action!r}")
+        if ev.verdict is not None and ev.verdict not in ACTIONS:
+            raise ValueError(f"unknown verdict {ev.verdict!r}")
+        _check_int("proto", ev.proto, 0, 255)
+        d: dict[str, Any] = {"timestamp": format_timestamp(ev.ts_ns)}
+        if ev.flow_id is not None:
+            d["flow_id"] = _check_int("flow_id", ev.flow_id, 0, (1 << 64) - 1) & FLOW_ID_MASK
+        if self.sensor_id is not None:
+            d["sensor_id"] = self.sensor_id
+        if ev.in_iface is not None:
+            d["in_iface"] = ev.in_iface
+        if ev.pcap_cnt:
+            d["pcap_cnt"] = ev.pcap_cnt
+        d["event_type"] = event_type
+        if ev.vlan:
+            d["vlan"] = [_check_int("vlan", v, 0, 4095) for v in ev.vlan]
+        d["src_ip"] = format_ip(ev.src_addr, ev.ip_version)
+        # Suricata 7 prints both ports for every protocol: 0 where there are none.
+        d["src_port"] = _check_int("src_port", ev.src_port, 0, 65535) if ev.proto in _PORT_PROTOS else 0
+        d["dest_ip"] = format_ip(ev.dst_addr, ev.ip_version)
+        d["dest_port"] = _check_int("dst_port", ev.dst_port, 0, 65535) if ev.proto in _PORT_PROTOS else 0
+        d["proto"] = proto_name(ev.proto)
+        if ev.l4_decoded and ev.proto in (IPPROTO_ICMP, IPPROTO_ICMPV6):
+            d["icmp_type"] = _check_int("icmp_type", ev.icmp_type, 0, 255)
+            d["icmp_code"] = _check_int("icmp_code", ev.icmp_code, 0, 255)
+        d["pkt_src"] = ev.pkt_src
+        return d
+
+    def _alert_object(self, ev: EveEvent, d: dict[str, Any], full: bool) -> None:
+        """``tx_id`` and ``alert`` into ``d``. ``full``: with metadata and rule text."""
+        r = ev.rule
+        if r is None:
+            raise ValueError(f"{ev.kind} event without a rule")
+        blocked = ev.action in _REJECT_TARGET or (ev.action == "drop" and ev.ips)
+        if ev.tx_id is not None:
+            d["tx_id"] = ev.tx_id
+        a: dict[str, Any] = {
+            "action": "blocked" if blocked else "allowed",
+            "gid": r.gid,
+            "signature_id": r.sid,
+            "rev": r.rev,
+            "signature": r.msg,
+            "category": r.category,
+            "severity": r.severity,
+        }
+        if r.target is not None:
+            self._source_target(ev, d, a, r.target)
+        if full and self.rule_metadata and r.eve_metadata:
+            a["metadata"] = r.eve_metadata
+        if full and self.raw_rule and r.text:
+            a["rule"] = r.text
+        d["alert"] = a
+
+    @staticmethod
+    def _source_target(ev: EveEvent, d: dict[str, Any], a: dict[str, Any], target: str) -> None:
+        # target:dest_ip -> the packet's destination is attacked; target:src_ip the reverse.
+        src = {"ip": d["src_ip"]}
+        dst = {"ip": d["dest_ip"]}
+        if ev.proto in _PORT_PROTOS:
+            src["port"] = d["src_port"]
+            dst["port"] = d["dest_port"]
+        if target == "dest_ip":
+            a["source"], a["target"] = src, dst
+        else:
+            a["source"], a["target"] = dst, src
+
+    def _verdict(self, ev: EveEvent) -> dict[str, Any]:
+        v = ev.final_action
+        if v in _REJECT_TARGET:
+            out: dict[str, Any] = {"action": "drop" if ev.ips else "alert",
+                                   "reject-target": _REJECT_TARGET[v]}
+            if ev.proto == IPPROTO_TCP:
+                out["reject"] = ["tcp-reset"]
+            elif ev.proto in (IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6):
+                out["reject"] = ["icmp-prohib"]
+            else:
+                out["reject"] = []
+            return out
+        if v == "drop" and ev.ips:
+            return {"action": "drop"}
+        if v == "pass":
+            return {"action": "pass"}
+        return {"action": "alert"}
+
+    def _alert(self, ev: EveEvent) -> dict[str, Any]:
+        d = self._header(ev, "alert")
+        self._alert_object(ev, d, full=True)
+        if ev.flow_id is not None:
+            if ev.app_proto:
+                d["app_proto"] = ev.app_proto
+            if ev.direction not in DIRECTIONS:
+                raise ValueError(f"alert on a flow needs a direction, got {ev.direction!r}")
+            d["direction"] = ev.direction
+            if self.flow:
+                f: dict[str, Any] = {
+                    "pkts_toserver": ev.flow_pkts_toserver,
+                    "pkts_toclient": ev.flow_pkts_toclient,
+                    "bytes_toserver": ev.flow_bytes_toserver,
+                    "bytes_toclient": ev.flow_bytes_toclient,
+                    "start": format_timestamp(ev.flow_start_ns),
+                }
+                # The flow's endpoints, client first. Suricata adds the ports only when
+                # the packet's source port is non-zero (so never for ICMP).
+                to_client = ev.direction == "to_client"
+                f["src_ip"] = d["dest_ip"] if to_client else d["src_ip"]
+                f["dest_ip"] = d["src_ip"] if to_client else d["dest_ip"]
+                if d["src_port"] > 0:
+                    f["src_port"] = d["dest_port"] if to_client else d["src_port"]
+                    f["dest_port"] = d["src_port"] if to_client else d["dest_port"]
+                d["flow"] = f
+        if self.verdict:
+            d["verdict"] = self._verdict(ev)
+        if self.host is not None:
+            d["host"] = self.host
+        return d
+
+    def _drop(self, ev: EveEvent) -> dict[str, Any]:
+        d = self._header(ev, "drop")
+        if ev.flow_id is not None:
+            if ev.direction not in DIRECTIONS:
+                raise ValueError(f"drop on a flow needs a direction, got {ev.direction!r}")
+            d["direction"] = ev.direction
+        dr: dict[str, Any] = {"len": ev.ip_len}
+        if ev.ip_version == 4:
+            dr["tos"] = ev.ip_tos
+            dr["ttl"] = ev.ip_ttl
+            dr["ipid"] = ev.ip_id
+        else:
+            dr["tc"] = ev.ip_tos
+            dr["hoplimit"] = ev.ip_ttl
+            dr["flowlbl"] = ev.ip_flowlbl
+        if ev.l4_decoded:
+            if ev.proto == IPPROTO_TCP:
+                fl = ev.tcp_flags
+                dr.update(tcpseq=ev.tcp_seq, tcpack=ev.tcp_ack, tcpwin=ev.tcp_win,
+                          syn=bool(fl & 0x02), ack=bool(fl & 0x10), psh=bool(fl & 0x08),
+                          rst=bool(fl & 0x04), urg=bool(fl & 0x20), fin=bool(fl & 0x01),
+                          tcpres=ev.tcp_res, tcpurgp=ev.tcp_urgp)
+            elif ev.proto == IPPROTO_UDP:
+                dr["udplen"] = ev.udp_len
+            elif ev.proto == IPPROTO_ICMP:
+                # Suricata logs these for ICMPv4 only (not for IPv6-ICMP).
+                dr["icmp_id"] = ev.icmp_id
+                dr["icmp_seq"] = ev.icmp_seq
+        if ev.drop_reason is not None:
+            if ev.drop_reason not in DROP_REASONS:
+                raise ValueError(f"unknown drop reason {ev.drop_reason!r}")
+            dr["reason"] = ev.drop_reason
+        d["drop"] = dr
+        if self.drop_verdict:
+            d["verdict"] = self._verdict(ev)
+        if self.drop_alerts and ev.rule is not None:
+            self._alert_object(ev, d, full=False)
+        if self.host is not None:
+            d["host"] = self.host
+        return d
+
+
+_DEFAULT_FORMATTER = EveFormatter()
+
+
+def format_event(ev: EveEvent) -> str:
+    """One line with the default options (see :class:`EveFormatter`)."""
+    return _DEFAULT_FORMATTER.format(ev)
+
+
+class Stats:
+    """``event_type: stats`` lines: ``{"timestamp", "event_type", "stats": {...}}``.
+
+    Counters are named with dots (``decoder.pkts``, ``detect.alert``); each dot opens a
+    nested object, in the order names are first given, as Suricata builds its tree.
+    ``stats.uptime`` (whole seconds since ``start_ns``) comes first. docs/EVE.md lists
+    our counter tree: Suricata's names where the meaning is the same, ``xdpfw.*`` for
+    the rest. ``detect.engines`` is a list of objects (one per loaded ruleset), as in
+    Suricata; give it with ``engines=``.
+    """
+
+    def __init__(self, start_ns: int | None = None, *, host: str | None = None) -> None:
+        self.start_ns = time.time_ns() if start_ns is None else start_ns
+        self.host = host
+
+    def to_dict(self, counters: Mapping[str, int] | Iterable[tuple[str, int]], *,
+                ts_ns: int | None = None, engines: Iterable[Mapping[str, Any]] | None = None) -> dict[str, Any]:
+        ts_ns = time.time_ns() if ts_ns is None else ts_ns
+        tree: dict[str, Any] = {"uptime": max(0, (ts_ns - self.start_ns) // 1_000_000_000)}
+        items = counters.items() if isinstance(counters, Mapping) else counters
+        for name, value in items:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"counter {name!r} is not an integer: {value!r}")
+            parts = name.split(".")
+            if not all(parts) or name == "uptime":
+                raise ValueError(f"bad counter name {name!r}")
+            node = tree
+            for p in parts[:-1]:
+                child = node.setdefault(p, {})
+                if not isinstance(child, dict):
+                    raise ValueError(f"counter {name!r}: {p!r} is already a counter")
+                node = child
+            if parts[-1] in node:
+                raise ValueError(f"counter {name!r} given twice, or is also a group")
+            node[parts[-1]] = value
+        if engines is not None:
+            detect = tree.setdefault("detect", {})
+            if not isinstance(detect, dict) or "engines" in detect:
+                raise ValueError("detect.engines clashes with a counter")
+            detect["engines"] = [dict(e) for e in engines]
+        return {"timestamp": format_timestamp(ts_ns), "event_type": "stats", "stats": tree,
+                **({"host": self.host} if self.host is not None else {})}
+
+    def format(self, counters: Mapping[str, int] | Iterable[tuple[str, int]], *,
+               ts_ns: int | None = None, engines: Iterable[Mapping[str, Any]] | None = None) -> str:
+        return _ENCODER.encode(self.to_dict(counters, ts_ns=ts_ns, engines=engines))
+
+
+def _line_bytes(line: str) -> bytes:
+    # Lone surrogates cannot be UTF-8: replace rather than lose the event.
+    data = line.encode("utf-8", "replace")
+    return data if data.endswith(b"\n") else data + b"\n"
+
+
+class EveFileWriter:
+    """Appends lines to a file, one ``write(2)`` per line, so ``tail -f`` and shippers see
+    every line as soon as it is written (line-buffered, and never half a line from us).
+
+    Rotation: :meth:`request_reopen` (safe to call from a signal handler; see
+    :func:`reopen_on_sighup`) makes the next write reopen the path, as logrotate's
+    ``postrotate`` expects. Without a signal, the writer also notices by itself, at most
+    ``check_interval`` seconds late, that the path now names another file (``create``:
+    moved and recreated) and reopens it; if the path is gone and stays gone for
+    ``missing_grace`` seconds (moved without ``create``, or deleted), it creates it. The
+    grace period leaves logrotate the time to create the file with its own owner and
+    mode before we would.
+
+    Errors (disk full, I/O error) are counted in ``errors`` and the line in ``dropped``;
+    the next write tries to reopen. Nothing is raised to the caller after construction.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, mode: int = 0o640, check_interval: float = 1.0,
+                 missing_grace: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.path = os.fspath(path)
+        self.mode = mode
+        self.check_interval = check_interval
+        self.missing_grace = missing_grace
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._fd = -1
+        self._ino: tuple[int, int] = (0, 0)
+        self._reopen_flag = False
+        self._next_check = 0.0
+        self._missing_since: float | None = None
+        self.lines = 0
+        self.bytes = 0
+        self.dropped = 0
+        self.errors = 0
+        self.reopens = 0
+        self._open()  # a bad path fails loudly here, at start-up
+
+    def _open(self) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, self.mode)
+        st = os.fstat(fd)
+        old, self._fd = self._fd, fd
+        self._ino = (st.st_dev, st.st_ino)
+        self._missing_since = None
+        self._next_check = self._clock() + self.check_interval
+        if old >= 0:
+            os.close(old)
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def request_reopen(self) -> None:
+        """Reopen before the next line. Only sets a flag: safe in a signal handler."""
+        self._reopen_flag = True
+
+    def reopen(self) -> None:
+        with self._lock:
+            self._reopen()
+
+    def _reopen(self) -> bool:
+        self._reopen_flag = False
+        try:
+            self._open()
+        except OSError:
+            self.errors += 1
+            return False
+        self.reopens += 1
+        return True
+
+    def _check_rotation(self, now: float) -> None:
+        self._next_check = now + self.check_interval
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            if self._missing_since is None:
+                self._missing_since = now
+            if now - self._missing_since >= self.missing_grace:
+                self._reopen()
+            return
+        except OSError:
+            return
+        self._missing_since = None
+        if (st.st_dev, st.st_ino) != self._ino and stat.S_ISREG(st.st_mode):
+            self._reopen()
+
+    def write(self, line: str) -> bool:
+        """Append one line (a newline is added if missing). False: the line was lost."""
+        data = _line_bytes(line)
+        with self._lock:
+            if self._reopen_flag or self._fd < 0:
+                self._reopen()
+            now = self._clock()
+            if now >= self._next_check:
+                self._check_rotation(now)
+            if self._fd < 0:
+                self.dropped += 1
+                return False
+            try:
+                view = memoryview(data)
+                while view:
+                    n = os.write(self._fd, view)
+                    view = view[n:]
+            except OSError:
+                self.errors += 1
+                self.dropped += 1
+                self._reopen_flag = True
+                return False
+            self.lines += 1
+            self.bytes += len(data)
+            return True
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+
+    def __enter__(self) -> "EveFileWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_DISCONNECT_ERRNOS = frozenset((errno.ECONNREFUSED, errno.ENOTCONN, errno.EPIPE, errno.ECONNRESET,
+                                errno.ENOENT, errno.EDESTADDRREQ, errno.EBADF))
+
+
+class EveUnixSocketWriter:
+    """Sends lines to a Unix socket that a log shipper listens on (Suricata's
+    ``filetype: unix_dgram`` / ``unix_stream``). Every line ends with a newline.
+
+    Non-blocking throughout: a line that cannot be handed over now is dropped and counted
+    (``dropped``), never waited for. ``kind="dgram"``: one datagram per line; a full
+    receive queue on the listener's side drops the line. ``kind="stream"``: lines queue
+    in user space up to ``max_pending`` bytes while the peer is slow, beyond that they
+    are dropped; a line is queued whole or not at all, so the stream never carries half
+    a line. When the listener goes away the socket is closed (lines still queued are
+    dropped: how much of them the peer read is unknown) and a reconnect is tried on a
+    later write, at most once per ``reconnect_interval`` seconds. The listener need not
+    exist when the writer is created.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, kind: Literal["dgram", "stream"] = "dgram",
+                 reconnect_interval: float = 1.0, max_pending: int = 1 << 20,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if kind not in ("dgram", "stream"):
+            raise ValueError(f"kind must be 'dgram' or 'stream', got {kind!r}")
+        self.path = os.fspath(path)
+        self.kind = kind
+        self.reconnect_interval = reconnect_interval
+        self.max_pending = max_pending
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._next_attempt = 0.0
+        self._pending: deque[bytes] = deque()   # stream: whole lines not yet fully sent
+        self._pending_bytes = 0
+        self._head_off = 0                      # bytes of _pending[0] already sent
+        self.sent = 0
+        self.dropped = 0
+        self.errors = 0
+        self.connects = 0
+        self.disconnects = 0
+        with self._lock:
+            self._connect(self._clock())
+
+    @property
+    def connected(self) -> bool:
+        return self._sock is not None
+
+    @property
+    def pending_bytes(self) -> int:
+        return self._pending_bytes - self._head_off
+
+    def _connect(self, now: float) -> bool:
+        self._next_attempt = now + self.reconnect_interval
+        stype = socket.SOCK_DGRAM if self.kind == "dgram" else socket.SOCK_STREAM
+        s = socket.socket(socket.AF_UNIX, stype | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
+        try:
+            s.connect(self.path)
+        except OSError:
+            # Not listening (yet), or its accept queue is full: try again later.
+            s.close()
+            return False
+        self._sock = s
+        self.connects += 1
+        return True
+
+    def _disconnect(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+            self.disconnects += 1
+        if self._pending:
+            self.dropped += len(self._pending)
+            self._pending.clear()
+            self._pending_bytes = 0
+            self._head_off = 0
+        self._next_attempt = self._clock() + self.reconnect_interval
+
+    def write(self, line: str) -> bool:
+        """Send (dgram) or queue and send what the socket takes (stream).
+
+        True: the line went to the kernel or is queued whole; False: it was dropped.
+        """
+        data = _line_bytes(line)
+        with self._lock:
+            if self._sock is None:
+                now = self._clock()
+                if now < self._next_attempt or not self._connect(now):
+                    self.dropped += 1
+                    return False
+            if self.kind == "dgram":
+                return self._send_dgram(data)
+            if self.pending_bytes + len(data) > self.max_pending:
+                self._flush()
+                if self.pending_bytes + len(data) > self.max_pending:
+                    self.dropped += 1
+                    return False
+            self._pending.append(data)
+            self._pending_bytes += len(data)
+            self._flush()
+            return True
+
+    def _send_dgram(self, data: bytes) -> bool:
+        assert self._sock is not None
+        try:
+            self._sock.send(data, socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL)
+        except BlockingIOError:
+            self.dropped += 1            # the listener's queue is full: it is slow
+            return False
+        except OSError as e:
+            self.dropped += 1
+            if e.errno in _DISCONNECT_ERRNOS:
+                self._disconnect()
+            else:
+                self.errors += 1         # EMSGSIZE and the like: this line only
+            return False
+        self.sent += 1
+        return True
+
+    def flush(self) -> None:
+        """Send what the stream socket will take now (call when idle). Never waits."""
+        with self._lock:
+            if self.kind == "stream" and self._sock is not None:
+                self._flush()
+
+    def _flush(self) -> None:
+        sock = self._sock
+        while self._pending and sock is not None:
+            head = self._pending[0]
+            try:
+                n = sock.send(memoryview(head)[self._head_off:], socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL)
+            except BlockingIOError:
+                return
+            except OSError as e:
+                if e.errno not in _DISCONNECT_ERRNOS:
+                    self.errors += 1
+                self._disconnect()
+                return
+            self._head_off += n
+            if self._head_off == len(head):
+                self._pending.popleft()
+                self._pending_bytes -= len(head)
+                self._head_off = 0
+                self.sent += 1
+
+    def close(self) -> None:
+        with self._lock:
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
+            self._pending.clear()
+            self._pending_bytes = 0
+            self._head_off = 0
+
+    def __enter__(self) -> "EveUnixSocketWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def reopen_on_sighup(*writers: EveFileWriter) -> Any:
+    """Install a SIGHUP handler that asks each file writer to reopen; returns the old
+    handler. The handler only sets flags, so it cannot deadlock with a writer. A
+    previous Python-level handler (for instance the one that reloads rules) still runs.
+    Call from the main thread.
+    """
+    previous = signal.getsignal(signal.SIGHUP)
+
+    def handler(signum: int, frame: Any) -> None:
+        for w in writers:
+            w.request_reopen()
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGHUP, handler)
+    return previous
