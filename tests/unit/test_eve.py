@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from eve_check import (DuplicateKeyError, SCHEMA_PATH, Validator, assert_eve_valid, check_eve, load_schema,
                        parse_line, validate_event, validator)
-from xdpfw.control.eve import (DROP_REASONS, FLOW_ID_MASK, PROTO_NAMES, EveEvent, EveFileWriter, EveFormatter,
+from xdpfw.control.eve import (DROP_REASON_FOR, DROP_REASONS, FLOW_ID_MASK, PROTO_NAMES, EveEvent, EveFileWriter, EveFormatter,
                                EveUnixSocketWriter, RuleInfo, Stats, eve_metadata, format_event, format_ip,
                                format_timestamp, mask_flow_id, proto_name, reopen_on_sighup)
 from xdpfw.rules import parse_rule
@@ -203,13 +203,13 @@ GOLDEN_STATS = (
     '{"timestamp":"2026-05-04T10:12:33.104512+0000","event_type":"stats","stats":{"uptime":32,'
     '"capture":{"kernel_packets":10,"kernel_drops":0},"decoder":{"pkts":10,"event":{"ipv4":{"trunc_pkt":1}}},'
     '"detect":{"alert":2,"engines":[{"id":0,"last_reload":"2026-05-04T10:12:01.000000+0000","rules_loaded":7,'
-    '"rules_failed":0,"rules_skipped":0}]},"xdpfw":{"fail_open":0}}}')
+    '"rules_failed":0,"rules_skipped":0}]},"xdpfw":{"dropped":{"fail_mode":0}}}}')
 
 
 def test_stats_golden():
     s = Stats(start_ns=1777889521_000000_000)
     line = s.format({"capture.kernel_packets": 10, "capture.kernel_drops": 0, "decoder.pkts": 10,
-                     "decoder.event.ipv4.trunc_pkt": 1, "detect.alert": 2, "xdpfw.fail_open": 0},
+                     "decoder.event.ipv4.trunc_pkt": 1, "detect.alert": 2, "xdpfw.dropped.fail_mode": 0},
                     ts_ns=T0, engines=[{"id": 0, "last_reload": "2026-05-04T10:12:01.000000+0000",
                                         "rules_loaded": 7, "rules_failed": 0, "rules_skipped": 0}])
     assert line == GOLDEN_STATS
@@ -377,6 +377,12 @@ def test_bad_events_raise(change):
         setattr(ev, k, v)
     with pytest.raises(ValueError):
         format_event(ev)
+
+
+def test_every_xdpfw_drop_reason_has_an_eve_reason():
+    from xdpfw.control.shared import DROP_REASON_LABELS
+    assert set(DROP_REASON_FOR) == set(DROP_REASON_LABELS)
+    assert DROP_REASON_FOR["rule"] == "rules"
 
 
 def test_bad_drop_reason_raises():
@@ -891,3 +897,14 @@ def test_suricata_verify_alert_checks_fit_our_schema():
     for key in KNOWN_GAPS:
         assert not _schema_nodes(v, schema, _split_path(key)), f"{key} is in the schema now: drop it from KNOWN_GAPS"
     assert gaps_seen == set(KNOWN_GAPS)
+
+
+def test_docs_examples_are_real_output():
+    """Every JSON example in docs/EVE.md is a line this code writes, and valid."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "EVE.md").read_text()
+    blocks = re.findall(r"```json\n(.*?)\n```", doc, re.S)
+    assert len(blocks) >= 3
+    produced = {fmt.format(make()) for _, make, fmt, _ in GOLDEN} | {GOLDEN_STATS}
+    for b in blocks:
+        assert b in produced, f"docs/EVE.md example is not what the code writes: {b[:80]}..."
+        assert check_eve([b]) == []

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from xdpfw.rules.model import Rule
 
 __all__ = [
-    "FLOW_ID_MASK", "PROTO_NAMES", "DROP_REASONS", "PKT_SRC_WIRE",
+    "FLOW_ID_MASK", "PROTO_NAMES", "DROP_REASONS", "DROP_REASON_FOR", "PKT_SRC_WIRE",
     "proto_name", "format_timestamp", "format_ip", "eve_metadata", "mask_flow_id",
     "RuleInfo", "EveEvent", "EveFormatter", "format_event", "Stats",
     "EveFileWriter", "EveUnixSocketWriter", "reopen_on_sighup",
@@ -81,6 +81,23 @@ DROP_REASONS = frozenset((
     "applayer error", "applayer memcap", "rules", "threshold detection_filter",
     "default packet policy", "default app policy",
 ))
+
+# xdpfw's drop reasons (the labels of XDPFW_DROP_REASONS in xdpfw/bpf/xdpfw_shared.h)
+# as ``drop.reason``. None: no drop event is written (the kernel dropped the frame before
+# any worker saw it, or it is a capacity drop counted only in the metrics). An exception
+# policy's drop takes the reason of the condition that triggered it (flow memcap, stream
+# midstream, ...), which the engine knows and this table cannot.
+DROP_REASON_FOR = {
+    "acl": None,
+    "fail_mode": None,
+    "rule": "rules",
+    "decode_error": "decode error",
+    "ring_full": None,
+    "tcp_out_of_order": "stream error",
+    "flow_table_full": "flow memcap",
+    "exception_policy": "default packet policy",
+}
+assert all(v is None or v in DROP_REASONS for v in DROP_REASON_FOR.values())
 
 DIRECTIONS = ("to_server", "to_client")  # index = XDPFW_DIR_TOSERVER / XDPFW_DIR_TOCLIENT
 ACTIONS = ("alert", "drop", "pass", "reject", "rejectsrc", "rejectdst", "rejectboth")
