@@ -13,7 +13,7 @@ import re
 import signal
 import socket
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -403,7 +403,7 @@ def test_checker_rejects_what_check_eve_rejects(tmp_path):
     assert "duplicate key 'in_iface'" in check_eve([dup])[0]
     nested_dup = good.replace('"gid":1,', '"gid":1,"gid":1,')
     assert "duplicate key 'gid'" in check_eve([nested_dup])[0]
-    assert check_eve(good + "\n" + good)  == ["line 2: no newline at the end"]
+    assert check_eve(good + "\n" + good) == ["line 2: no newline at the end"]
     assert check_eve((good + "\n\n").encode()) == ["line 2: blank line"]
     assert any("not of type integer" in p for p in check_eve([good.replace('"src_port":51544', '"src_port":"51544"')]))
     assert any("unexpected key 'dst_ip'" in p for p in check_eve([good.replace('"dest_ip"', '"dst_ip"')]))

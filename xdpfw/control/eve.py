@@ -362,7 +362,7 @@ class EveFormatter:
             d["flow_id"] = _check_int("flow_id", ev.flow_id, 0, (1 << 64) - 1) & FLOW_ID_MASK
         if self.sensor_id is not None:
             d["sensor_id"] = self.sensor_id
-        if ev.in_iface is not None:
+        if ev.in_iface:
             d["in_iface"] = ev.in_iface
         if ev.pcap_cnt:
             d["pcap_cnt"] = ev.pcap_cnt
