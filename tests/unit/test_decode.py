@@ -792,11 +792,3 @@ def test_decode_frames_and_touch_frames():
     with pytest.raises(ValueError):
         fast.decode_to_dict(b"abc", 4)
 
-
-def test_no_duplicate_test_names():
-    # A second `def test_x` in a class silently replaces the first (uvloop guards this too).
-    tree = ast.parse(Path(__file__).read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.ClassDef, ast.Module)):
-            names = [n.name for n in node.body if isinstance(n, ast.FunctionDef)]
-            assert len(names) == len(set(names)), f"duplicate test names in {getattr(node, 'name', 'module')}"

@@ -489,11 +489,3 @@ def test_contract_matches_the_header():
         value = int(re.search(r"#define XDPFW_MATCH_%s \((-?\d+)\)" % name, header).group(1))
         assert getattr(match, name) == value < -13  # below every Hyperscan hs_error_t
 
-
-def test_no_duplicate_test_names():
-    # A second `def test_x` in a class silently replaces the first (uvloop guards this too).
-    tree = ast.parse(Path(__file__).read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.ClassDef, ast.Module)):
-            names = [n.name for n in node.body if isinstance(n, ast.FunctionDef)]
-            assert len(names) == len(set(names)), f"duplicate test names in {getattr(node, 'name', 'module')}"
