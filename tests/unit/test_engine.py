@@ -31,6 +31,7 @@ def build(rule_texts, contents, **kw):
         if i in contents:
             patterns.append(Pattern(100 + i, contents[i]))
             t.report[100 + i] = idx
+            t.block_report[100 + i] = idx
     stream = match_hs.Database.compile(patterns, mode="stream") if patterns else None
     block = match_hs.Database.compile(patterns, mode="block") if patterns else None
     return E.Engine(t, stream_db=stream, block_db=block, flow_capacity=1024, **kw), t

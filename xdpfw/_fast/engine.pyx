@@ -170,8 +170,10 @@ cdef class Engine:
     cdef uint32_t nsigs
     cdef xdpfw_addr_range *addrs
     cdef xdpfw_port_range *ports
-    cdef uint32_t *report_sig        # matcher id -> signature index
+    cdef uint32_t *report_sig        # stream database's pattern id -> signature index
     cdef uint32_t nreport
+    cdef uint32_t *breport_sig       # block database's pattern id -> signature index
+    cdef uint32_t nbreport
     cdef uint32_t *hdr_only          # signatures without payload conditions
     cdef uint32_t nhdr_only
     cdef FlowTable flows
@@ -202,6 +204,7 @@ cdef class Engine:
         self.addrs = NULL
         self.ports = NULL
         self.report_sig = NULL
+        self.breport_sig = NULL
         self.hdr_only = NULL
         self.mstreams = NULL
         self.mstream_owner = NULL
@@ -219,6 +222,7 @@ cdef class Engine:
         PyMem_Free(self.addrs)
         PyMem_Free(self.ports)
         PyMem_Free(self.report_sig)
+        PyMem_Free(self.breport_sig)
         PyMem_Free(self.hdr_only)
         PyMem_Free(self.mstreams)
         PyMem_Free(self.mstream_owner)
@@ -271,17 +275,17 @@ cdef class Engine:
 
     cdef _load_tables(self, tables):
         cdef uint32_t i
-        sigs, addrs, ports, report, hdr_only = (tables.sigs, tables.addrs, tables.ports,
-                                               tables.report, tables.header_only)
+        sigs, addrs, ports, report, breport, hdr_only = (
+            tables.sigs, tables.addrs, tables.ports, tables.report, tables.block_report, tables.header_only)
         self.nsigs = len(sigs)
         self.sigs = <xdpfw_sig *>PyMem_Calloc(max(1, self.nsigs), sizeof(xdpfw_sig))
         self.addrs = <xdpfw_addr_range *>PyMem_Calloc(max(1, len(addrs)), sizeof(xdpfw_addr_range))
         self.ports = <xdpfw_port_range *>PyMem_Calloc(max(1, len(ports)), sizeof(xdpfw_port_range))
-        self.nreport = max(report.keys(), default=-1) + 1
-        self.report_sig = <uint32_t *>PyMem_Calloc(max(1, self.nreport), sizeof(uint32_t))
+        self.report_sig = _report_array(report, &self.nreport)
+        self.breport_sig = _report_array(breport, &self.nbreport)
         self.nhdr_only = len(hdr_only)
         self.hdr_only = <uint32_t *>PyMem_Calloc(max(1, self.nhdr_only), sizeof(uint32_t))
-        if not (self.sigs and self.addrs and self.ports and self.report_sig and self.hdr_only):
+        if not (self.sigs and self.addrs and self.ports and self.hdr_only):
             raise MemoryError()
         for i, s in enumerate(sigs):
             _fill_sig(&self.sigs[i], s)
@@ -293,10 +297,6 @@ cdef class Engine:
         for i, (lo, hi) in enumerate(ports):
             self.ports[i].lo = lo
             self.ports[i].hi = hi
-        for i in range(self.nreport):
-            self.report_sig[i] = NO_SIG
-        for mid, sig in report.items():
-            self.report_sig[mid] = sig
         for i, sig in enumerate(hdr_only):
             self.hdr_only[i] = sig
 
@@ -312,6 +312,8 @@ cdef class Engine:
         cdef uint32_t dlen
         cdef int best = XDPFW_ACT_ALERT + 1
         cdef bint blocked
+        cdef uint32_t *rmap
+        cdef uint32_t rmax
         self.cnt[C_PACKETS] += 1
         if xdpfw_decode(frame, length, p) != 0:
             self.cnt[C_DECODE_ERRORS] += 1
@@ -341,6 +343,7 @@ cdef class Engine:
         data = frame + p.payload_off
         dlen = p.payload_len
         self.mbuf.count = 0
+        rmap, rmax = self.report_sig, self.nreport
         if p.l4_proto == 6 and (p.layers & XDPFW_LAYER_L4):
             res = self.flows.tcp_track(f, direction, p.tcp_seq, p.tcp_flags, dlen, &skip)
             if res == XDPFW_SEG_GAP or res == XDPFW_SEG_WINDOW:
@@ -351,6 +354,7 @@ cdef class Engine:
                     or res == XDPFW_SEG_RESYNC) and dlen > skip and self.mstreams != NULL:
                 self._scan_stream(f, direction, data + skip, dlen - skip, res == XDPFW_SEG_RESYNC)
         elif dlen and self.bops != NULL:
+            rmap, rmax = self.breport_sig, self.nbreport
             self.cnt[C_SCANNED_BYTES] += dlen
             if self.bops.scan_block(self.block_db.c_db, self.scratch.c_scratch, data, dlen, &self.mbuf) < 0:
                 self.cnt[C_MATCHER_ERRORS] += 1
@@ -361,8 +365,8 @@ cdef class Engine:
             self.cnt[C_MATCH_OVERFLOW] += self.mbuf.overflow
             self.mbuf.overflow = 0
         for i in range(self.mbuf.count):
-            if self.mrec[i].id < self.nreport:
-                sig = self.report_sig[self.mrec[i].id]
+            if self.mrec[i].id < rmax:
+                sig = rmap[self.mrec[i].id]
                 if sig != NO_SIG and self._header_ok(&self.sigs[sig], p, f, direction):
                     nfired = self._fire(sig, nfired)
         for i in range(self.nhdr_only):
@@ -583,6 +587,20 @@ cdef class Engine:
     def inspector(self):
         """A capsule of the C entry point (xdpfw_inspect_fn) for QueuePair.bind_engine()."""
         return PyCapsule_New(<void *>_inspect_entry, b"xdpfw_inspect_fn", NULL)
+
+
+cdef uint32_t *_report_array(report, uint32_t *n) except NULL:
+    """A dense id -> signature array (NO_SIG where an id reports nothing)."""
+    cdef uint32_t i
+    n[0] = max(report.keys(), default=-1) + 1
+    cdef uint32_t *a = <uint32_t *>PyMem_Calloc(max(1, n[0]), sizeof(uint32_t))
+    if a == NULL:
+        raise MemoryError()
+    for i in range(n[0]):
+        a[i] = NO_SIG
+    for mid, sig in report.items():
+        a[mid] = sig
+    return a
 
 
 cdef int _inspect_entry(void *engine, uint8_t *frame, uint32_t length, uint32_t side,

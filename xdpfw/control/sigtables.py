@@ -7,7 +7,8 @@ state and direction, dsize. Address sets become sorted, disjoint 128-bit ranges 
 sets become sorted ranges.
 
 Payload conditions are not here: the matcher databases report a signature index when a
-rule's payload conditions hold (`report`: matcher pattern id -> signature index).
+rule's payload conditions hold (`report` for the streaming database, `block_report` for the
+block-mode one: matcher pattern id -> signature index).
 """
 from __future__ import annotations
 
@@ -46,7 +47,8 @@ class SigTables:
     sigs: list[Sig] = field(default_factory=list)
     addrs: list[tuple[int, int]] = field(default_factory=list)
     ports: list[tuple[int, int]] = field(default_factory=list)
-    report: dict[int, int] = field(default_factory=dict)
+    report: dict[int, int] = field(default_factory=dict)        # stream database id -> sig
+    block_report: dict[int, int] = field(default_factory=dict)  # block database id -> sig
     header_only: list[int] = field(default_factory=list)
     rules: list = field(default_factory=list)
 
