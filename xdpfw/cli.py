@@ -1,4 +1,4 @@
-"""xdpfw command line: run | check | lab."""
+"""xdpfw command line: run | check | replay | lab."""
 from __future__ import annotations
 
 import argparse
@@ -83,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     check_mod.add_arguments(chk)
     chk.set_defaults(func=check_mod.run)
+
+    rp = sub.add_parser("replay", help="run the inspection engine over pcap files, alerts as EVE JSON")
+    from xdpfw.control import replay as replay_mod
+
+    replay_mod.add_arguments(rp)
+    rp.set_defaults(func=replay_mod.run)
 
     lab = sub.add_parser("lab", help="build a namespace lab and run the appliance inline in it")
     from xdpfw.control import lab as lab_mod

@@ -1,0 +1,112 @@
+"""A loaded rule set -> everything the data path needs: the kernel ACL, the engine's
+signature tables and its matcher databases. Used by `xdpfw run` and `xdpfw replay`.
+
+Where each rule goes:
+  - `xdpfw run` (kernel_acl=True): IP-only drop rules the kernel can decide alone go to the
+    XDP ACL (xdpfw/control/acl.py); everything else to the inspection engine.
+  - `xdpfw replay` (kernel_acl=False): every rule to the engine (there is no kernel).
+  - In the engine, a rule without payload conditions is checked on every packet of its
+    protocol; a rule with payload conditions is compiled (xdpfw/detect/compile.py) into
+    the streaming database (TCP payload, matched across segments) and/or the block database
+    (the payload of one UDP/ICMP/other packet), and checked when reported.
+
+A rule the engine cannot honour exactly is refused with file:line, never skipped.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from xdpfw.control.acl import compile_acl
+from xdpfw.control.bpfload import AclTables
+from xdpfw.control.sigtables import NotEngineRule, SigTables
+from xdpfw.rules.model import PAYLOAD
+
+STREAM_PROTOS = ("tcp", "ip")
+BLOCK_PROTOS = ("udp", "icmp", "ip")
+
+
+@dataclass
+class Detection:
+    acl: AclTables
+    tables: SigTables
+    stream_db: object = None
+    block_db: object = None
+    in_kernel: list = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def engine_rules(self) -> int:
+        return len(self.tables.sigs)
+
+    def engine_factory(self, **engine_kw):
+        """A callable making one Engine per worker (databases shared, state per worker)."""
+        from xdpfw._fast.engine import Engine
+
+        tables, sdb, bdb = self.tables, self.stream_db, self.block_db
+        return lambda: Engine(tables, stream_db=sdb, block_db=bdb, rules=tables.rules, **engine_kw)
+
+
+def _problem(rule, msg: str) -> str:
+    return f"{rule.file}:{rule.line}: error: sid:{rule.sid} {msg}"
+
+
+def build_detection(rules, *, kernel_acl: bool) -> Detection:
+    from xdpfw.detect.compile import build_database, compile_buffer
+
+    rules = list(rules)
+    det = Detection(AclTables.empty(), SigTables())
+    if kernel_acl:
+        comp = compile_acl(rules)
+        det.acl, det.in_kernel, rules = comp.tables, comp.in_kernel, comp.rest
+
+    header_only, payload = [], []
+    for r in rules:
+        bufs = set(r.buffers())
+        if not bufs:
+            header_only.append(r)
+        elif bufs == {PAYLOAD}:
+            payload.append(r)
+        else:
+            det.problems.append(_problem(r, f"inspects {', '.join(sorted(bufs - {PAYLOAD}))}: the application-"
+                                            "layer decoders that produce those buffers are not in this build"))
+    for r in header_only:
+        try:
+            det.tables.add(r, has_payload=False)
+        except NotEngineRule as e:
+            det.problems.append(_problem(r, f"not supported by the engine: {e}"))
+
+    sig_of_rule: dict[int, int] = {}   # id(rule) -> signature (a rule of proto ip is in both databases)
+    for mode, protos, report in (("stream", STREAM_PROTOS, det.tables.report),
+                                 ("block", BLOCK_PROTOS, det.tables.block_report)):
+        subset = [r for r in payload if r.proto in protos]
+        if not subset:
+            continue
+        cb = compile_buffer(subset, PAYLOAD, mode, singlematch=True)
+        refused = {id(e.rule) for e in cb.errors}
+        det.problems.extend(str(e) for e in cb.errors)
+        for idx, cr in cb.rules.items():
+            extra = [c.keyword for c in cr.checks if c.keyword != "dsize"]
+            if extra or (cr.eod and mode == "stream"):
+                det.problems.append(_problem(subset[idx], "needs " + (", ".join(extra) if extra else
+                                                                      "an end-of-stream check")
+                                             + ", which the engine does not apply yet"))
+                refused.add(id(subset[idx]))
+        if refused:  # compile again without them, so their patterns cost nothing
+            subset = [r for r in subset if id(r) not in refused]
+            if not subset:
+                continue
+            cb = compile_buffer(subset, PAYLOAD, mode, singlematch=True)
+        db = build_database(cb, subset)
+        det.problems.extend(str(e) for e in cb.errors)  # rules Hyperscan itself rejected
+        for rid, idx in cb.report.items():
+            if idx not in cb.rules:
+                continue
+            r = subset[idx]
+            if id(r) not in sig_of_rule:
+                sig_of_rule[id(r)] = det.tables.add(r, has_payload=True)
+            report[rid] = sig_of_rule[id(r)]
+        if mode == "stream":
+            det.stream_db = db
+        else:
+            det.block_db = db
+    return det
