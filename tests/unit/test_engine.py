@@ -314,3 +314,14 @@ def test_gap_resync_restarts_the_stream_in_replay_mode():
     assert sids(eng, t) == []                           # "ABC" + hole + "DEF" is no match
     c.c(b"ABCDEF", seq=base + 105)
     assert sids(eng, t) == [90]
+
+
+def test_ids_mode_alerts_on_drop_rules_but_blocks_nothing():
+    eng, t = build(['drop tcp any any -> any 80 (msg:"x"; content:"attack"; sid:95;)'], {0: b"attack"}, ips=False)
+    c = Tcp(eng)
+    c.handshake()
+    assert c.c(b"an attack") == PASS
+    assert c.c(b"more") == PASS
+    assert c.c(b"zz", seq=c.cseq + 50) == PASS   # a gap is not inspected, and not blocked
+    alerts = eng.drain_alerts()
+    assert len(alerts) == 1 and not alerts[0]["blocked"] and alerts[0]["action"] == "drop"

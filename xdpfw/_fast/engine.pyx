@@ -195,6 +195,7 @@ cdef class Engine:
     cdef uint32_t fired[MAX_FIRED]
     cdef public int decode_error_policy
     cdef public int no_flow_policy
+    cdef public bint ips             # False (IDS): drop/reject rules only alert, nothing blocks
     cdef uint64_t pkt_num
     cdef uint64_t pkt_ts_ns
     cdef readonly object rules       # the Python rule objects, for the control plane
@@ -231,7 +232,8 @@ cdef class Engine:
 
     def __init__(self, tables, *, Database stream_db=None, Database block_db=None,
                  uint32_t flow_capacity=65536, uint32_t stream_pool=0,
-                 uint32_t alert_ring=4096, rules=None, bint midstream=True, uint32_t gap_resync=0):
+                 uint32_t alert_ring=4096, rules=None, bint midstream=True, uint32_t gap_resync=0,
+                 bint ips=True):
         """tables: an xdpfw.detect.tables.SigTables (signature, address and port arrays and
         the matcher report map). Databases are shared, read-only; everything else is this
         worker's."""
@@ -271,7 +273,8 @@ cdef class Engine:
             raise MemoryError()
         self.ring_mask = ring - 1
         self.decode_error_policy = POLICY_PASS_
-        self.no_flow_policy = POLICY_DROP_
+        self.no_flow_policy = POLICY_DROP_ if ips else POLICY_PASS_
+        self.ips = ips
 
     cdef _load_tables(self, tables):
         cdef uint32_t i
@@ -348,6 +351,8 @@ cdef class Engine:
             res = self.flows.tcp_track(f, direction, p.tcp_seq, p.tcp_flags, dlen, &skip)
             if res == XDPFW_SEG_GAP or res == XDPFW_SEG_WINDOW:
                 self.cnt[C_TCP_DROPPED] += 1
+                if not self.ips:
+                    return XDPFW_VERDICT_PASS  # IDS: not inspected, not blocked
                 reason[0] = XDPFW_DROP_TCP_OUT_OF_ORDER
                 return XDPFW_VERDICT_DROP
             if (res == XDPFW_SEG_IN_ORDER or res == XDPFW_SEG_OVERLAP or res == XDPFW_SEG_MIDSTREAM
@@ -382,7 +387,7 @@ cdef class Engine:
         if best == XDPFW_ACT_PASS:
             self.cnt[C_PASSED_BY_RULE] += 1
             return XDPFW_VERDICT_PASS   # a pass rule silences the rest (Suricata action order)
-        blocked = best == XDPFW_ACT_DROP or best == XDPFW_ACT_REJECT
+        blocked = self.ips and (best == XDPFW_ACT_DROP or best == XDPFW_ACT_REJECT)
         for i in range(nfired):
             if not self.sigs[self.fired[i]].noalert:
                 self._alert(self.fired[i], p, f, direction, side, blocked)

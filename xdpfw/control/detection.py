@@ -21,6 +21,7 @@ from xdpfw.control.bpfload import AclTables
 from xdpfw.control.sigtables import NotEngineRule, SigTables
 from xdpfw.rules.model import PAYLOAD
 
+APP_PROTOS = ("http", "tls", "dns")
 STREAM_PROTOS = ("tcp", "ip")
 BLOCK_PROTOS = ("udp", "icmp", "ip")
 
@@ -62,6 +63,10 @@ def build_detection(rules, *, kernel_acl: bool) -> Detection:
     header_only, payload = [], []
     for r in rules:
         bufs = set(r.buffers())
+        if r.proto in APP_PROTOS:
+            det.problems.append(_problem(r, f"applies to '{r.proto}' flows: the application-layer protocol "
+                                            "detection it needs is not in this build"))
+            continue
         if not bufs:
             header_only.append(r)
         elif bufs == {PAYLOAD}:

@@ -34,7 +34,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from xdpfw.control.alerts import AlertSink
     from xdpfw.control.detection import build_detection
     from xdpfw.control.eve import EveFileWriter
     from xdpfw.rules import load_ruleset
@@ -47,28 +46,36 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(problems), file=sys.stderr)
         print(f"{rs.summary()}; {len(problems)} rule(s) cannot run: nothing replayed", file=sys.stderr)
         return 1
-    engine = det.engine_factory(flow_capacity=args.flows,
-                                gap_resync=0 if args.ips else args.gap_resync)()
-    if args.ips:
-        engine.no_flow_policy = 1
     writer = EveFileWriter(args.eve) if args.eve else None
-    sink = AlertSink(det.tables.rules, writer.write if writer else _stdout, ips=args.ips, replay=True)
     t0 = time.perf_counter()
-    packets = dropped = 0
     try:
-        for path in args.pcaps:
-            n, d = _replay_one(engine, sink, Path(path))
-            packets += n
-            dropped += d
+        stats = replay_files(args.pcaps, det, writer.write if writer else _stdout, ips=args.ips,
+                             flows=args.flows, gap_resync=args.gap_resync)
     finally:
         if writer:
             writer.close()
     secs = time.perf_counter() - t0
-    c = engine.counters()
-    print(f"replayed {packets} packets from {len(args.pcaps)} file(s) in {secs:.2f} s: "
-          f"{sink.alerts} alerts, {dropped} packets {'dropped' if args.ips else 'would have been dropped'}, "
-          f"{c['decode_errors']} decode errors, {c['flows']['active']} flows", file=sys.stderr)
+    print(f"replayed {stats['packets']} packets from {len(args.pcaps)} file(s) in {secs:.2f} s: "
+          f"{stats['alerts']} alerts, {stats['dropped']} packets "
+          f"{'dropped' if args.ips else 'would have been dropped'}, {stats['decode_errors']} decode errors, "
+          f"{stats['flows']} flows", file=sys.stderr)
     return 0
+
+
+def replay_files(paths, det, write, *, ips: bool = False, flows: int = 1 << 18, gap_resync: int = 4) -> dict:
+    """Replay captures through one engine built from `det`; EVE lines go to `write`."""
+    from xdpfw.control.alerts import AlertSink
+
+    engine = det.engine_factory(flow_capacity=flows, gap_resync=0 if ips else gap_resync, ips=ips)()
+    sink = AlertSink(det.tables.rules, write, ips=ips, replay=True)
+    packets = dropped = 0
+    for path in paths:
+        n, d = _replay_one(engine, sink, Path(path))
+        packets += n
+        dropped += d
+    c = engine.counters()
+    return {"packets": packets, "dropped": dropped, "alerts": sink.alerts, "drops": sink.drops,
+            "decode_errors": c["decode_errors"], "flows": c["flows"]["active"], "engine": c}
 
 
 def _stdout(line: str) -> None:
