@@ -14,24 +14,42 @@ def _setup_logging(verbose: int) -> None:
                         datefmt="%Y-%m-%dT%H:%M:%S")
 
 
+log = logging.getLogger("xdpfw")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from xdpfw.control.bpfload import AclTables
     from xdpfw.control.daemon import Appliance, ApplianceConfig
     from xdpfw.control.metrics import MetricsServer
 
-    acl = AclTables.empty()
+    acl, engine_factory, det = AclTables.empty(), None, None
     if args.rules:
-        from xdpfw.control.acl import RulesNotEnforceable, compile_rules_for_datapath
+        from xdpfw.control.detection import RulesNotEnforceable, load_detection
 
         try:
-            acl = compile_rules_for_datapath(args.rules, args.var)
+            det = load_detection(args.rules, args.var, kernel_acl=True)
         except RulesNotEnforceable as e:
             print(str(e), file=sys.stderr)
             return 1
+        acl = det.acl
+        if det.engine_rules:
+            engine_factory = det.engine_factory(flow_capacity=args.flows)
+        log.info("%s: %d rule(s) in the kernel ACL, %d in the inspection engine", det.summary,
+                 len(det.in_kernel), det.engine_rules)
     cfg = ApplianceConfig(if_a=args.inline[0], if_b=args.inline[1], queues=args.queues,
                           fail_open=args.fail_mode == "open", xsk_mode=args.xsk_mode,
-                          xdp_mode=args.xdp_mode, busy_poll=args.busy_poll, acl=acl)
+                          xdp_mode=args.xdp_mode, busy_poll=args.busy_poll, acl=acl,
+                          engine_factory=engine_factory)
     app = Appliance(cfg)
+    writer = None
+    sink = None
+    if det is not None and det.engine_rules:
+        from xdpfw.control.alerts import AlertSink, stdout_writer
+        from xdpfw.control.eve import EveFileWriter
+
+        writer = EveFileWriter(args.eve) if args.eve else None
+        sink = AlertSink(det.tables.rules, writer.write if writer else stdout_writer, ips=True,
+                         in_iface=lambda side: (cfg.if_a, cfg.if_b)[side])
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -42,15 +60,23 @@ def cmd_run(args: argparse.Namespace) -> int:
             metrics = MetricsServer(app, args.metrics_listen)
             metrics.start()
         print("xdpfw: running", flush=True)  # readiness line for supervisors and tests
-        while not stop.wait(1.0):
+        while not stop.wait(0.2):
+            if sink is not None:
+                for engine in app.engines():
+                    sink.drain(engine)  # alert rings -> EVE, off the packet path
             if app.workers_running() != len(app.pairs):
-                logging.getLogger("xdpfw").error("a worker thread died; stopping")
+                log.error("a worker thread died; stopping")
                 return 1
     finally:
         if metrics:
             metrics.stop()
         app.stop()
-        logging.getLogger("xdpfw").info("stopped; XDP detached from %s and %s", cfg.if_a, cfg.if_b)
+        if sink is not None:
+            for engine in app.engines():
+                sink.drain(engine)
+        if writer is not None:
+            writer.close()
+        log.info("stopped; XDP detached from %s and %s", cfg.if_a, cfg.if_b)
     return 0
 
 
@@ -76,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="AF_XDP bind mode (auto: zero-copy where the driver supports it)")
     r.add_argument("--xdp-mode", choices=("native", "generic"), default="native")
     r.add_argument("--busy-poll", action="store_true", help="spin instead of sleeping when idle")
+    r.add_argument("--eve", metavar="FILE", help="write EVE JSON alerts here (default: stdout)")
+    r.add_argument("--flows", type=int, default=1 << 16, help="flow table capacity per worker")
     r.set_defaults(func=cmd_run)
 
     chk = sub.add_parser("check", help="validate rule files (and classification/threshold config)")

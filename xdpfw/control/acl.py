@@ -29,10 +29,6 @@ PROTO_MASK = {"ip": shared.PROTO_ANY, "tcp": shared.PROTO_TCP, "udp": shared.PRO
 PORT_PROTOS = ("tcp", "udp")
 
 
-class RulesNotEnforceable(Exception):
-    """Rules the running data path cannot honour; str() lists each as path:line: error."""
-
-
 @dataclass
 class AclCompilation:
     tables: AclTables
@@ -134,23 +130,3 @@ def parse_vars(items: list[str]) -> dict[str, str]:
             raise ValueError(f"--var expects NAME=VALUE, got {item!r}")
         out[name.lstrip("$")] = value
     return out
-
-
-def compile_rules_for_datapath(paths: list[str], var_items: list[str]) -> AclTables:
-    """Load rule files for `xdpfw run`: every rule must be enforceable, else nothing runs.
-
-    Until the inspection engine is bound to the workers, only rules that compile into the
-    kernel ACL can be enforced; any other rule is an error naming its file and line, never
-    a silent skip.
-    """
-    from xdpfw.rules import load_ruleset
-
-    rs = load_ruleset(paths, variables=parse_vars(var_items) or None, strict=True)
-    problems = [str(e) for e in rs.errors]
-    comp = compile_acl(rs.rules)
-    for r in comp.rest:
-        problems.append(f"{r.file}:{r.line}: error: rule sid:{r.sid} cannot be enforced by this build: "
-                        "only IP-only drop rules (kernel ACL) run on the data path so far")
-    if problems:
-        raise RulesNotEnforceable("\n".join(problems + [rs.summary()]))
-    return comp.tables

@@ -61,6 +61,7 @@ class Appliance:
         self.pairs: list = []
         self.threads: list[threading.Thread] = []
         self.final_accounting: list[dict] = []   # per queue pair, taken at stop()
+        self._engines: list = []                 # one per queue pair; kept after stop() for a last drain
         self._lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -80,7 +81,9 @@ class Appliance:
                                batch=cfg.batch, mode=cfg.xsk_mode, busy_poll=cfg.busy_poll)
                 self.pairs.append(qp)
                 if cfg.engine_factory is not None:
-                    qp.bind_engine(cfg.engine_factory())
+                    engine = cfg.engine_factory()
+                    qp.bind_engine(engine)
+                    self._engines.append(engine)
                 self.prog.bind_socket(shared.SIDE_A, q, qp.fd(shared.SIDE_A))
                 self.prog.bind_socket(shared.SIDE_B, q, qp.fd(shared.SIDE_B))
                 t = threading.Thread(target=qp.run, name=f"worker-q{q}", daemon=True)
@@ -131,7 +134,7 @@ class Appliance:
         return self.prog.action_counters() if self.prog else None
 
     def engines(self):
-        return [qp.engine for qp in self.pairs]
+        return list(self._engines)
 
     def worker_counters(self):
         return [(q, qp.counters()) for q, qp in enumerate(self.pairs)]

@@ -115,3 +115,24 @@ def build_detection(rules, *, kernel_acl: bool) -> Detection:
         else:
             det.block_db = db
     return det
+
+
+class RulesNotEnforceable(Exception):
+    """Rules the data path cannot honour; str() lists each as path:line: error."""
+
+
+def load_detection(paths: list[str], var_items: list[str], *, kernel_acl: bool) -> Detection:
+    """Load rule files for `xdpfw run` / `xdpfw replay`: every rule must be enforceable,
+    else nothing runs (a rule the engine cannot honour is an error, never a silent skip)."""
+    from xdpfw.control.acl import parse_vars
+    from xdpfw.rules import load_ruleset
+
+    rs = load_ruleset(paths, variables=parse_vars(var_items) or None, strict=True)
+    problems = [str(e) for e in rs.errors]
+    det = build_detection(rs.rules, kernel_acl=kernel_acl)
+    problems += det.problems
+    if problems:
+        raise RulesNotEnforceable("\n".join(problems + [f"{rs.summary()}; {len(problems)} problem(s): "
+                                                        "nothing loaded"]))
+    det.summary = rs.summary()  # type: ignore[attr-defined]
+    return det

