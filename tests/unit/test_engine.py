@@ -325,3 +325,18 @@ def test_ids_mode_alerts_on_drop_rules_but_blocks_nothing():
     assert c.c(b"zz", seq=c.cseq + 50) == PASS   # a gap is not inspected, and not blocked
     alerts = eng.drain_alerts()
     assert len(alerts) == 1 and not alerts[0]["blocked"] and alerts[0]["action"] == "drop"
+
+
+def test_header_only_rules_are_cached_per_flow_direction_not_per_verdict():
+    eng, t = build(['alert tcp any any -> any 80 (msg:"est"; flow:established,to_server; sid:96;)',
+                    'alert tcp 198.18.0.2 any -> any any (msg:"from server"; sid:97;)'], {})
+    c = Tcp(eng)
+    c.c(flags="S")                 # sid 96 matches statically, not yet dynamically
+    assert sids(eng, t) == []
+    c.s(flags="SA")                # server direction: sid 97
+    assert sids(eng, t) == [97]
+    c.c(flags="A")
+    assert sids(eng, t) == [96]    # established now: the cached "some rules" state let it fire
+    other = Tcp(eng, sport=5555, dport=443)
+    other.handshake()
+    assert sids(eng, t) == [97]    # port 443: only the server-side rule

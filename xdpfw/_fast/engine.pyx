@@ -99,6 +99,11 @@ COUNTER_NAMES = ("packets", "decode_errors", "non_ip", "no_flow", "flow_dropped"
 cdef uint32_t NO_SIG = 0xFFFFFFFF   # report map entry with no signature
 
 cdef enum:
+    HDR_UNKNOWN = 0
+    HDR_NONE = 1
+    HDR_SOME = 2
+
+cdef enum:
     MAX_FIRED = 64        # distinct rules that can fire on one packet
     MATCH_CAP = 1024      # matcher reports kept per scan (more are counted, not kept)
 
@@ -317,6 +322,7 @@ cdef class Engine:
         cdef bint blocked
         cdef uint32_t *rmap
         cdef uint32_t rmax
+        cdef bint any_static
         self.cnt[C_PACKETS] += 1
         if xdpfw_decode(frame, length, p) != 0:
             self.cnt[C_DECODE_ERRORS] += 1
@@ -374,10 +380,18 @@ cdef class Engine:
                 sig = rmap[self.mrec[i].id]
                 if sig != NO_SIG and self._header_ok(&self.sigs[sig], p, f, direction):
                     nfired = self._fire(sig, nfired)
-        for i in range(self.nhdr_only):
-            sig = self.hdr_only[i]
-            if self._header_ok(&self.sigs[sig], p, f, direction):
-                nfired = self._fire(sig, nfired)
+        # Rules without payload conditions: whether any can match this flow direction's
+        # protocol, addresses and ports is fixed for the flow, so it is worked out once and
+        # most packets skip the list (an IP blocklist rarely matches).
+        if f.hdr_rules[direction] != HDR_NONE and self.nhdr_only:
+            any_static = False
+            for i in range(self.nhdr_only):
+                sig = self.hdr_only[i]
+                if self._static_ok(&self.sigs[sig], p):
+                    any_static = True
+                    if self._dynamic_ok(&self.sigs[sig], p, f, direction):
+                        nfired = self._fire(sig, nfired)
+            f.hdr_rules[direction] = HDR_SOME if any_static else HDR_NONE
         if nfired == 0:
             return XDPFW_VERDICT_PASS
 
@@ -429,13 +443,14 @@ cdef class Engine:
         if self.sops.scan(self.stream_db.c_db, self.scratch.c_scratch, st, data, dlen, &self.mbuf) < 0:
             self.cnt[C_MATCHER_ERRORS] += 1
 
-    cdef bint _header_ok(self, const xdpfw_sig *s, const xdpfw_pkt *p, const xdpfw_flow *f,
-                         int direction) noexcept nogil:
-        cdef uint64_t shi, slo, dhi, dlo
+    cdef inline bint _header_ok(self, const xdpfw_sig *s, const xdpfw_pkt *p, const xdpfw_flow *f,
+                                int direction) noexcept nogil:
+        return self._static_ok(s, p) and self._dynamic_ok(s, p, f, direction)
+
+    cdef bint _dynamic_ok(self, const xdpfw_sig *s, const xdpfw_pkt *p, const xdpfw_flow *f,
+                          int direction) noexcept nogil:
+        """The parts of a rule's header that change during a flow: flow state, dsize."""
         cdef bint est
-        if s.proto != XDPFW_SIG_PROTO_ANY and s.proto != p.l4_proto and \
-                not (s.proto == 1 and p.l4_proto == 58):
-            return False
         if s.flow:
             if f.key.proto == 6:
                 est = f.tcp_state == XDPFW_TCP_ESTABLISHED or f.tcp_state == XDPFW_TCP_CLOSING
@@ -455,6 +470,14 @@ cdef class Engine:
         elif s.dsize_op == XDPFW_DSIZE_NOT:
             if s.dsize_lo <= p.payload_len <= s.dsize_hi:
                 return False
+        return True
+
+    cdef bint _static_ok(self, const xdpfw_sig *s, const xdpfw_pkt *p) noexcept nogil:
+        """The parts fixed for a flow direction: protocol, addresses, ports, `<>`."""
+        cdef uint64_t shi, slo, dhi, dlo
+        if s.proto != XDPFW_SIG_PROTO_ANY and s.proto != p.l4_proto and \
+                not (s.proto == 1 and p.l4_proto == 58):
+            return False
         shi, slo = _be64(p.src), _be64(p.src + 8)
         dhi, dlo = _be64(p.dst), _be64(p.dst + 8)
         if _addr_in(self.addrs, &s.src, shi, slo) and _addr_in(self.addrs, &s.dst, dhi, dlo) \

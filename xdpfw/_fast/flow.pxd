@@ -64,6 +64,7 @@ cdef extern from "xdpfw_flow.h" nogil:
         uint8_t app_proto
         uint8_t midstream
         uint8_t drop
+        uint8_t hdr_rules[2]
 
 # Slots a flow may be placed away from its hash (linear probing window).
 cdef enum:

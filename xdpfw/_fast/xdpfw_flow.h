@@ -97,7 +97,9 @@ struct xdpfw_flow {
 	__u8 app_proto;     /* set by protocol detection (engine) */
 	__u8 midstream;     /* picked up without seeing the handshake */
 	__u8 drop;          /* a drop/reject rule matched: drop the rest of the flow */
-	__u8 pad[6];
+	__u8 hdr_rules[2];  /* per direction: 0 not yet known, 1 no header-only rule can match
+			     * this direction's addresses/ports/protocol, 2 some can */
+	__u8 pad[4];
 };
 
 #endif /* XDPFW_FLOW_H */
