@@ -53,7 +53,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    app.start()
+    from xdpfw.control.bpfload import BpfLoadError
+
+    try:
+        app.start()
+    except (BpfLoadError, OSError, ValueError) as e:
+        log.error("cannot start: %s (nothing left attached)", e)
+        return 1
     metrics = None
     try:
         if args.metrics_listen:

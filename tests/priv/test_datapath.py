@@ -120,3 +120,13 @@ def test_sigterm_detaches_and_lab_cleans_up(lab_factory):
     assert not any(netns_exists(ns) for ns in lab.namespaces)
     assert not subprocess.run(["ip", "-o", "link", "show", "type", "veth"], capture_output=True,
                               text=True).stdout.strip().count("a0@")
+
+
+def test_failed_start_reports_and_leaves_nothing_attached(lab):
+    import sys
+
+    res = run_in(lab.fw_ns, [sys.executable, "-m", "xdpfw", "run", "--inline", lab.side_a, lab.side_b,
+                             "--queues", "4", "--metrics-listen", "127.0.0.1:9656"], check=False, timeout=60)
+    assert res.returncode == 1
+    assert "cannot start: AF_XDP on a0/b0 queue 1" in res.stderr
+    assert not xdp_attached(lab.fw_ns, lab.side_a) and not xdp_attached(lab.fw_ns, lab.side_b)
