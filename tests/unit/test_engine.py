@@ -340,3 +340,18 @@ def test_header_only_rules_are_cached_per_flow_direction_not_per_verdict():
     other = Tcp(eng, sport=5555, dport=443)
     other.handshake()
     assert sids(eng, t) == [97]    # port 443: only the server-side rule
+
+
+def test_alert_record_carries_flow_counters_and_start():
+    eng, t = build(['alert tcp any any -> any any (msg:"x"; content:"zz"; sid:98;)'], {0: b"zz"})
+    c = Tcp(eng)
+    c.handshake()
+    c.s(b"hello")
+    c.c(b"xzz")
+    (a,) = eng.drain_alerts()
+    assert a["flow_pkts"] == (3, 2)
+    assert a["flow_bytes"][0] > a["flow_bytes"][1] > 0
+    import time
+    # live: the flow's monotonic start (the handshake's first `now`) moved to wall-clock time
+    expected = time.time_ns() - time.monotonic_ns() + S + 1000
+    assert abs(a["flow_start_ns"] - expected) < 10**9

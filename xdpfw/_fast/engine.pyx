@@ -21,6 +21,7 @@ from posix.time cimport CLOCK_REALTIME, clock_gettime, timespec
 
 from xdpfw._fast.decode cimport xdpfw_decode
 from xdpfw._fast.flow cimport *
+from xdpfw._fast.includes.clock cimport monotonic_ns
 from xdpfw._fast.includes.pkt cimport XDPFW_LAYER_L4, xdpfw_pkt
 from xdpfw._fast.includes.shared cimport *
 from xdpfw._fast.match cimport (Database, Scratch, StreamPool, XDPFW_MATCH_EPOOL,
@@ -53,7 +54,9 @@ cdef extern from "xdpfw_engine.h" nogil:
         uint32_t dsize_lo, dsize_hi
         uint8_t action, proto, bidir, flow, dsize_op, noalert
     struct xdpfw_alert_rec:
-        uint64_t ts_ns, flow_id, pkt_num
+        uint64_t ts_ns, flow_id, pkt_num, flow_start_ns
+        uint64_t flow_pkts[2]
+        uint64_t flow_bytes[2]
         uint8_t src[16]
         uint8_t dst[16]
         uint16_t sport, dport
@@ -203,6 +206,7 @@ cdef class Engine:
     cdef public bint ips             # False (IDS): drop/reject rules only alert, nothing blocks
     cdef uint64_t pkt_num
     cdef uint64_t pkt_ts_ns
+    cdef uint64_t mono_to_real       # CLOCK_REALTIME - CLOCK_MONOTONIC at start (live flows)
     cdef readonly object rules       # the Python rule objects, for the control plane
 
     def __cinit__(self):
@@ -277,6 +281,9 @@ cdef class Engine:
         if self.ring == NULL:
             raise MemoryError()
         self.ring_mask = ring - 1
+        cdef timespec rt
+        clock_gettime(CLOCK_REALTIME, &rt)
+        self.mono_to_real = <uint64_t>rt.tv_sec * 1000000000ULL + <uint64_t>rt.tv_nsec - monotonic_ns()
         self.decode_error_policy = POLICY_PASS_
         self.no_flow_policy = POLICY_DROP_ if ips else POLICY_PASS_
         self.ips = ips
@@ -504,6 +511,12 @@ cdef class Engine:
             r.ts_ns = <uint64_t>ts.tv_sec * 1000000000ULL + <uint64_t>ts.tv_nsec
         r.flow_id = f.flow_id
         r.pkt_num = self.pkt_num
+        # Live, the flow clock is monotonic; in replay it is the capture's (already wall time).
+        r.flow_start_ns = f.first_ns if self.pkt_ts_ns else f.first_ns + self.mono_to_real
+        r.flow_pkts[0] = f.dir[0].packets
+        r.flow_pkts[1] = f.dir[1].packets
+        r.flow_bytes[0] = f.dir[0].bytes
+        r.flow_bytes[1] = f.dir[1].bytes
         memcpy(r.src, p.src, 16)
         memcpy(r.dst, p.dst, 16)
         r.sport = p.sport
@@ -593,6 +606,8 @@ cdef class Engine:
         while tail != head and len(out) < max_records:
             r = &self.ring[tail & self.ring_mask]
             out.append({"ts_ns": r.ts_ns, "flow_id": r.flow_id, "pkt_num": r.pkt_num,
+                        "flow_start_ns": r.flow_start_ns, "flow_pkts": (r.flow_pkts[0], r.flow_pkts[1]),
+                        "flow_bytes": (r.flow_bytes[0], r.flow_bytes[1]),
                         "src": bytes(r.src[:16]), "dst": bytes(r.dst[:16]), "sport": r.sport,
                         "dport": r.dport, "sig": r.sig, "proto": r.proto, "ip_version": r.ip_version,
                         "action": ("pass", "drop", "reject", "alert")[r.action],

@@ -77,7 +77,9 @@ cdef class FlowTable:
             raise MemoryError()
         if getrandom(&self.seed, sizeof(self.seed), 0) != sizeof(self.seed):
             raise OSError("getrandom failed")
-        self.next_id = 1
+        # Flow ids must not collide across workers (each has its own table) or restarts:
+        # start at a random point of the 51 bits EVE keeps.
+        self.next_id = (self.seed & ((1ULL << 50) - 1)) | 1
         self.t_new = timeout_new_s * 1000000000ULL
         self.t_est = timeout_est_s * 1000000000ULL
         self.t_tcp_est = timeout_tcp_est_s * 1000000000ULL

@@ -74,6 +74,9 @@ struct xdpfw_alert_rec {
 	__u64 ts_ns;           /* CLOCK_REALTIME of the packet (replay: the capture's time) */
 	__u64 flow_id;
 	__u64 pkt_num;         /* replay: 1-based packet index in the capture (pcap_cnt) */
+	__u64 flow_start_ns;   /* CLOCK_REALTIME of the flow's first packet */
+	__u64 flow_pkts[2];    /* packets so far, indexed by XDPFW_DIR_* */
+	__u64 flow_bytes[2];
 	__u8 src[16], dst[16]; /* as in the packet (IPv4-mapped) */
 	__u16 sport, dport;
 	__u32 sig;             /* index into the rule set's signature table */

@@ -23,9 +23,7 @@ class AlertSink:
         self.ips = ips
         self.in_iface = in_iface
         self.replay = replay
-        # The alert record does not carry flow counters yet: no `flow` object rather than
-        # one full of zeros.
-        self.fmt = EveFormatter(flow=False)
+        self.fmt = EveFormatter(flow=True)
         self.alerts = 0
         self.drops = 0
 
@@ -38,6 +36,9 @@ class AlertSink:
             dst_port=rec["dport"] if rec["proto"] in (6, 17, 132) else 0,
             in_iface=self.in_iface(rec["side"]), pcap_cnt=rec["pkt_num"] if self.replay else None,
             flow_id=rec["flow_id"], direction=rec["direction"], rule=self.infos[rec["sig"]],
+            flow_pkts_toserver=rec["flow_pkts"][0], flow_pkts_toclient=rec["flow_pkts"][1],
+            flow_bytes_toserver=rec["flow_bytes"][0], flow_bytes_toclient=rec["flow_bytes"][1],
+            flow_start_ns=rec["flow_start_ns"],
             action=str(rule.action), verdict="drop" if rec["blocked"] else None, ips=self.ips,
             drop_reason="rules" if kind == "drop" else None)
 
