@@ -355,3 +355,54 @@ def test_alert_record_carries_flow_counters_and_start():
     # live: the flow's monotonic start (the handshake's first `now`) moved to wall-clock time
     expected = time.time_ns() - time.monotonic_ns() + S + 1000
     assert abs(a["flow_start_ns"] - expected) < 10**9
+
+
+def test_flowbits_across_packets_and_within_one():
+    eng, t = build([
+        'alert tcp any any -> any any (msg:"login"; content:"USER admin"; flowbits:set,admin; flowbits:noalert; sid:101;)',
+        'alert tcp any any -> any any (msg:"cmd as admin"; content:"DELETE"; flowbits:isset,admin; sid:102;)',
+        'alert tcp any any -> any any (msg:"cmd not admin"; content:"DELETE"; flowbits:isnotset,admin; sid:103;)',
+        'alert tcp any any -> any any (msg:"logout"; content:"QUIT"; flowbits:unset,admin; sid:104;)',
+        'alert tcp any any -> any any (msg:"either"; content:"PING"; flowbits:isset,admin|other; sid:105;)',
+    ], {0: b"USER admin", 1: b"DELETE", 2: b"DELETE", 3: b"QUIT", 4: b"PING"})
+    c = Tcp(eng)
+    c.handshake()
+    c.c(b"DELETE x")
+    assert sids(eng, t) == [103]
+    c.c(b"PING")
+    assert sids(eng, t) == []
+    c.c(b"USER admin")                    # noalert setter: no alert, bit set
+    assert sids(eng, t) == []
+    c.c(b"DELETE y PING")
+    assert sorted(sids(eng, t)) == [102, 105]
+    c.c(b"QUIT")
+    assert sids(eng, t) == [104]
+    c.c(b"DELETE z")
+    assert sids(eng, t) == [103]
+    d = Tcp(eng, sport=41000)
+    d.handshake()
+    d.c(b"USER admin DELETE")             # set and test on one packet: the setter goes first
+    assert sids(eng, t) == [102]
+    e = Tcp(eng, sport=42000)             # another flow does not see the bit
+    e.handshake()
+    e.c(b"DELETE")
+    assert sids(eng, t) == [103]
+
+
+def test_flowbits_toggle_and_name_limit():
+    from xdpfw.control.sigtables import NotEngineRule
+    eng, t = build(['alert tcp any any -> any any (msg:"t"; content:"T"; flowbits:toggle,x; flowbits:noalert; sid:110;)',
+                    'alert tcp any any -> any any (msg:"x set"; content:"?"; flowbits:isset,x; sid:111;)'],
+                   {0: b"T", 1: b"?"})
+    c = Tcp(eng)
+    c.handshake()
+    c.c(b"T")
+    c.c(b"?")
+    assert sids(eng, t) == [111]
+    c.c(b"T")
+    c.c(b"?")
+    assert sids(eng, t) == []
+    tables = SigTables()
+    with pytest.raises(NotEngineRule, match="more than 128"):
+        for i in range(129):
+            tables.add(parse_rule(f'alert tcp any any -> any any (flowbits:set,b{i}; sid:{i + 1};)'), has_payload=False)

@@ -49,7 +49,15 @@ cdef extern from "xdpfw_engine.h" nogil:
         uint16_t lo, hi
     struct xdpfw_set_ref:
         uint32_t first, count, any
+    struct xdpfw_sig_flowbits:
+        uint64_t isset[2]
+        uint64_t isnotset[2]
+        uint64_t set[2]
+        uint64_t unset[2]
+        uint64_t toggle[2]
+        uint8_t isset_any, isnotset_any, checks
     struct xdpfw_sig:
+        xdpfw_sig_flowbits fb
         xdpfw_set_ref src, dst, sport, dport
         uint32_t dsize_lo, dsize_hi
         uint8_t action, proto, bidir, flow, dsize_op, noalert
@@ -155,6 +163,35 @@ cdef inline bint _port_in(const xdpfw_port_range *r, const xdpfw_set_ref *s, uin
     return False
 
 
+cdef inline bint _fb_ok(const xdpfw_sig_flowbits *fb, const xdpfw_flow *f) noexcept nogil:
+    cdef int w
+    cdef bint any_set = False, any_clear = False, need_set = False, need_clear = False
+    for w in range(2):
+        if fb.isset[w]:
+            need_set = True
+            if fb.isset_any:
+                any_set = any_set or (f.flowbits[w] & fb.isset[w]) != 0
+            elif (f.flowbits[w] & fb.isset[w]) != fb.isset[w]:
+                return False
+        if fb.isnotset[w]:
+            need_clear = True
+            if fb.isnotset_any:
+                any_clear = any_clear or (~f.flowbits[w] & fb.isnotset[w]) != 0
+            elif f.flowbits[w] & fb.isnotset[w]:
+                return False
+    if fb.isset_any and need_set and not any_set:
+        return False
+    if fb.isnotset_any and need_clear and not any_clear:
+        return False
+    return True
+
+
+cdef inline void _fb_apply(const xdpfw_sig_flowbits *fb, xdpfw_flow *f) noexcept nogil:
+    cdef int w
+    for w in range(2):
+        f.flowbits[w] = ((f.flowbits[w] | fb.set[w]) & ~fb.unset[w]) ^ fb.toggle[w]
+
+
 cdef inline uint32_t _le32(const uint8_t *p) noexcept nogil:
     return <uint32_t>p[0] | (<uint32_t>p[1] << 8) | (<uint32_t>p[2] << 16) | (<uint32_t>p[3] << 24)
 
@@ -201,6 +238,7 @@ cdef class Engine:
     cdef unsigned int ring_tail      # written by the reader
     cdef uint64_t cnt[C_MAX]
     cdef uint32_t fired[MAX_FIRED]
+    cdef uint32_t cand[MAX_FIRED]    # rules whose conditions but flowbits hold on this packet
     cdef public int decode_error_policy
     cdef public int no_flow_policy
     cdef public bint ips             # False (IDS): drop/reject rules only alert, nothing blocks
@@ -322,7 +360,7 @@ cdef class Engine:
         cdef xdpfw_flow *f
         cdef int direction = XDPFW_DIR_TOSERVER
         cdef int res
-        cdef uint32_t skip = 0, nfired = 0, i, sig
+        cdef uint32_t skip = 0, nfired = 0, ncand = 0, i, sig
         cdef const uint8_t *data
         cdef uint32_t dlen
         cdef int best = XDPFW_ACT_ALERT + 1
@@ -382,11 +420,12 @@ cdef class Engine:
         if self.mbuf.overflow:
             self.cnt[C_MATCH_OVERFLOW] += self.mbuf.overflow
             self.mbuf.overflow = 0
+        ncand = 0
         for i in range(self.mbuf.count):
             if self.mrec[i].id < rmax:
                 sig = rmap[self.mrec[i].id]
                 if sig != NO_SIG and self._header_ok(&self.sigs[sig], p, f, direction):
-                    nfired = self._fire(sig, nfired)
+                    ncand = self._add(self.cand, sig, ncand)
         # Rules without payload conditions: whether any can match this flow direction's
         # protocol, addresses and ports is fixed for the flow, so it is worked out once and
         # most packets skip the list (an IP blocklist rarely matches).
@@ -397,8 +436,21 @@ cdef class Engine:
                 if self._static_ok(&self.sigs[sig], p):
                     any_static = True
                     if self._dynamic_ok(&self.sigs[sig], p, f, direction):
-                        nfired = self._fire(sig, nfired)
+                        ncand = self._add(self.cand, sig, ncand)
             f.hdr_rules[direction] = HDR_SOME if any_static else HDR_NONE
+        if ncand == 0:
+            return XDPFW_VERDICT_PASS
+        # Flowbits: rules without flowbit conditions first (their set/unset/toggle take
+        # effect at once), then the rules that test flowbits, so a bit set by one rule is
+        # seen by another on the same packet, as Suricata orders setters before checkers.
+        for i in range(ncand):
+            if not self.sigs[self.cand[i]].fb.checks:
+                nfired = self._add(self.fired, self.cand[i], nfired)
+                _fb_apply(&self.sigs[self.cand[i]].fb, f)
+        for i in range(ncand):
+            if self.sigs[self.cand[i]].fb.checks and _fb_ok(&self.sigs[self.cand[i]].fb, f):
+                nfired = self._add(self.fired, self.cand[i], nfired)
+                _fb_apply(&self.sigs[self.cand[i]].fb, f)
         if nfired == 0:
             return XDPFW_VERDICT_PASS
 
@@ -419,16 +471,17 @@ cdef class Engine:
             return XDPFW_VERDICT_DROP
         return XDPFW_VERDICT_PASS
 
-    cdef inline uint32_t _fire(self, uint32_t sig, uint32_t nfired) noexcept nogil:
+    cdef inline uint32_t _add(self, uint32_t *arr, uint32_t sig, uint32_t n) noexcept nogil:
+        """Append sig to a per-packet set (a rule fires at most once per packet)."""
         cdef uint32_t i
-        for i in range(nfired):
-            if self.fired[i] == sig:
-                return nfired  # one alert per rule per packet
-        if nfired == MAX_FIRED:
+        for i in range(n):
+            if arr[i] == sig:
+                return n
+        if n == MAX_FIRED:
             self.cnt[C_FIRED_OVERFLOW] += 1
-            return nfired
-        self.fired[nfired] = sig
-        return nfired + 1
+            return n
+        arr[n] = sig
+        return n + 1
 
     cdef void _scan_stream(self, xdpfw_flow *f, int direction, const uint8_t *data,
                            uint32_t dlen, bint restart) noexcept nogil:
@@ -652,6 +705,12 @@ cdef int _inspect_entry(void *engine, uint8_t *frame, uint32_t length, uint32_t 
 
 
 cdef void _fill_sig(xdpfw_sig *d, s):
+    cdef int w
+    for w in range(2):
+        d.fb.isset[w], d.fb.isnotset[w] = s.fb_isset[w], s.fb_isnotset[w]
+        d.fb.set[w], d.fb.unset[w], d.fb.toggle[w] = s.fb_set[w], s.fb_unset[w], s.fb_toggle[w]
+    d.fb.isset_any, d.fb.isnotset_any = s.fb_isset_any, s.fb_isnotset_any
+    d.fb.checks = bool(any(s.fb_isset) or any(s.fb_isnotset))
     d.src.first, d.src.count, d.src.any = s.src
     d.dst.first, d.dst.count, d.dst.any = s.dst
     d.sport.first, d.sport.count, d.sport.any = s.sport

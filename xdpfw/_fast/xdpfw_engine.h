@@ -53,7 +53,19 @@ struct xdpfw_set_ref {
 	__u32 any;
 };
 
+/* Flowbits (xdpfw_flow.flowbits, 128 per flow): names are numbered by the rule compiler.
+ * Checks are conditions of the rule; set/unset/toggle act when the rule matches. */
+struct xdpfw_sig_flowbits {
+	__u64 isset[2];      /* these bits must be set (any of them if isset_any) */
+	__u64 isnotset[2];   /* these bits must be clear (any of them if isnotset_any) */
+	__u64 set[2], unset[2], toggle[2];
+	__u8 isset_any, isnotset_any;
+	__u8 checks;         /* the rule has isset/isnotset conditions */
+	__u8 pad[5];
+};
+
 struct xdpfw_sig {
+	struct xdpfw_sig_flowbits fb;
 	struct xdpfw_set_ref src, dst;         /* address sets */
 	struct xdpfw_set_ref sport, dport;     /* port sets */
 	__u32 dsize_lo, dsize_hi;

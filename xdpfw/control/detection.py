@@ -80,7 +80,7 @@ def build_detection(rules, *, kernel_acl: bool) -> Detection:
         except NotEngineRule as e:
             det.problems.append(_problem(r, f"not supported by the engine: {e}"))
 
-    sig_of_rule: dict[int, int] = {}   # id(rule) -> signature (a rule of proto ip is in both databases)
+    sig_of_rule: dict[int, int | None] = {}  # id(rule) -> signature (a rule of proto ip is in both databases)
     for mode, protos, report in (("stream", STREAM_PROTOS, det.tables.report),
                                  ("block", BLOCK_PROTOS, det.tables.block_report)):
         subset = [r for r in payload if r.proto in protos]
@@ -108,8 +108,13 @@ def build_detection(rules, *, kernel_acl: bool) -> Detection:
                 continue
             r = subset[idx]
             if id(r) not in sig_of_rule:
-                sig_of_rule[id(r)] = det.tables.add(r, has_payload=True)
-            report[rid] = sig_of_rule[id(r)]
+                try:
+                    sig_of_rule[id(r)] = det.tables.add(r, has_payload=True)
+                except NotEngineRule as e:
+                    det.problems.append(_problem(r, f"not supported by the engine: {e}"))
+                    sig_of_rule[id(r)] = None
+            if sig_of_rule[id(r)] is not None:
+                report[rid] = sig_of_rule[id(r)]
         if mode == "stream":
             det.stream_db = db
         else:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from xdpfw._fast import engine as E
 
 V4_MAPPED = 0xFFFF << 32
+MAX_FLOWBITS = 128  # xdpfw_flow.flowbits
 PROTO = {"ip": 0, "tcp": 6, "udp": 17, "icmp": 1, "http": 6, "tls": 6, "dns": 0}
 ACTION = {"pass": E.ACT_PASS, "drop": E.ACT_DROP, "reject": E.ACT_REJECT, "rejectsrc": E.ACT_REJECT,
           "rejectdst": E.ACT_REJECT, "rejectboth": E.ACT_REJECT, "alert": E.ACT_ALERT}
@@ -40,6 +41,13 @@ class Sig:
     dsize_lo: int = 0
     dsize_hi: int = 0
     noalert: int = 0
+    fb_isset: tuple[int, int] = (0, 0)
+    fb_isnotset: tuple[int, int] = (0, 0)
+    fb_set: tuple[int, int] = (0, 0)
+    fb_unset: tuple[int, int] = (0, 0)
+    fb_toggle: tuple[int, int] = (0, 0)
+    fb_isset_any: int = 0
+    fb_isnotset_any: int = 0
 
 
 @dataclass
@@ -51,6 +59,33 @@ class SigTables:
     block_report: dict[int, int] = field(default_factory=dict)  # block database id -> sig
     header_only: list[int] = field(default_factory=list)
     rules: list = field(default_factory=list)
+    flowbit_ids: dict[str, int] = field(default_factory=dict)   # name -> bit (0..127)
+
+    def _bits(self, names) -> tuple[int, int]:
+        mask = 0
+        for name in names:
+            if name not in self.flowbit_ids:
+                if len(self.flowbit_ids) == MAX_FLOWBITS:
+                    raise NotEngineRule(f"more than {MAX_FLOWBITS} flowbit names in the rule set")
+                self.flowbit_ids[name] = len(self.flowbit_ids)
+            mask |= 1 << self.flowbit_ids[name]
+        return (mask & 0xFFFFFFFFFFFFFFFF, mask >> 64)
+
+    def _flowbits(self, rule, sig: "Sig") -> None:
+        acc = {"set": 0, "unset": 0, "toggle": 0, "isset": 0, "isnotset": 0}
+        for cmd in ("isset", "isnotset"):
+            entries = [fb for fb in rule.flowbits if fb.command == cmd]
+            if len(entries) > 1 and any(fb.group == "any" for fb in entries):
+                raise NotEngineRule(f"an 'any' flowbits group ({cmd} a|b) combined with another {cmd}")
+        for fb in rule.flowbits:
+            lo, hi = self._bits(fb.names)
+            acc[fb.command] |= lo | (hi << 64)
+            if fb.command == "isset" and fb.group == "any":
+                sig.fb_isset_any = 1
+            if fb.command == "isnotset" and fb.group == "any":
+                sig.fb_isnotset_any = 1
+        for cmd, mask in acc.items():
+            setattr(sig, f"fb_{cmd}", (mask & 0xFFFFFFFFFFFFFFFF, mask >> 64))
 
     def _addr_set(self, aset) -> tuple[int, int, int]:
         if aset.is_any:
@@ -95,6 +130,8 @@ class SigTables:
                   bidir=int(rule.bidirectional), flow=flow, noalert=int(rule.noalert))
         if rule.dsize is not None:
             sig.dsize_op, sig.dsize_lo, sig.dsize_hi = _dsize(rule.dsize)
+        if rule.flowbits:
+            self._flowbits(rule, sig)
         self.sigs.append(sig)
         self.rules.append(rule)
         idx = len(self.sigs) - 1
