@@ -406,3 +406,68 @@ def test_flowbits_toggle_and_name_limit():
     with pytest.raises(NotEngineRule, match="more than 128"):
         for i in range(129):
             tables.add(parse_rule(f'alert tcp any any -> any any (flowbits:set,b{i}; sid:{i + 1};)'), has_payload=False)
+
+
+def _udp(src=CLI, dst=SRV, sport=1000, dport=9):
+    return bytes(ETH / IP(src=src, dst=dst) / UDP(sport=sport, dport=dport) / b"x")
+
+
+@pytest.mark.parametrize("opt,alerting_hits", [
+    ("threshold:type limit, track by_src, count 2, seconds 60;", [1, 2]),
+    ("threshold:type threshold, track by_src, count 3, seconds 60;", [3, 6]),
+    ("threshold:type both, track by_src, count 3, seconds 60;", [3]),
+    ("detection_filter:track by_src, count 2, seconds 60;", [3, 4, 5, 6, 7]),
+])
+def test_rate_control_per_window(opt, alerting_hits):
+    eng, t = build([f'alert udp any any -> any 9 (msg:"x"; {opt} sid:120;)'], {})
+    got = []
+    for hit in range(1, 8):
+        eng.inspect_frame(_udp(sport=1000 + hit), 0, S + hit)   # a new flow each time
+        if eng.drain_alerts():
+            got.append(hit)
+    assert got == alerting_hits
+    # another source has its own tracker; after the window the count starts again
+    eng.inspect_frame(_udp(src="198.18.0.9"), 0, S + 10)
+    assert len(eng.drain_alerts()) == (1 if alerting_hits[0] == 1 else 0)
+    later = S + 61 * S
+    eng.inspect_frame(_udp(sport=5000), 0, later)
+    assert len(eng.drain_alerts()) == (1 if alerting_hits[0] == 1 else 0)
+
+
+def test_detection_filter_gates_the_drop_itself():
+    eng, t = build(['drop udp any any -> any 9 (msg:"flood"; detection_filter:track by_src, count 3, seconds 10; sid:121;)'], {})
+    verdicts = [eng.inspect_frame(_udp(sport=2000 + i), 0, S + i)[0] for i in range(5)]
+    assert verdicts == ["pass", "pass", "pass", "drop", "drop"]
+
+
+def test_threshold_limit_mutes_the_alert_not_the_drop():
+    eng, t = build(['drop udp any any -> any 9 (msg:"x"; threshold:type limit, track by_rule, count 1, seconds 60; sid:122;)'], {})
+    verdicts = [eng.inspect_frame(_udp(sport=3000 + i), 0, S + i)[0] for i in range(3)]
+    assert verdicts == ["drop"] * 3
+    assert len(eng.drain_alerts()) == 1
+    assert eng.counters()["alerts_thresholded"] == 2
+
+
+def test_threshold_config_suppress_and_event_filter(tmp_path):
+    rules = tmp_path / "t.rules"
+    rules.write_text('alert udp any any -> any 9 (msg:"a"; sid:130;)\n'
+                     'alert udp any any -> any 9 (msg:"b"; sid:131;)\n'
+                     'alert udp any any -> any 9 (msg:"c"; flowbits:set,seen; sid:132;)\n'
+                     'alert udp any any -> any 9 (msg:"d"; flowbits:isset,seen; sid:133;)\n')
+    thr = tmp_path / "threshold.config"
+    thr.write_text("suppress gen_id 1, sig_id 130, track by_src, ip 198.18.0.9\n"
+                   "event_filter gen_id 1, sig_id 131, type limit, track by_dst, count 1, seconds 60\n"
+                   "suppress gen_id 1, sig_id 132\n")
+    from xdpfw.rules import load_ruleset
+    rs = load_ruleset([str(rules)], threshold=str(thr))
+    assert not rs.errors
+    tables = SigTables()
+    for r in rs.rules:
+        tables.add(r, has_payload=False)
+    eng = E.Engine(tables, flow_capacity=64)
+    eng.inspect_frame(_udp(src="198.18.0.9"), 0, S)
+    got = sorted(tables.rules[a["sig"]].sid for a in eng.drain_alerts())
+    assert got == [131, 133]          # 130 suppressed for this source; 132 silent but set the bit
+    eng.inspect_frame(_udp(src=CLI, sport=7), 0, S + 1)
+    got = sorted(tables.rules[a["sig"]].sid for a in eng.drain_alerts())
+    assert got == [130, 133]          # 131: one alert per destination per minute

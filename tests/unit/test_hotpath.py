@@ -23,7 +23,7 @@ FAST = ROOT / "xdpfw" / "_fast"
 PER_PACKET = {
     "xsk.pyx": ["QueuePair._loop", "QueuePair._rx", "QueuePair._drop", "QueuePair._complete",
                 "QueuePair._refill", "QueuePair._kick_tx"],
-    "engine.pyx": ["Engine.inspect", "Engine._add", "Engine._scan_stream", "Engine._header_ok", "Engine._static_ok", "Engine._dynamic_ok",
+    "engine.pyx": ["Engine.inspect", "Engine._add", "Engine._match", "Engine._suppressed", "Engine._thr_hit", "Engine._scan_stream", "Engine._header_ok", "Engine._static_ok", "Engine._dynamic_ok",
                    "Engine._alert", "_addr_in", "_port_in", "_be64", "_fb_ok", "_fb_apply", "_le32", "_rd32", "_inspect_entry"],
     "flow.pyx": ["FlowTable.lookup", "FlowTable.tcp_track", "FlowTable._timeout", "FlowTable._reclaim",
                  "FlowTable._init", "FlowTable._count", "_mix", "_load64"],

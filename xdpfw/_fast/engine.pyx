@@ -56,8 +56,32 @@ cdef extern from "xdpfw_engine.h" nogil:
         uint64_t unset[2]
         uint64_t toggle[2]
         uint8_t isset_any, isnotset_any, checks
+    enum:
+        XDPFW_THR_NONE
+        XDPFW_THR_LIMIT
+        XDPFW_THR_THRESHOLD
+        XDPFW_THR_BOTH
+        XDPFW_THR_DETECTION
+        XDPFW_TRACK_SRC
+        XDPFW_TRACK_DST
+        XDPFW_TRACK_RULE
+        XDPFW_TRACK_BOTH
+        XDPFW_TRACK_FLOW
+        XDPFW_SUPP_NONE
+        XDPFW_SUPP_ALL
+        XDPFW_SUPP_SRC
+        XDPFW_SUPP_DST
+        XDPFW_SUPP_EITHER
+    struct xdpfw_thr_entry:
+        uint64_t k[4]
+        uint64_t window_start
+        uint32_t sig, count
+        uint8_t used
     struct xdpfw_sig:
         xdpfw_sig_flowbits fb
+        xdpfw_set_ref supp_addrs
+        uint32_t thr_count, thr_seconds
+        uint8_t thr_type, thr_track, supp
         xdpfw_set_ref src, dst, sport, dport
         uint32_t dsize_lo, dsize_hi
         uint8_t action, proto, bidir, flow, dsize_op, noalert
@@ -101,11 +125,15 @@ cdef enum:
     C_PASSED_BY_RULE
     C_DROPPED_BY_RULE
     C_FIRED_OVERFLOW
+    C_THRESHOLD_EVICTED
+    C_ALERTS_THRESHOLDED
+    C_ALERTS_SUPPRESSED
     C_MAX
 
 COUNTER_NAMES = ("packets", "decode_errors", "non_ip", "no_flow", "flow_dropped", "tcp_dropped",
                  "scanned_bytes", "matches", "match_overflow", "stream_pool_empty", "matcher_errors",
-                 "alerts", "alert_ring_full", "passed_by_rule", "dropped_by_rule", "fired_overflow")
+                 "alerts", "alert_ring_full", "passed_by_rule", "dropped_by_rule", "fired_overflow",
+                 "threshold_evicted", "alerts_thresholded", "alerts_suppressed")
 
 cdef uint32_t NO_SIG = 0xFFFFFFFF   # report map entry with no signature
 
@@ -239,6 +267,10 @@ cdef class Engine:
     cdef uint64_t cnt[C_MAX]
     cdef uint32_t fired[MAX_FIRED]
     cdef uint32_t cand[MAX_FIRED]    # rules whose conditions but flowbits hold on this packet
+    cdef bint quiet[MAX_FIRED]       # fired[i] matched but rate control or suppress mutes its alert
+    cdef xdpfw_thr_entry *thr        # rate-control trackers (fixed capacity, per worker)
+    cdef uint32_t thr_mask
+    cdef uint64_t thr_seed
     cdef public int decode_error_policy
     cdef public int no_flow_policy
     cdef public bint ips             # False (IDS): drop/reject rules only alert, nothing blocks
@@ -258,6 +290,7 @@ cdef class Engine:
         self.mstream_owner = NULL
         self.mrec = NULL
         self.ring = NULL
+        self.thr = NULL
         memset(self.cnt, 0, sizeof(self.cnt))
 
     def __dealloc__(self):
@@ -276,11 +309,12 @@ cdef class Engine:
         PyMem_Free(self.mstream_owner)
         PyMem_Free(self.mrec)
         PyMem_Free(self.ring)
+        PyMem_Free(self.thr)
 
     def __init__(self, tables, *, Database stream_db=None, Database block_db=None,
                  uint32_t flow_capacity=65536, uint32_t stream_pool=0,
                  uint32_t alert_ring=4096, rules=None, bint midstream=True, uint32_t gap_resync=0,
-                 bint ips=True):
+                 bint ips=True, uint32_t thresholds=16384):
         """tables: an xdpfw.detect.tables.SigTables (signature, address and port arrays and
         the matcher report map). Databases are shared, read-only; everything else is this
         worker's."""
@@ -319,6 +353,14 @@ cdef class Engine:
         if self.ring == NULL:
             raise MemoryError()
         self.ring_mask = ring - 1
+        ring = 64
+        while ring < thresholds:
+            ring <<= 1
+        self.thr = <xdpfw_thr_entry *>PyMem_Calloc(ring, sizeof(xdpfw_thr_entry))
+        if self.thr == NULL:
+            raise MemoryError()
+        self.thr_mask = ring - 1
+        self.thr_seed = <uint64_t>id(self) * 0x9E3779B97F4A7C15ULL
         cdef timespec rt
         clock_gettime(CLOCK_REALTIME, &rt)
         self.mono_to_real = <uint64_t>rt.tv_sec * 1000000000ULL + <uint64_t>rt.tv_nsec - monotonic_ns()
@@ -445,12 +487,10 @@ cdef class Engine:
         # seen by another on the same packet, as Suricata orders setters before checkers.
         for i in range(ncand):
             if not self.sigs[self.cand[i]].fb.checks:
-                nfired = self._add(self.fired, self.cand[i], nfired)
-                _fb_apply(&self.sigs[self.cand[i]].fb, f)
+                nfired = self._match(self.cand[i], p, f, nfired, now)
         for i in range(ncand):
             if self.sigs[self.cand[i]].fb.checks and _fb_ok(&self.sigs[self.cand[i]].fb, f):
-                nfired = self._add(self.fired, self.cand[i], nfired)
-                _fb_apply(&self.sigs[self.cand[i]].fb, f)
+                nfired = self._match(self.cand[i], p, f, nfired, now)
         if nfired == 0:
             return XDPFW_VERDICT_PASS
 
@@ -462,7 +502,7 @@ cdef class Engine:
             return XDPFW_VERDICT_PASS   # a pass rule silences the rest (Suricata action order)
         blocked = self.ips and (best == XDPFW_ACT_DROP or best == XDPFW_ACT_REJECT)
         for i in range(nfired):
-            if not self.sigs[self.fired[i]].noalert:
+            if not self.sigs[self.fired[i]].noalert and not self.quiet[i]:
                 self._alert(self.fired[i], p, f, direction, side, blocked)
         if blocked:
             f.drop = 1
@@ -470,6 +510,94 @@ cdef class Engine:
             reason[0] = XDPFW_DROP_RULE
             return XDPFW_VERDICT_DROP
         return XDPFW_VERDICT_PASS
+
+    cdef uint32_t _match(self, uint32_t sig, const xdpfw_pkt *p, xdpfw_flow *f, uint32_t nfired,
+                         uint64_t now) noexcept nogil:
+        """A rule whose conditions hold: detection_filter may still say it did not match;
+        otherwise it fires (flowbit actions, verdict) and rate control / suppress decide
+        whether it alerts."""
+        cdef const xdpfw_sig *s = &self.sigs[sig]
+        cdef uint32_t hits, n
+        cdef bint quiet = False
+        if s.thr_type != XDPFW_THR_NONE:
+            hits = self._thr_hit(sig, s, p, f, now)
+            if s.thr_type == XDPFW_THR_DETECTION:
+                if hits <= s.thr_count:
+                    return nfired
+            elif s.thr_type == XDPFW_THR_LIMIT:
+                quiet = hits > s.thr_count
+            elif s.thr_type == XDPFW_THR_THRESHOLD:
+                quiet = hits % s.thr_count != 0
+            else:  # both: once per window, at the count-th hit
+                quiet = hits != s.thr_count
+            if quiet:
+                self.cnt[C_ALERTS_THRESHOLDED] += 1
+        if not quiet and s.supp != XDPFW_SUPP_NONE and self._suppressed(s, p):
+            quiet = True
+            self.cnt[C_ALERTS_SUPPRESSED] += 1
+        n = self._add(self.fired, sig, nfired)
+        if n != nfired:
+            self.quiet[nfired] = quiet
+            _fb_apply(&s.fb, f)
+        return n
+
+    cdef bint _suppressed(self, const xdpfw_sig *s, const xdpfw_pkt *p) noexcept nogil:
+        if s.supp == XDPFW_SUPP_ALL:
+            return True
+        if (s.supp == XDPFW_SUPP_SRC or s.supp == XDPFW_SUPP_EITHER) and \
+                _addr_in(self.addrs, &s.supp_addrs, _be64(p.src), _be64(p.src + 8)):
+            return True
+        if (s.supp == XDPFW_SUPP_DST or s.supp == XDPFW_SUPP_EITHER) and \
+                _addr_in(self.addrs, &s.supp_addrs, _be64(p.dst), _be64(p.dst + 8)):
+            return True
+        return False
+
+    cdef uint32_t _thr_hit(self, uint32_t sig, const xdpfw_sig *s, const xdpfw_pkt *p,
+                           const xdpfw_flow *f, uint64_t now) noexcept nogil:
+        """Count one hit of (sig, tracked key) and return the hits in the current window."""
+        cdef uint64_t k[4]
+        cdef uint64_t h, window = <uint64_t>s.thr_seconds * 1000000000ULL, oldest = 0xFFFFFFFFFFFFFFFFULL
+        cdef uint32_t i, slot, victim = 0
+        cdef xdpfw_thr_entry *e
+        k[0] = k[1] = k[2] = k[3] = 0
+        if s.thr_track == XDPFW_TRACK_SRC or s.thr_track == XDPFW_TRACK_BOTH:
+            k[0], k[1] = _be64(p.src), _be64(p.src + 8)
+        if s.thr_track == XDPFW_TRACK_DST:
+            k[0], k[1] = _be64(p.dst), _be64(p.dst + 8)
+        if s.thr_track == XDPFW_TRACK_BOTH:
+            k[2], k[3] = _be64(p.dst), _be64(p.dst + 8)
+        if s.thr_track == XDPFW_TRACK_FLOW:
+            k[0] = f.flow_id
+        h = self.thr_seed ^ sig
+        for i in range(4):
+            h = (h ^ k[i]) * 0x9E3779B97F4A7C15ULL
+            h ^= h >> 29
+        for i in range(8):
+            slot = <uint32_t>(h + i) & self.thr_mask
+            e = &self.thr[slot]
+            if e.used and e.sig == sig and e.k[0] == k[0] and e.k[1] == k[1] and e.k[2] == k[2] \
+                    and e.k[3] == k[3]:
+                if now - e.window_start > window:
+                    e.window_start = now  # a new window starts with this hit
+                    e.count = 0
+                e.count += 1
+                return e.count
+            if not e.used:
+                victim = slot
+                oldest = 0
+                break
+            if e.window_start < oldest:
+                oldest = e.window_start
+                victim = slot
+        e = &self.thr[victim]
+        if e.used:
+            self.cnt[C_THRESHOLD_EVICTED] += 1  # the table is full: the oldest tracker goes
+        e.used = 1
+        e.sig = sig
+        e.k[0], e.k[1], e.k[2], e.k[3] = k[0], k[1], k[2], k[3]
+        e.window_start = now
+        e.count = 1
+        return 1
 
     cdef inline uint32_t _add(self, uint32_t *arr, uint32_t sig, uint32_t n) noexcept nogil:
         """Append sig to a per-packet set (a rule fires at most once per packet)."""
@@ -711,6 +839,9 @@ cdef void _fill_sig(xdpfw_sig *d, s):
         d.fb.set[w], d.fb.unset[w], d.fb.toggle[w] = s.fb_set[w], s.fb_unset[w], s.fb_toggle[w]
     d.fb.isset_any, d.fb.isnotset_any = s.fb_isset_any, s.fb_isnotset_any
     d.fb.checks = bool(any(s.fb_isset) or any(s.fb_isnotset))
+    d.thr_type, d.thr_track, d.thr_count, d.thr_seconds = s.thr_type, s.thr_track, s.thr_count, s.thr_seconds
+    d.supp = s.supp
+    d.supp_addrs.first, d.supp_addrs.count, d.supp_addrs.any = s.supp_addrs
     d.src.first, d.src.count, d.src.any = s.src
     d.dst.first, d.dst.count, d.dst.any = s.dst
     d.sport.first, d.sport.count, d.sport.any = s.sport
@@ -729,3 +860,9 @@ ACT_PASS, ACT_DROP, ACT_REJECT, ACT_ALERT = XDPFW_ACT_PASS, XDPFW_ACT_DROP, XDPF
 SIGF_ESTABLISHED, SIGF_NOT_ESTABLISHED = XDPFW_SIGF_ESTABLISHED, XDPFW_SIGF_NOT_ESTABLISHED
 SIGF_TO_SERVER, SIGF_TO_CLIENT = XDPFW_SIGF_TO_SERVER, XDPFW_SIGF_TO_CLIENT
 DSIZE_NONE, DSIZE_RANGE, DSIZE_NOT = XDPFW_DSIZE_NONE, XDPFW_DSIZE_RANGE, XDPFW_DSIZE_NOT
+THR_NONE, THR_LIMIT, THR_THRESHOLD, THR_BOTH, THR_DETECTION = (
+    XDPFW_THR_NONE, XDPFW_THR_LIMIT, XDPFW_THR_THRESHOLD, XDPFW_THR_BOTH, XDPFW_THR_DETECTION)
+TRACK_SRC, TRACK_DST, TRACK_RULE, TRACK_BOTH, TRACK_FLOW = (
+    XDPFW_TRACK_SRC, XDPFW_TRACK_DST, XDPFW_TRACK_RULE, XDPFW_TRACK_BOTH, XDPFW_TRACK_FLOW)
+SUPP_NONE, SUPP_ALL, SUPP_SRC, SUPP_DST, SUPP_EITHER = (
+    XDPFW_SUPP_NONE, XDPFW_SUPP_ALL, XDPFW_SUPP_SRC, XDPFW_SUPP_DST, XDPFW_SUPP_EITHER)

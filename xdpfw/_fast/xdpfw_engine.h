@@ -64,8 +64,41 @@ struct xdpfw_sig_flowbits {
 	__u8 pad[5];
 };
 
+/* Rate control (threshold / detection_filter / event_filter) and suppress. */
+#define XDPFW_THR_NONE 0
+#define XDPFW_THR_LIMIT 1      /* alert on the first count hits of each window */
+#define XDPFW_THR_THRESHOLD 2  /* alert on every count-th hit within a window */
+#define XDPFW_THR_BOTH 3       /* alert once per window, at the count-th hit */
+#define XDPFW_THR_DETECTION 4  /* detection_filter: the rule matches only past count hits */
+
+#define XDPFW_TRACK_SRC 0
+#define XDPFW_TRACK_DST 1
+#define XDPFW_TRACK_RULE 2
+#define XDPFW_TRACK_BOTH 3
+#define XDPFW_TRACK_FLOW 4
+
+#define XDPFW_SUPP_NONE 0
+#define XDPFW_SUPP_ALL 1       /* never alert (other effects remain) */
+#define XDPFW_SUPP_SRC 2       /* no alert when the source is in the set */
+#define XDPFW_SUPP_DST 3
+#define XDPFW_SUPP_EITHER 4
+
+/* One rate-control tracker: (signature, tracked key) -> hits in the current window. */
+struct xdpfw_thr_entry {
+	__u64 k[4];           /* tracked address(es) or flow id, see XDPFW_TRACK_* */
+	__u64 window_start;
+	__u32 sig;
+	__u32 count;
+	__u8 used;
+	__u8 pad[7];
+};
+
 struct xdpfw_sig {
 	struct xdpfw_sig_flowbits fb;
+	struct xdpfw_set_ref supp_addrs;       /* suppress: the address set */
+	__u32 thr_count, thr_seconds;
+	__u8 thr_type, thr_track, supp;
+	__u8 pad2[5];
 	struct xdpfw_set_ref src, dst;         /* address sets */
 	struct xdpfw_set_ref sport, dport;     /* port sets */
 	__u32 dsize_lo, dsize_hi;

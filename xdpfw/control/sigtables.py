@@ -18,6 +18,9 @@ from xdpfw._fast import engine as E
 
 V4_MAPPED = 0xFFFF << 32
 MAX_FLOWBITS = 128  # xdpfw_flow.flowbits
+THR_TYPE = {"limit": E.THR_LIMIT, "threshold": E.THR_THRESHOLD, "both": E.THR_BOTH}
+TRACK = {"by_src": E.TRACK_SRC, "by_dst": E.TRACK_DST, "by_rule": E.TRACK_RULE, "by_both": E.TRACK_BOTH,
+         "by_flow": E.TRACK_FLOW}
 PROTO = {"ip": 0, "tcp": 6, "udp": 17, "icmp": 1, "http": 6, "tls": 6, "dns": 0}
 ACTION = {"pass": E.ACT_PASS, "drop": E.ACT_DROP, "reject": E.ACT_REJECT, "rejectsrc": E.ACT_REJECT,
           "rejectdst": E.ACT_REJECT, "rejectboth": E.ACT_REJECT, "alert": E.ACT_ALERT}
@@ -48,6 +51,12 @@ class Sig:
     fb_toggle: tuple[int, int] = (0, 0)
     fb_isset_any: int = 0
     fb_isnotset_any: int = 0
+    thr_type: int = E.THR_NONE
+    thr_track: int = 0
+    thr_count: int = 0
+    thr_seconds: int = 0
+    supp: int = E.SUPP_NONE
+    supp_addrs: tuple[int, int, int] = (0, 0, 0)
 
 
 @dataclass
@@ -70,6 +79,24 @@ class SigTables:
                 self.flowbit_ids[name] = len(self.flowbit_ids)
             mask |= 1 << self.flowbit_ids[name]
         return (mask & 0xFFFFFFFFFFFFFFFF, mask >> 64)
+
+    def _threshold(self, t, sig: "Sig") -> None:
+        sig.thr_type = E.THR_DETECTION if t.keyword == "detection_filter" else THR_TYPE[t.type]
+        if t.track not in TRACK:
+            raise NotEngineRule(f"threshold track {t.track}")
+        sig.thr_track, sig.thr_count, sig.thr_seconds = TRACK[t.track], t.count, t.seconds
+        if t.count < 1:
+            raise NotEngineRule("threshold count must be at least 1")
+
+    def _suppress(self, supps, sig: "Sig") -> None:
+        if len(supps) != 1:
+            raise NotEngineRule("more than one suppress entry for the rule")
+        (sp,) = supps
+        if sp.track is None:
+            sig.supp = E.SUPP_ALL
+            return
+        sig.supp = {"by_src": E.SUPP_SRC, "by_dst": E.SUPP_DST, "by_either": E.SUPP_EITHER}[sp.track]
+        sig.supp_addrs = self._addr_set(sp.ip)
 
     def _flowbits(self, rule, sig: "Sig") -> None:
         acc = {"set": 0, "unset": 0, "toggle": 0, "isset": 0, "isnotset": 0}
@@ -132,6 +159,10 @@ class SigTables:
             sig.dsize_op, sig.dsize_lo, sig.dsize_hi = _dsize(rule.dsize)
         if rule.flowbits:
             self._flowbits(rule, sig)
+        if rule.threshold is not None:
+            self._threshold(rule.threshold, sig)
+        if rule.suppressions:
+            self._suppress(rule.suppressions, sig)
         self.sigs.append(sig)
         self.rules.append(rule)
         idx = len(self.sigs) - 1
