@@ -6,9 +6,12 @@
 #   db = match_hs.Database.compile(patterns, mode="stream"|"block")   (or match_ac.…)
 #       patterns: match.Pattern(id, expression, literal=True, nocase=False,
 #                               min_offset=None, max_offset=None, dotall=False,
-#                               multiline=False) or plain tuples in that order; ids are
-#       unique within a database. Literals are bytes matched as bytes; nocase folds ASCII
-#       letters only (as Hyperscan does without UTF-8 mode).
+#                               multiline=False, singlematch=False, quiet=False,
+#                               combination=False) or plain tuples in that order; ids are
+#       unique within a database. singlematch/quiet/combination are Hyperscan's pattern
+#       flags (HS_FLAG_SINGLEMATCH, _QUIET, _COMBINATION; see match.Pattern's doc); the
+#       Aho-Corasick backend refuses them with a CompileError. Literals are bytes matched
+#       as bytes; nocase folds ASCII letters only (as Hyperscan does without UTF-8 mode).
 #       min_offset/max_offset bound the END offset of a match (one past its last byte),
 #       inclusively, counted from the start of the stream (stream mode) or of the buffer
 #       (block mode): Hyperscan's hs_expr_ext semantics. A Suricata content with offset o

@@ -13,8 +13,9 @@ from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from xdpfw._fast.includes.clock cimport monotonic_ns
 
 Pattern = namedtuple(
-    "Pattern", "id expression literal nocase min_offset max_offset dotall multiline",
-    defaults=(True, False, None, None, False, False))
+    "Pattern", "id expression literal nocase min_offset max_offset dotall multiline "
+               "singlematch quiet combination",
+    defaults=(True, False, None, None, False, False, False, False, False))
 Pattern.__doc__ = """One content or regex of one database.
 
 id: reported with each match; 0 <= id < 2**32, unique within a database (Hyperscan
@@ -22,7 +23,13 @@ merges the matches of patterns sharing an id, Aho-Corasick would not: forbidding
 the two backends' output identical).
 expression: the literal bytes, or a PCRE-syntax regex (Hyperscan subset) as bytes.
 min_offset/max_offset: inclusive bounds on the match's END offset from the start of the
-stream or buffer, or None. dotall/multiline: regex flags (ignored for literals)."""
+stream or buffer, or None. dotall/multiline: regex flags (ignored for literals).
+singlematch: report at most once per stream (until finish/reset) or block scan.
+quiet: never reported, only an operand of combinations. combination: the expression is a
+logical combination of other ids of the same database (b"1 & !2 | (3 & 4)"), reported
+at each offset where an operand matches and the combination is true; it needs
+literal=False. The last three are Hyperscan features: the Aho-Corasick backend refuses
+them."""
 
 MAX_OFFSET = (1 << 64) - 1
 
@@ -63,9 +70,17 @@ def normalize_patterns(patterns, *, literal_only=False, backend="matcher"):
         p = p._replace(expression=bytes(p.expression))
         if not p.expression:
             raise CompileError(p.id, "empty expression")
+        if literal_only:
+            # A literal-only backend (Aho-Corasick) has none of Hyperscan's pattern flags.
+            for flag in ("singlematch", "quiet", "combination"):
+                if getattr(p, flag):
+                    raise CompileError(p.id, f"the {backend} backend does not support {flag}=True "
+                                             f"(a Hyperscan pattern flag)")
         if literal_only and not p.literal:
             raise CompileError(p.id, f"the {backend} backend takes only literals, not a regex: "
                                      f"{p.expression[:40]!r}")
+        if p.combination and p.literal:
+            raise CompileError(p.id, "a combination is an expression over ids: literal must be False")
         for name in ("min_offset", "max_offset"):
             v = getattr(p, name)
             if v is not None and (not isinstance(v, int) or not 0 <= v <= MAX_OFFSET):

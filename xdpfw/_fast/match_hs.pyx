@@ -168,13 +168,21 @@ cdef bytes _hs_expression(p):
 
 cdef unsigned int _hs_flags(p):
     cdef unsigned int f = 0
-    if p.nocase:
-        f |= HS_FLAG_CASELESS
-    if not p.literal:
-        if p.dotall:
-            f |= HS_FLAG_DOTALL
-        if p.multiline:
-            f |= HS_FLAG_MULTILINE
+    if p.combination:
+        # Hyperscan accepts only these two flags on a combination.
+        f = HS_FLAG_COMBINATION
+    else:
+        if p.nocase:
+            f |= HS_FLAG_CASELESS
+        if not p.literal:
+            if p.dotall:
+                f |= HS_FLAG_DOTALL
+            if p.multiline:
+                f |= HS_FLAG_MULTILINE
+    if p.singlematch:
+        f |= HS_FLAG_SINGLEMATCH
+    if p.quiet:
+        f |= HS_FLAG_QUIET
     return f
 
 

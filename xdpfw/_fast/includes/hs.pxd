@@ -18,6 +18,11 @@ cdef extern from "<hs/hs.h>" nogil:
         HS_FLAG_CASELESS
         HS_FLAG_DOTALL
         HS_FLAG_MULTILINE
+        HS_FLAG_SINGLEMATCH   # report at most once per stream (until reset) or block scan
+        HS_FLAG_QUIET         # never reported; only feeds logical combinations
+        HS_FLAG_COMBINATION   # the expression is a logical combination of other ids:
+                              # `1 & !2 | 3`; true/false is each operand's "has matched
+                              # so far" at the offset being evaluated (see xdpfw/detect)
 
     # Mode flags (per database). A database is built for exactly one of block or stream.
     enum:
