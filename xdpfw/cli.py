@@ -33,7 +33,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 1
         acl = det.acl
         if det.engine_rules:
-            engine_factory = det.engine_factory(flow_capacity=args.flows)
+            engine_factory = det.engine_factory(flow_capacity=args.flows, replies=True)
         log.info("%s: %d rule(s) in the kernel ACL, %d in the inspection engine", det.summary,
                  len(det.in_kernel), det.engine_rules)
     cfg = ApplianceConfig(if_a=args.inline[0], if_b=args.inline[1], queues=args.queues,

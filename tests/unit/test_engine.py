@@ -471,3 +471,41 @@ def test_threshold_config_suppress_and_event_filter(tmp_path):
     eng.inspect_frame(_udp(src=CLI, sport=7), 0, S + 1)
     got = sorted(tables.rules[a["sig"]].sid for a in eng.drain_alerts())
     assert got == [130, 133]          # 131: one alert per destination per minute
+
+
+@pytest.mark.parametrize("v6", [False, True])
+def test_reject_rewrites_the_segment_into_the_senders_rst(v6):
+    eng, t = build(['reject tcp any any -> any 80 (msg:"x"; content:"evil"; sid:140;)'], {0: b"evil"},
+                   replies=True)
+    cli, srv = ("2001:db8::1", "2001:db8::2") if v6 else (CLI, SRV)
+    c = Tcp(eng, cli=cli, srv=srv, vlan=7)
+    c.handshake()
+    ack = 5001
+    frame = c._frame(cli, srv, 40000, 80, c.cseq, "PA", b"GET /evil")
+    pkt = Ether(frame)
+    pkt[TCP].ack = ack
+    del pkt[TCP].chksum
+    verdict, reason = eng.inspect_frame(bytes(pkt), 0, S + 10**6)
+    assert (verdict, reason) == ("reply", 2)
+    rst = Ether(eng.last_reply)
+    assert (rst.src, rst.dst) == (pkt.dst, pkt.src) and rst[Dot1Q].vlan == 7
+    ipl = rst[IPv6] if v6 else rst[IP]
+    assert (ipl.src, ipl.dst) == (srv, cli)
+    assert (rst[TCP].sport, rst[TCP].dport, rst[TCP].seq, str(rst[TCP].flags)) == (80, 40000, ack, "R")
+    assert len(rst[TCP].payload) == 0 or bytes(rst[TCP].payload) == b""
+    # checksums as scapy computes them
+    again = Ether(bytes(rst))
+    for layer in ([IPv6] if v6 else [IP]) + [TCP]:
+        if hasattr(again[layer], "chksum"):
+            del again[layer].chksum
+    assert bytes(Ether(bytes(again))) == eng.last_reply
+    assert eng.counters()["rejects_sent"] == 1
+    assert c.c(b"more") == ("drop", 2)  # the rest of the flow is dropped (no second RST)
+
+
+def test_reject_rules_the_worker_cannot_answer_are_refused():
+    from xdpfw.control.sigtables import NotEngineRule
+    tables = SigTables()
+    for text in ('reject udp any any -> any 53 (sid:1;)', 'rejectboth tcp any any -> any 80 (sid:2;)'):
+        with pytest.raises(NotEngineRule, match="only reject/rejectsrc on tcp"):
+            tables.add(parse_rule(text), has_payload=False)

@@ -276,3 +276,12 @@ def test_gap_resync_only_when_asked_and_after_a_run_of_gaps():
     assert res(conn.c(2035, plen=1)) == "in_order"
     assert res(conn.c(3000, plen=1)) == "gap"
     assert res(conn.c(3001, plen=1)) == "gap"
+
+
+def test_clock_stepping_back_does_not_expire_flows():
+    t = F.FlowTable(64, timeout_new_s=30)
+    a = t.packet(C, SRV, 1, 2, 17, now_ns=100 * S)
+    b = t.packet(C, SRV, 1, 2, 17, now_ns=99 * S)    # an earlier capture timestamp
+    c = t.packet(C, SRV, 1, 2, 17, now_ns=125 * S)   # 25 s after the latest seen: still live
+    assert a["flow_id"] == b["flow_id"] == c["flow_id"]
+    assert t.counters()["events"][1] == 0

@@ -128,12 +128,13 @@ cdef enum:
     C_THRESHOLD_EVICTED
     C_ALERTS_THRESHOLDED
     C_ALERTS_SUPPRESSED
+    C_REJECTS_SENT
     C_MAX
 
 COUNTER_NAMES = ("packets", "decode_errors", "non_ip", "no_flow", "flow_dropped", "tcp_dropped",
                  "scanned_bytes", "matches", "match_overflow", "stream_pool_empty", "matcher_errors",
                  "alerts", "alert_ring_full", "passed_by_rule", "dropped_by_rule", "fired_overflow",
-                 "threshold_evicted", "alerts_thresholded", "alerts_suppressed")
+                 "threshold_evicted", "alerts_thresholded", "alerts_suppressed", "rejects_sent")
 
 cdef uint32_t NO_SIG = 0xFFFFFFFF   # report map entry with no signature
 
@@ -274,6 +275,8 @@ cdef class Engine:
     cdef public int decode_error_policy
     cdef public int no_flow_policy
     cdef public bint ips             # False (IDS): drop/reject rules only alert, nothing blocks
+    cdef public bint replies         # reject rules answer with a TCP RST (live workers only)
+    cdef readonly bytes last_reply   # inspect_frame(): the reply the engine built, if any
     cdef uint64_t pkt_num
     cdef uint64_t pkt_ts_ns
     cdef uint64_t mono_to_real       # CLOCK_REALTIME - CLOCK_MONOTONIC at start (live flows)
@@ -314,7 +317,7 @@ cdef class Engine:
     def __init__(self, tables, *, Database stream_db=None, Database block_db=None,
                  uint32_t flow_capacity=65536, uint32_t stream_pool=0,
                  uint32_t alert_ring=4096, rules=None, bint midstream=True, uint32_t gap_resync=0,
-                 bint ips=True, uint32_t thresholds=16384):
+                 bint ips=True, uint32_t thresholds=16384, bint replies=False):
         """tables: an xdpfw.detect.tables.SigTables (signature, address and port arrays and
         the matcher report map). Databases are shared, read-only; everything else is this
         worker's."""
@@ -367,6 +370,7 @@ cdef class Engine:
         self.decode_error_policy = POLICY_PASS_
         self.no_flow_policy = POLICY_DROP_ if ips else POLICY_PASS_
         self.ips = ips
+        self.replies = replies
 
     cdef _load_tables(self, tables):
         cdef uint32_t i
@@ -397,7 +401,7 @@ cdef class Engine:
 
     # ---- per packet ---------------------------------------------------------------------
     cdef int inspect(self, uint8_t *frame, uint32_t length, uint32_t side, uint64_t now,
-                     uint32_t *reason) noexcept nogil:
+                     uint32_t *reason, uint32_t *reply_len) noexcept nogil:
         cdef xdpfw_pkt *p = &self.pkt
         cdef xdpfw_flow *f
         cdef int direction = XDPFW_DIR_TOSERVER
@@ -508,6 +512,11 @@ cdef class Engine:
             f.drop = 1
             self.cnt[C_DROPPED_BY_RULE] += 1
             reason[0] = XDPFW_DROP_RULE
+            if best == XDPFW_ACT_REJECT and self.replies and p.l4_proto == 6:
+                reply_len[0] = _tcp_rst_in_place(frame, p)
+                if reply_len[0]:
+                    self.cnt[C_REJECTS_SENT] += 1
+                    return XDPFW_VERDICT_REPLY
             return XDPFW_VERDICT_DROP
         return XDPFW_VERDICT_PASS
 
@@ -713,19 +722,23 @@ cdef class Engine:
         self.cnt[C_ALERTS] += 1
 
     # ---- control plane and tests (Python objects allowed) ---------------------------------
-    def inspect_frame(self, const uint8_t[:] frame, int side=0, uint64_t now_ns=0, *,
+    def inspect_frame(self, frame, int side=0, uint64_t now_ns=0, *,
                       uint64_t ts_ns=0, uint64_t pkt_num=0):
-        """Inspect one frame (replay and tests). Returns (verdict, drop reason or None)."""
-        cdef uint32_t reason = 0
+        """Inspect one frame (replay and tests). Returns (verdict, drop reason or None);
+        verdict "reply" when the engine built a reply (then in last_reply). The frame is
+        copied first: the engine may rewrite what it inspects."""
+        cdef bytearray buf = bytearray(frame)
+        cdef uint8_t[:] view = buf
+        cdef uint32_t reason = 0, reply_len = 0
         cdef int v
         self.pkt_ts_ns = ts_ns
         self.pkt_num = pkt_num
-        v = self.inspect(<uint8_t *>&frame[0] if frame.shape[0] else NULL, <uint32_t>frame.shape[0],
-                         side, now_ns, &reason)
+        v = self.inspect(&view[0] if len(buf) else NULL, <uint32_t>len(buf), side, now_ns, &reason,
+                         &reply_len)
         self.pkt_ts_ns = 0
         self.pkt_num = 0
-        return ("pass" if v == XDPFW_VERDICT_PASS else "drop",
-                None if v == XDPFW_VERDICT_PASS else reason)
+        self.last_reply = bytes(buf[:reply_len]) if v == XDPFW_VERDICT_REPLY else None
+        return (("pass", "drop", "reply")[v], None if v == XDPFW_VERDICT_PASS else reason)
 
     def replay_pcap(self, const uint8_t[:] data, int side=0, *, size_t resume=0,
                     uint64_t packets_before=0):
@@ -737,11 +750,13 @@ cdef class Engine:
         packets_before=packets, so a replay never loses an alert."""
         cdef size_t n = data.shape[0], off = resume if resume else 24
         cdef const uint8_t *b = &data[0] if n else NULL
-        cdef uint32_t magic, incl, linktype, reason
+        cdef uint32_t magic, incl, linktype, reason, rlen = 0
         cdef uint64_t ts, scale, packets = packets_before, dropped = 0, truncated = 0
         cdef unsigned int room = self.ring_mask + 1 - MAX_FIRED
         cdef bint done = True
         cdef bint swap
+        if self.replies:
+            raise ValueError("replay_pcap with replies enabled would rewrite the capture")
         if n < 24:
             raise ValueError("not a pcap file: shorter than its global header")
         magic = _le32(b)
@@ -770,7 +785,8 @@ cdef class Engine:
                 self.pkt_num = packets
                 self.pkt_ts_ns = ts
                 reason = 0
-                if self.inspect(<uint8_t *>(b + off), incl, side, ts, &reason) != XDPFW_VERDICT_PASS:
+                # replay never has `replies` set: the capture's bytes are never rewritten
+                if self.inspect(<uint8_t *>(b + off), incl, side, ts, &reason, &rlen) != XDPFW_VERDICT_PASS:
                     dropped += 1
                 off += incl
             self.pkt_num = 0
@@ -828,8 +844,93 @@ cdef uint32_t *_report_array(report, uint32_t *n) except NULL:
 
 
 cdef int _inspect_entry(void *engine, uint8_t *frame, uint32_t length, uint32_t side,
-                        uint64_t now_ns, uint32_t *reason) noexcept nogil:
-    return (<Engine>engine).inspect(frame, length, side, now_ns, reason)
+                        uint64_t now_ns, uint32_t *reason, uint32_t *reply_len) noexcept nogil:
+    return (<Engine>engine).inspect(frame, length, side, now_ns, reason, reply_len)
+
+
+cdef inline void _put16(uint8_t *p, uint32_t v) noexcept nogil:
+    p[0] = (v >> 8) & 0xFF
+    p[1] = v & 0xFF
+
+
+cdef inline void _put32(uint8_t *p, uint32_t v) noexcept nogil:
+    p[0] = (v >> 24) & 0xFF
+    p[1] = (v >> 16) & 0xFF
+    p[2] = (v >> 8) & 0xFF
+    p[3] = v & 0xFF
+
+
+cdef inline uint32_t _sum16(const uint8_t *p, uint32_t n, uint32_t acc) noexcept nogil:
+    cdef uint32_t i
+    for i in range(0, n - 1, 2):
+        acc += (<uint32_t>p[i] << 8) | p[i + 1]
+    if n & 1:
+        acc += <uint32_t>p[n - 1] << 8
+    return acc
+
+
+cdef inline uint16_t _fold(uint32_t acc) noexcept nogil:
+    while acc >> 16:
+        acc = (acc & 0xFFFF) + (acc >> 16)
+    return <uint16_t>(~acc & 0xFFFF)
+
+
+cdef uint32_t _tcp_rst_in_place(uint8_t *frame, const xdpfw_pkt *p) noexcept nogil:
+    """Rewrite a TCP segment into the RST its sender gets back (RFC 9293 3.10.7.1 for a
+    reset answering a segment): MACs, addresses and ports swapped, no payload, checksums
+    recomputed. Returns the reply's length, or 0 when the frame cannot carry one (IPv6
+    with extension headers). The reply is never longer than the frame."""
+    cdef uint8_t tmp[16]
+    cdef uint8_t *ip = frame + p.l3_off
+    cdef uint8_t *th = frame + p.l4_off
+    cdef uint32_t seq, ack, acc, hlen
+    cdef uint8_t flags
+    memcpy(tmp, frame, 6)            # Ethernet: swap destination and source
+    memcpy(frame, frame + 6, 6)
+    memcpy(frame + 6, tmp, 6)
+    if p.ip_version == 4:
+        hlen = p.l4_off - p.l3_off
+        memcpy(tmp, ip + 12, 4)
+        memcpy(ip + 12, ip + 16, 4)
+        memcpy(ip + 16, tmp, 4)
+        _put16(ip + 2, hlen + 20)    # total length: header + bare TCP header
+        _put16(ip + 4, 0)            # id
+        _put16(ip + 6, 0x4000)       # DF, no fragment
+        ip[8] = 64                   # TTL
+        _put16(ip + 10, 0)
+        _put16(ip + 10, _fold(_sum16(ip, hlen, 0)))
+    else:
+        if p.l4_off != p.l3_off + 40:
+            return 0
+        memcpy(tmp, ip + 8, 16)
+        memcpy(ip + 8, ip + 24, 16)
+        memcpy(ip + 24, tmp, 16)
+        _put16(ip + 4, 20)           # payload length
+        ip[7] = 64                   # hop limit
+    if p.tcp_flags & 0x10:           # it carried an ACK: our RST takes that sequence number
+        seq = p.tcp_ack
+        ack = 0
+        flags = 0x04
+    else:                            # no ACK: acknowledge what it sent instead
+        seq = 0
+        ack = p.tcp_seq + p.payload_len + (1 if p.tcp_flags & 0x02 else 0) + (1 if p.tcp_flags & 0x01 else 0)
+        flags = 0x14
+    _put16(th, p.dport)
+    _put16(th + 2, p.sport)
+    _put32(th + 4, seq)
+    _put32(th + 8, ack)
+    th[12] = 5 << 4                  # data offset 5: no options
+    th[13] = flags
+    _put16(th + 14, 0)               # window
+    _put16(th + 16, 0)               # checksum, below
+    _put16(th + 18, 0)               # urgent pointer
+    if p.ip_version == 4:
+        acc = _sum16(ip + 12, 8, 0)  # pseudo-header: addresses, protocol, TCP length
+    else:
+        acc = _sum16(ip + 8, 32, 0)
+    acc += 6 + 20
+    _put16(th + 16, _fold(_sum16(th, 20, acc)))
+    return p.l4_off + 20
 
 
 cdef void _fill_sig(xdpfw_sig *d, s):

@@ -89,6 +89,7 @@ cdef class FlowTable:
     cdef int tcp_track(self, xdpfw_flow *f, int direction, uint32_t seq, uint8_t flags,
                        uint32_t plen, uint32_t *skip) noexcept nogil
     cdef uint64_t _timeout(self, const xdpfw_flow *f) noexcept nogil
+    cdef bint _expired(self, const xdpfw_flow *f, uint64_t now) noexcept nogil
     cdef void _reclaim(self, xdpfw_flow *f, int why) noexcept nogil
     cdef void _init(self, xdpfw_flow *f, const xdpfw_flow_key *key, uint32_t h,
                     bint src_is_a, uint64_t now) noexcept nogil

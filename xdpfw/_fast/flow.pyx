@@ -103,6 +103,10 @@ cdef class FlowTable:
             return self.t_est
         return self.t_new
 
+    cdef inline bint _expired(self, const xdpfw_flow *f, uint64_t now) noexcept nogil:
+        # A clock that steps back (capture timestamps out of order) never expires a flow.
+        return now > f.last_ns and now - f.last_ns > self._timeout(f)
+
     cdef xdpfw_flow *lookup(self, const uint8_t *src, const uint8_t *dst, uint16_t sport,
                             uint16_t dport, uint8_t proto, uint16_t vlan, uint64_t now,
                             int *direction) noexcept nogil:
@@ -146,15 +150,16 @@ cdef class FlowTable:
                     free_slot = slot
                 break  # never used: the key cannot be further along
             if f.hash == <uint32_t>h and memcmp(&f.key, &key, sizeof(key)) == 0:
-                if now - f.last_ns > self._timeout(f):
+                if self._expired(f, now):
                     self._reclaim(f, XDPFW_FLOW_TIMED_OUT)
                     self._init(f, &key, <uint32_t>h, src_is_a, now)
                     self.events[XDPFW_FLOW_CREATED] += 1
                     self.active += 1
-                f.last_ns = now
+                if now > f.last_ns:
+                    f.last_ns = now
                 direction[0] = XDPFW_DIR_TOSERVER if (src_is_a == f.init_is_a) else XDPFW_DIR_TOCLIENT
                 return f
-            if now - f.last_ns > self._timeout(f):
+            if self._expired(f, now):
                 if free_slot == NO_SLOT:
                     free_slot = slot
             elif f.tcp_state != XDPFW_TCP_ESTABLISHED and f.last_ns < victim_seen:

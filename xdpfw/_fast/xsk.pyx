@@ -238,6 +238,7 @@ cdef class QueuePair:
             "tx_kicks": list(c.tx_kicks), "tx_kick_errors": list(c.tx_kick_errors),
             "fill_wakeups": list(c.fill_wakeups), "batches": c.batches,
             "idle_polls": c.idle_polls, "accounting_errors": c.accounting_errors,
+            "replies": list(c.replies),
         }
 
     def accounting(self):
@@ -315,19 +316,41 @@ cdef class QueuePair:
             self._cnt.idle_polls += 1
             poll(fds, 2, timeout)
 
-    cdef inline void _drop(self, uint32_t frame, uint32_t side, uint32_t reason,
-                           uint32_t length) noexcept nogil:
+    cdef inline void _free_frame(self, uint32_t frame) noexcept nogil:
         self._state[frame] = AT_FREE
         self._free[self._nfree] = <uint64_t>frame << self._frame_shift
         self._nfree += 1
+
+    cdef inline void _drop(self, uint32_t frame, uint32_t side, uint32_t reason,
+                           uint32_t length) noexcept nogil:
+        self._free_frame(frame)
         self._cnt.drop_packets[side][reason] += 1
         self._cnt.drop_bytes[side][reason] += length
+
+    cdef bint _reply(self, uint32_t side, uint32_t frame, uint64_t addr, uint32_t length) noexcept nogil:
+        """Send the frame (rewritten into a reply by the engine) back out of `side`. False
+        when that TX ring has no room (the caller frees the frame)."""
+        cdef side_t *s = &self._sides[side]
+        cdef uint32_t idx
+        cdef xdp_desc *td
+        if xsk_ring_prod__reserve(&s.tx, 1, &idx) != 1:
+            return False
+        td = xsk_ring_prod__tx_desc(&s.tx, idx)
+        td.addr = addr
+        td.len = length
+        td.options = 0
+        self._state[frame] = AT_TX + side
+        xsk_ring_prod__submit(&s.tx, 1)
+        s.tx_outstanding += 1
+        s.kick_pending = 1
+        self._cnt.replies[side] += 1
+        return True
 
     cdef uint32_t _rx(self, uint32_t side) noexcept nogil:
         cdef side_t *s = &self._sides[side]
         cdef uint32_t peer = side ^ 1
         cdef side_t *p = &self._sides[peer]
-        cdef uint32_t idx, tidx, n, i, k = 0, room, frame, reason
+        cdef uint32_t idx, tidx, n, i, k = 0, room, frame, reason, reply_len
         cdef const xdp_desc *d
         cdef xdp_desc *td
         cdef uint64_t addrs[MAX_BATCH]
@@ -355,15 +378,22 @@ cdef class QueuePair:
             verdict = XDPFW_VERDICT_PASS
             if self._inspect != NULL:
                 reason = XDPFW_DROP_RULE
+                reply_len = 0
                 verdict = self._inspect(self._engine,
                                         <uint8_t *>xsk_umem__get_data(self._area, d.addr),
-                                        d.len, side, now, &reason)
+                                        d.len, side, now, &reason, &reply_len)
             if verdict == XDPFW_VERDICT_PASS:
                 addrs[k] = d.addr
                 lens[k] = d.len
                 k += 1
             else:
-                self._drop(frame, side, reason if reason < XDPFW_DROP_REASON_MAX else XDPFW_DROP_RULE, d.len)
+                if reason >= XDPFW_DROP_REASON_MAX:
+                    reason = XDPFW_DROP_RULE
+                self._cnt.drop_packets[side][reason] += 1
+                self._cnt.drop_bytes[side][reason] += d.len
+                if verdict != XDPFW_VERDICT_REPLY or reply_len == 0 or reply_len > d.len \
+                        or not self._reply(side, frame, d.addr, reply_len):
+                    self._free_frame(frame)
         xsk_ring_cons__release(&s.rx, n)
 
         if k == 0:

@@ -71,6 +71,8 @@ enum xdpfw_drop_reason {
 enum xdpfw_verdict {
 	XDPFW_VERDICT_PASS = 0, /* forward to the peer side */
 	XDPFW_VERDICT_DROP = 1, /* back to the free pool; reason says why */
+	XDPFW_VERDICT_REPLY = 2, /* dropped, and the frame now holds a reply (a TCP RST) to send
+				  * back out of the side it came from; reason says why */
 };
 
 /* fail_mode values of struct xdpfw_config */
@@ -138,6 +140,7 @@ struct xdpfw_worker_counters {
 	__u64 batches;                    /* loop iterations that moved at least one frame */
 	__u64 idle_polls;                 /* times the loop blocked in poll() */
 	__u64 accounting_errors;          /* a frame was seen where it cannot be: a bug */
+	__u64 replies[XDPFW_NSIDES];      /* rejects: replies sent back out of the side */
 };
 
 #endif /* XDPFW_SHARED_H */

@@ -141,6 +141,11 @@ class SigTables:
         """Append one rule; returns its signature index."""
         if rule.proto not in PROTO:
             raise NotEngineRule(f"protocol {rule.proto!r}")
+        if rule.action.is_reject and (str(rule.action) != "reject" and str(rule.action) != "rejectsrc"
+                                      or rule.proto != "tcp"):
+            # The worker answers a TCP segment's sender with a RST; resets towards the
+            # destination and ICMP unreachables for other protocols are not built yet.
+            raise NotEngineRule(f"action {rule.action} on {rule.proto}: only reject/rejectsrc on tcp")
         flow = 0
         if rule.flow is not None:
             if rule.flow.state == "established":

@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     pr.add_argument("--port", type=int, required=True)
     pr.add_argument("--timeout", type=float, default=2)
     a = p.parse_args(argv)
+    t0 = time.monotonic()
     try:
         if a.cmd == "serve":
             out = serve(a.bind, a.port, a.timeout)
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             out = probe(a.host, a.port, a.timeout)
     except OSError as e:
-        out = {"error": f"{type(e).__name__}: {e}"}
+        out = {"error": f"{type(e).__name__}: {e}", "seconds": round(time.monotonic() - t0, 3)}
         print(json.dumps(out), flush=True)
         return 1
     print(json.dumps(out), flush=True)

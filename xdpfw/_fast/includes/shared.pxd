@@ -23,6 +23,7 @@ cdef extern from "xdpfw_shared.h" nogil:
     enum:  # enum xdpfw_verdict
         XDPFW_VERDICT_PASS
         XDPFW_VERDICT_DROP
+        XDPFW_VERDICT_REPLY
 
     struct xdpfw_worker_counters:
         uint64_t rx_packets[2]
@@ -37,8 +38,10 @@ cdef extern from "xdpfw_shared.h" nogil:
         uint64_t batches
         uint64_t idle_polls
         uint64_t accounting_errors
+        uint64_t replies[2]
 
 cdef extern from "xdpfw_inspect.h" nogil:
     # The worker's entry point into the detection engine (see the header).
     ctypedef int (*xdpfw_inspect_fn)(void *engine, uint8_t *frame, uint32_t length,
-                                     uint32_t side, uint64_t now_ns, uint32_t *reason)
+                                     uint32_t side, uint64_t now_ns, uint32_t *reason,
+                                     uint32_t *reply_len)
