@@ -19,7 +19,7 @@ import pytest
 from xdpfw._fast import match, match_ac, match_hs
 from xdpfw._fast.match import Pattern, StreamTable
 from xdpfw.detect import CompileError, build_database, buffer_keys, compile_buffer
-from xdpfw.detect.compile import MAX_REPEAT, evaluate
+from xdpfw.detect.compile import MAX_REPEAT, avoid_regex, evaluate
 from xdpfw.detect.oracle import buffer_matches
 from xdpfw.rules import load_ruleset, parse_rule
 from xdpfw.rules.model import Content, Option
@@ -436,6 +436,41 @@ def test_negated_content_as_long_as_its_window_is_exact():
     r, cb = compiled(opts)
     assert cb.rules[0].exact and "negation_window" in cb.rules[0].notes
     check(opts, yes=[b"abce", b"abc", b"abcdab"], no=[b"abcd", b"abcdabcd"])
+
+
+def test_negated_multibyte_content_to_the_end_is_exact():
+    # Current Suricata retries the previous match for a negated content with distance:
+    # "some abc not followed by xyz". The tail is a regex of strings without "xyz".
+    opts = 'content:"abc"; content:!"xyz"; distance:0;'
+    r, cb = compiled(opts)
+    assert cb.rules[0].exact and "negation_window" in cb.rules[0].notes
+    check(opts, yes=[b"abc", b"abcxy", b"abc xyz abc"], no=[b"abcxyz", b"abc xyz abc xyz"])
+
+
+def test_several_negations_on_one_match_compose():
+    # The ET idiom: n bytes after X, none of them a NUL or a newline.
+    opts = 'content:"X"; isdataat:4,relative; content:!"|00|"; within:4; content:!"|0a|"; within:4;'
+    r, cb = compiled(opts)
+    assert cb.rules[0].exact and only_expr(cb)[0] == r"X[^\x00\x0a]{4}"
+    check(opts, yes=[b"X1234", b"X\n12X1234"], no=[b"X12\n4", b"X1\x0034"])
+
+
+def test_a_positive_keyword_after_a_negation_window():
+    opts = 'content:"ab"; content:!"c"; within:1; content:"zz"; distance:0;'
+    r, cb = compiled(opts)
+    assert cb.rules[0].exact
+    check(opts, yes=[b"abzz", b"abcabxzz"], no=[b"abczz", b"zzab"])
+
+
+def test_avoid_regex_matches_exactly_the_strings_without_the_pattern():
+    import itertools
+    for pat, nocase in [(b"ab", False), (b"aba", False), (b"aab", True), (b"\x00\x00", False)]:
+        rx = re.compile(avoid_regex(pat, nocase).encode(), re.S)
+        for n in range(7):
+            for t in itertools.product(b"abAB\x00", repeat=n):
+                t = bytes(t)
+                has = pat.lower() in t.lower() if nocase else pat in t
+                assert bool(rx.fullmatch(t)) is not has, (pat, t)
 
 
 def test_negated_relative_content_in_a_larger_window_is_flagged():

@@ -298,7 +298,7 @@ def _append(t: Template, *toks: Token, back: int = 0, closed: bool = False) -> T
     for k in toks:
         if isinstance(k, Gap) and k.lo == 0 and k.hi == 0:
             continue
-        if isinstance(k, AnyN) and k.n == 0:
+        if isinstance(k, AnyN) and k.n == 0 or isinstance(k, Rep) and k.hi == 0:
             continue
         out.append(k)
     return Template(tuple(out), back, closed)
@@ -389,6 +389,88 @@ def _place_exact(t: Template, sets: list[frozenset], k: int) -> list[Template]:
         mid = [AnyN(g)] if g else []
         out.extend(_place_exact(Template(tuple(head + mid + rest), t.back), sets, k))
     return out
+
+
+def avoid_regex(pattern: bytes, nocase: bool = False, limit: int = 4000) -> str | None:
+    """A regex matching exactly the byte strings that do not contain ``pattern``.
+
+    Built from the pattern's KMP automaton (state = longest prefix of the pattern that
+    ends the input; reaching the full pattern is the dead state) by state elimination;
+    every live state accepts. None when the result would exceed ``limit`` characters.
+    """
+    fold = (lambda b: b.lower()) if nocase else (lambda b: b)
+    pat = fold(pattern)
+    L = len(pat)
+    # transitions: state -> {target: set of bytes}
+    edges: dict[int, dict[int, set]] = {}
+    for i in range(L):
+        row: dict[int, set] = {}
+        for c in range(256):
+            s = pat[:i] + fold(bytes((c,)))
+            j = min(i + 1, L)
+            while j and s[-j:] != pat[:j]:
+                j -= 1
+            if j < L:
+                row.setdefault(j, set()).add(c)
+        edges[i] = row
+    S, F = L, L + 1  # new start and final states
+    R: dict[tuple[int, int], str] = {(S, 0): ""}
+    for i in range(L):
+        R[(i, F)] = ""
+        for j, cs in edges[i].items():
+            R[(i, j)] = _regex_cls(frozenset(cs))
+
+    def union(a: str | None, b: str | None) -> str | None:
+        if a is None:
+            return b
+        if b is None or a == b:
+            return a
+        if a == "" or b == "":
+            return group(a or b) + "?"
+        return f"(?:{a}|{b})"
+
+    def group(a: str) -> str:
+        return a if len(a) <= 1 or a.startswith("(?:") and _balanced_group(a) else f"(?:{a})"
+
+    for k in range(L - 1, -1, -1):
+        loop = R.pop((k, k), None)
+        star = "" if loop is None else group(loop) + "*"
+        ins = [(p, r) for (p, q), r in R.items() if q == k]
+        outs = [(q, r) for (p, q), r in R.items() if p == k]
+        for p, _ in ins:
+            del R[(p, k)]
+        for q, _ in outs:
+            del R[(k, q)]
+        for p, rin in ins:
+            for q, rout in outs:
+                path = (group(rin) if rin else "") + star + (group(rout) if rout else "")
+                R[(p, q)] = union(R.get((p, q)), path)
+                if len(R[(p, q)] or "") > limit:
+                    return None
+    out = R.get((S, F))
+    return None if out is None or len(out) > limit else out
+
+
+def _balanced_group(a: str) -> bool:
+    """True when ``a`` is one (?:...) group (its first parenthesis closes at the end)."""
+    depth, i, in_class = 0, 0, False
+    while i < len(a):
+        c = a[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0 and i != len(a) - 1:
+                return False
+        i += 1
+    return True
 
 
 # ---- pcre text -------------------------------------------------------------------------
@@ -608,7 +690,9 @@ def _pcre_text(p: Pcre, body: str) -> str:
     on = "".join(f for f, v in (("i", p.caseless), ("m", p.multiline), ("s", p.dotall),
                                 ("x", p.extended)) if v)
     off = "".join(f for f in "ims" if f not in on)
-    body = _unname_groups(_rewrite_ends(body, p.dollar_endonly, p.multiline))
+    body = _rewrite_ends(body, p.dollar_endonly, p.multiline)
+    if not any(k in body for k in ("(?P=", "\\k", "\\g")):  # keep names a backreference uses
+        body = _unname_groups(body)
     if p.multiline:
         body = _trailing_multiline_dollar(body)
     if p.extended:
@@ -715,6 +799,7 @@ class _Chain:
         self.owner = owner          # index of the content/pcre whose end is the cursor
         self.fresh = True           # nothing placed yet besides the head
         self.negs_pending = False   # a negated relative keyword was seen on this chain
+        self.negs_approx = False    # one of them was approximated: so are the next ones
         self.from_start = owner is None
 
 
@@ -810,7 +895,7 @@ class _RuleCompiler:
 
     def _approx_after_negation(self, matches: Sequence[Match], flags: dict[int, int], i: int,
                                m: Content | Pcre, chain: _Chain) -> None:
-        if chain.owner is not None and self._retries(matches, flags, chain.owner):
+        if chain.negs_approx and chain.owner is not None and self._retries(matches, flags, chain.owner):
             self.out.approximations.append(
                 "negation_exists: a relative negation and a positive keyword both depend on one "
                 "retried match; the negation is checked against every match")
@@ -1016,9 +1101,8 @@ class _RuleCompiler:
             raise self.err(m, "negated relative endswith is not supported", kw="endswith")
         owner = chain.owner
         retries = owner is not None and self._retries(matches, flags, owner)
-        rest = [x for x in self._rest_of_chain(matches, i) if isinstance(x, (Content, Pcre))]
-        later_positive = any(x.relative and not x.negated for x in rest)
-        single = not chain.negs_pending and not any(x.relative and x.negated for x in rest)
+        later = [x for x in self._rest_of_chain(matches, i)
+                 if isinstance(x, (Content, Pcre)) and x.relative]
         chain.negs_pending = True
         if not retries:
             # Suricata checks the first match only; a window that only shrinks as that
@@ -1031,13 +1115,15 @@ class _RuleCompiler:
             if placed:
                 self.out.negatives.append(self._exprs(placed))
             return
-        if (isinstance(m, Content) and single and not later_positive
-                and not any(t.closed for t in chain.templates)):
-            avoid = self._avoid(chain.templates, m)
+        if isinstance(m, Content) and not chain.negs_approx:
+            # Suricata retries the match: the negation must hold after ONE of them, so it
+            # is part of the chain (its window, byte by byte), not a separate NOT.
+            avoid = self._avoid(chain.templates, m, closing=not later)
             if avoid is not None:
                 self.out.notes.append("negation_window")
                 chain.templates = avoid
                 return
+        chain.negs_approx = True
         self.out.approximations.append(
             "negation_exists: Suricata needs the negation to hold after one of the retried "
             "matches; the translation requires it after every match")
@@ -1064,60 +1150,103 @@ class _RuleCompiler:
             out.append(x)
         return out
 
-    def _avoid(self, ts: list[Template], m: Content) -> list[Template] | None:
-        """'m does not occur in its window after the cursor', as templates, when that is
-        exactly expressible: a one-byte content (any window: every window byte is another
-        byte) or a window exactly as long as the content (its bytes differ somewhere).
-        A window reaching past the end of the buffer only needs its bytes in the buffer to
-        qualify (Suricata searches the clipped window)."""
+    def _avoid(self, ts: list[Template], m: Content, closing: bool) -> list[Template] | None:
+        """Templates for "m does not occur in its window" after each template's cursor,
+        which stays where it is; None when not exactly expressible.
+
+        The window is [cursor + distance, + within) clipped to the buffer, as Suricata
+        searches it. Exact forms: a one-byte content (every window byte is another byte),
+        a window exactly as long as the content (its bytes differ somewhere), and an
+        open-ended window (no within) up to the end of the buffer, whose bytes must be a
+        string without the content (a regex from the content's KMP automaton). A window
+        that may run past the end of the buffer has alternatives ending the buffer early;
+        with more keywords to come (``closing`` false) those must stay rigid.
+        """
         L = len(m.pattern)
         d = m.distance if m.distance is not None else 0
         w = m.within
         if not isinstance(d, int) or d < 0 or (w is not None and not isinstance(w, int)):
             return None
-        if L != 1 and w != L:
+        if w is not None and L != 1 and w != L:
             return None
+        if w is None and not closing:
+            return None
+        rx = None
+        if w is None and L > 1:
+            rx = avoid_regex(m.pattern, m.nocase)
+            if rx is None:
+                return None
         out: list[Template] = []
         for t in ts:
             if t.closed:
                 return None
             b = t.back
+            if w is None:  # no occurrence from cursor + d to the end of the buffer
+                if t.eod:
+                    if L == 1:
+                        notb = ALL - _byte_set(m.pattern[0], m.nocase)
+                        out += self._put(t, [notb] * max(0, b - d), d) if b > d else [t]
+                        continue
+                    return None  # would need the regex over bytes already placed
+                if d < b:
+                    return None
+                out.append(_append(t, Gap(0, d - b), EOD, closed=True))
+                tail: Token = (Rep(ALL - _byte_set(m.pattern[0], m.nocase), 1, None) if L == 1
+                               else Re(rx or ""))
+                out.append(_append(t, AnyN(d - b), tail, EOD, closed=True))
+                continue
+            span = d + w - 1  # the window's last byte, from the cursor
             if L == 1:
                 notb = ALL - _byte_set(m.pattern[0], m.nocase)
-                if w is not None:  # the whole window is in the buffer
-                    out += self._put(t, [notb] * w, d)
+                out += self._put(t, [notb] * w, d)
                 # the buffer ends inside (or before) the window
-                span = None if w is None else d + w - 1  # most bytes after the cursor
                 if t.eod:
-                    if span is None or b <= span:
-                        out += self._put(t, [notb] * max(0, b - d), d) if b > d else [t]
-                elif span is None or b <= span:
-                    if d >= b:
-                        out.append(_append(t, Gap(0, d - b), EOD))
-                        hi = None if span is None else span - d
-                        if hi is None or hi >= 1:
-                            out.append(_append(t, AnyN(d - b), Rep(notb, 1, hi), EOD))
+                    if b <= span:
+                        out += self._put(t, [notb] * (b - d), d) if b > d else [t]
+                elif b <= span:
+                    if span - b + 1 <= 16 or closing:
+                        if not closing:
+                            for e in range(b, span + 1):  # the buffer ends e bytes after the cursor
+                                us = (self._put(t, [notb] * (e - d), d) if e > d
+                                      else [_append(t, AnyN(e - b), back=e)])
+                                out += [_append(u, EOD, back=e) for u in us]
+                        elif d >= b:
+                            out.append(_append(t, Gap(0, d - b), EOD, closed=True))
+                            if span > d:
+                                out.append(_append(t, AnyN(d - b), Rep(notb, 1, span - d), EOD, closed=True))
+                        else:
+                            for u in self._put(t, [notb] * (b - d), d):
+                                out.append(_append(u, Rep(notb, 0, span - b), EOD, closed=True))
                     else:
-                        for u in self._put(t, [notb] * (b - d), d):
-                            hi = None if span is None else span - b
-                            out.append(_append(u, Rep(notb, 0, hi), EOD))
+                        return None
             else:
                 for k in range(L):
                     sets = [_byte_set(x, m.nocase) for x in m.pattern[:k]]
                     sets += [ALL - _byte_set(m.pattern[k], m.nocase)] + [ALL] * (L - 1 - k)
                     out += self._put(t, sets, d)
-                if b < d + L:  # the window does not fit before the end
-                    out.append(t if t.eod else _append(t, Gap(0, d + L - 1 - b), EOD))
-        return [dataclasses.replace(t, closed=True) for t in _dedupe(out)]
+                if b <= span:  # the window does not fit before the end
+                    if t.eod:
+                        out.append(t)
+                    elif closing:
+                        out.append(_append(t, Gap(0, span - b), EOD, closed=True))
+                    elif span - b + 1 <= 16:
+                        out += [_append(t, AnyN(e), EOD, back=b + e) for e in range(span - b + 1)]
+                    else:
+                        return None
+        return _dedupe(out)
 
     @staticmethod
     def _put(t: Template, sets: list[frozenset], d: int) -> list[Template]:
-        """Rigid ``sets`` at cursor + d (d >= 0), merged with bytes already there."""
+        """Rigid ``sets`` at cursor + d (d >= 0), merged with bytes already there; the
+        cursor does not move."""
         if not sets:
             return [t]
         if d >= t.back:
-            return [] if t.eod else [_append(t, AnyN(d - t.back), *_compress(sets))]
-        return _place_exact(t, sets, d)
+            if t.eod:
+                return []
+            return [_append(t, AnyN(d - t.back), *_compress(sets), back=d + len(sets))]
+        grow = max(0, d - t.back + len(sets))
+        return [Template(u.tokens, t.back + grow, u.closed) for u in _place_exact(t, sets, d)]
 
     # -- finishing ---------------------------------------------------------------------
     def _finish_chain(self, chain: _Chain) -> None:
