@@ -509,3 +509,17 @@ def test_reject_rules_the_worker_cannot_answer_are_refused():
     for text in ('reject udp any any -> any 53 (sid:1;)', 'rejectboth tcp any any -> any 80 (sid:2;)'):
         with pytest.raises(NotEngineRule, match="only reject/rejectsrc on tcp"):
             tables.add(parse_rule(text), has_payload=False)
+
+
+def test_tcp_fragments_are_dropped_inline_and_inspected_alone_in_ids():
+    from scapy.layers.inet import fragment
+    seg = ETH / IP(src=CLI, dst=SRV, id=77) / TCP(sport=1, dport=80, flags="PA", seq=5) / (b"A" * 64 + b"EVIL" + b"B" * 64)
+    frags = [ETH / f for f in fragment(seg[IP], fragsize=64)]
+    assert len(frags) >= 2
+    for ips, verdict in ((True, ("drop", 7)), (False, ("pass", None))):   # 7: exception_policy
+        eng, t = build(['alert tcp any any -> any any (msg:"x"; content:"EVIL"; sid:150;)'], {0: b"EVIL"}, ips=ips)
+        assert [eng.inspect_frame(bytes(f), 0, S) for f in frags] == [verdict] * len(frags)
+        assert eng.counters()["tcp_fragments"] == len(frags)
+    udp = ETH / IP(src=CLI, dst=SRV, id=78) / UDP(sport=1, dport=53) / (b"x" * 200)
+    eng, t = build([], {})
+    assert all(eng.inspect_frame(bytes(ETH / f), 0, S)[0] == "pass" for f in fragment(udp[IP], fragsize=64))
