@@ -691,8 +691,9 @@ def _pcre_text(p: Pcre, body: str) -> str:
                                 ("x", p.extended)) if v)
     off = "".join(f for f in "ims" if f not in on)
     body = _rewrite_ends(body, p.dollar_endonly, p.multiline)
-    if not any(k in body for k in ("(?P=", "\\k", "\\g")):  # keep names a backreference uses
-        body = _unname_groups(body)
+    if any(k in body for k in ("(?P=", "\\k<", "\\k{", "\\k'", "\\g")):
+        raise _Unsupported("Hyperscan: Back-references are unsupported.", "hyperscan")
+    body = _unname_groups(body)
     if p.multiline:
         body = _trailing_multiline_dollar(body)
     if p.extended:
