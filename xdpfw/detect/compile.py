@@ -124,10 +124,9 @@ class CompiledBuffer:
         reasons: dict[str, int] = {}
         for e in self.errors:
             reasons[e.reason] = reasons.get(e.reason, 0) + 1
-        approx: dict[str, int] = {}
+        approx: dict[str, int] = {}  # rules per approximation tag
         for r in self.rules.values():
-            for a in r.approximations:
-                k = a.split(":")[0]
+            for k in {a.split(":")[0] for a in r.approximations}:
                 approx[k] = approx.get(k, 0) + 1
         return {"buffer": self.buffer, "rules": len(self.rules), "rejected": len(self.errors),
                 "patterns": len(self.patterns), "rejected_by_reason": reasons,
@@ -798,10 +797,8 @@ class _Chain:
     def __init__(self, templates: list[Template], owner: int | None):
         self.templates = templates
         self.owner = owner          # index of the content/pcre whose end is the cursor
-        self.fresh = True           # nothing placed yet besides the head
         self.negs_pending = False   # a negated relative keyword was seen on this chain
         self.negs_approx = False    # one of them was approximated: so are the next ones
-        self.from_start = owner is None
 
 
 class _RuleCompiler:
@@ -837,13 +834,6 @@ class _RuleCompiler:
             self.out.eod = True
         return self.out
 
-    @staticmethod
-    def _last_cp(matches: Sequence[Match], i: int) -> int | None:
-        for j in range(i - 1, -1, -1):
-            if isinstance(matches[j], (Content, Pcre)):
-                return j
-        return None
-
     def _retries(self, matches: Sequence[Match], flags: dict[int, int], owner: int) -> bool:
         m = matches[owner]
         f = flags.get(owner, 0)
@@ -877,7 +867,6 @@ class _RuleCompiler:
             self._pcre_end_check(matches, chain.owner)
         chain.templates = self._place(chain.templates, m)
         chain.owner = i
-        chain.fresh = False
         if not chain.templates:
             raise _Never()
         return chain
