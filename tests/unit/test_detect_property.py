@@ -1,9 +1,9 @@
 """Property tests of the rule -> Hyperscan translation against the reference oracle.
 
 Random rules are built from the model's dataclasses (1-4 contents with random modifiers
-in their valid ranges, negation, nocase, startswith/endswith, optional relative pcre of
-a simple form and isdataat), and random buffers biased to contain the contents near one
-another and near the buffer's ends. For every rule the translation claims exact
+in their valid ranges, negation, nocase, startswith/endswith, an optional pcre of a simple
+form, relative or not, and isdataat), and random buffers biased to contain the contents
+near one another and near the buffer's ends. For every rule the translation claims exact
 (``CompiledRule.exact``: no entry in ``approximations``):
 
 * Hyperscan BLOCK mode on the whole buffer reports the rule iff the oracle matches;
@@ -39,8 +39,8 @@ SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow,
 
 letters = st.lists(st.sampled_from(list(ALPHABET)), min_size=1, max_size=4).map(bytes)
 
-# Relative pcres of simple forms: fixed and variable width, anchored at the previous
-# match with ^ or A, caseless, dotall/multiline.
+# Pcres of simple forms (relative or not): fixed and variable width, anchored with ^ or
+# A, caseless, dotall/multiline, ending in $.
 PCRES = [("a[bB]", ""), ("b.a", ""), ("b.a", "s"), ("^a", ""), ("^b", "m"), ("[ab]{2}", "i"),
          ("(?:ab|ba)", ""), ("a+b", ""), ("B?a", ""), ("ab$", ""), ("a\\n?b", ""), ("A", "A")]
 
@@ -78,11 +78,13 @@ def rules(draw):
     if draw(st.integers(0, 3)) == 0:
         regex, flags = draw(st.sampled_from(PCRES))
         flags += draw(st.sampled_from(["", "i", "s"]))
-        p = Pcre(regex, flags + "R", relative=True, negated=draw(st.integers(0, 9)) == 0)
+        relative = draw(st.integers(0, 3)) > 0
+        p = Pcre(regex, flags + ("R" if relative else ""), relative=relative,
+                 negated=draw(st.integers(0, 9)) == 0)
         for f in flags:
             attr = {"i": "caseless", "s": "dotall", "m": "multiline", "A": "anchored"}[f]
             setattr(p, attr, True)
-        ms.insert(draw(st.integers(1, len(ms))), p)
+        ms.insert(draw(st.integers(1 if relative else 0, len(ms))), p)
     rule = parse_rule("alert tcp any any -> any any (msg:\"prop\"; sid:9;)")
     rule.options = [Option("content" if isinstance(m, Content) else
                            "pcre" if isinstance(m, Pcre) else "isdataat", None, 0, m) for m in ms]
