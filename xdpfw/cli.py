@@ -39,7 +39,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = ApplianceConfig(if_a=args.inline[0], if_b=args.inline[1], queues=args.queues,
                           fail_open=args.fail_mode == "open", xsk_mode=args.xsk_mode,
                           xdp_mode=args.xdp_mode, busy_poll=args.busy_poll, acl=acl,
-                          engine_factory=engine_factory)
+                          engine_factory=engine_factory, watchdog_ms=args.watchdog_ms)
     app = Appliance(cfg)
     writer = None
     sink = None
@@ -109,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--xdp-mode", choices=("native", "generic"), default="native")
     r.add_argument("--busy-poll", action="store_true", help="spin instead of sleeping when idle")
     r.add_argument("--eve", metavar="FILE", help="write EVE JSON alerts here (default: stdout)")
+    r.add_argument("--watchdog-ms", type=int, default=1000, metavar="MS",
+                   help="if the workers stall this long, the XDP program applies the fail mode (0: off)")
     r.add_argument("--flows", type=int, default=1 << 16, help="flow table capacity per worker")
     r.set_defaults(func=cmd_run)
 

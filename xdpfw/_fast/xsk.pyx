@@ -238,7 +238,7 @@ cdef class QueuePair:
             "tx_kicks": list(c.tx_kicks), "tx_kick_errors": list(c.tx_kick_errors),
             "fill_wakeups": list(c.fill_wakeups), "batches": c.batches,
             "idle_polls": c.idle_polls, "accounting_errors": c.accounting_errors,
-            "replies": list(c.replies),
+            "replies": list(c.replies), "loops": c.loops,
         }
 
     def accounting(self):
@@ -295,6 +295,7 @@ cdef class QueuePair:
         fds[0].events = POLLIN
         fds[1].events = POLLIN
         while not self._stop:
+            self._cnt.loops += 1
             moved = self._rx(0) + self._rx(1)
             for side in range(2):
                 self._complete(side)

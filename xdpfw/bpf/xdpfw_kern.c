@@ -6,7 +6,8 @@
  *   1. kernel ACL: IP-only drop rules compiled into LPM tries (addresses) and arrays
  *      (ports). A denied frame is dropped here and never costs a worker anything;
  *   2. steering: redirect to the AF_XDP socket bound to this side's RX queue;
- *   3. no socket bound (daemon not started, crashed, or stopping): the fail mode decides,
+ *   3. no socket bound (daemon not started, crashed, or stopping), or the daemon's
+ *      heartbeat is stale (it hangs with its sockets still bound): the fail mode decides,
  *      here in the kernel, because the daemon cannot: open = devmap redirect straight to
  *      the peer interface, closed = drop. The kernel removes XSKMAP entries when a socket
  *      is released, so a crash switches to the fail mode with no help from user space.
@@ -32,6 +33,10 @@ BPF_XSKMAP(xsks_map, XDPFW_NSIDES * XDPFW_MAX_QUEUES);
 BPF_DEVMAP(peer_map, XDPFW_NSIDES);
 /* One entry, struct xdpfw_config, written by the control plane before attach. */
 BPF_ARRAY(config_map, struct xdpfw_config, 1);
+/* One entry: CLOCK_MONOTONIC (= bpf_ktime_get_ns) of the daemon's last proof that every
+ * worker loop is turning. A hung daemon keeps its sockets bound, so the XSKMAP alone
+ * cannot tell; a stale heartbeat can. */
+BPF_ARRAY(heartbeat_map, __u64, 1);
 /*
  * Action counters, index side * XDPFW_XDP_ACTION_MAX + action. XDP runs in softirq on
  * one CPU at a time and this map is per-CPU, so plain increments need no atomics.
@@ -171,6 +176,13 @@ int xdpfw_ingress(struct xdp_md *ctx)
 		goto out;
 	}
 
+	if (cfg->watchdog_ns) {
+		__u64 *beat = heartbeat_map.lookup(&zero);
+
+		if (beat && bpf_ktime_get_ns() - *beat > cfg->watchdog_ns)
+			goto fail_mode; /* workers hung: their rings would only fill up */
+	}
+
 	if (ctx->rx_queue_index < XDPFW_MAX_QUEUES) {
 		key = XDPFW_XSK_KEY(side, ctx->rx_queue_index);
 		/* Fallback flags 0 = XDP_ABORTED: distinguishable from XDP_REDIRECT. */
@@ -181,6 +193,7 @@ int xdpfw_ingress(struct xdp_md *ctx)
 		}
 	}
 
+fail_mode:
 	if (cfg->fail_mode == XDPFW_FAIL_OPEN) {
 		rc = peer_map.redirect_map(side, 0);
 		if (rc == XDP_REDIRECT) {

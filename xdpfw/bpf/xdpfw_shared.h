@@ -103,6 +103,8 @@ struct xdpfw_config {
 	__u32 ifindex[XDPFW_NSIDES]; /* ifindex of side A and side B */
 	__u32 fail_mode;             /* XDPFW_FAIL_OPEN or XDPFW_FAIL_CLOSED */
 	__u32 acl_flags;             /* XDPFW_ACL_* bits */
+	__u64 watchdog_ns;           /* 0: off. Else: heartbeat older than this = workers hung,
+				      * apply the fail mode as if no socket were bound */
 };
 
 /* Value of the per-CPU stats map. */
@@ -141,6 +143,7 @@ struct xdpfw_worker_counters {
 	__u64 idle_polls;                 /* times the loop blocked in poll() */
 	__u64 accounting_errors;          /* a frame was seen where it cannot be: a bug */
 	__u64 replies[XDPFW_NSIDES];      /* rejects: replies sent back out of the side */
+	__u64 loops;                      /* loop iterations: proof of life for the watchdog */
 };
 
 #endif /* XDPFW_SHARED_H */

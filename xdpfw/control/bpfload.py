@@ -10,6 +10,7 @@ import ctypes as ct
 import ipaddress
 import logging
 import socket
+import time
 from dataclasses import dataclass
 
 from xdpfw.control import shared
@@ -117,6 +118,18 @@ class XdpProgram:
                 table[ct.c_int(port)] = ct.c_uint32(mask)
         cfg.acl_flags = acl.flags()
         cfg_map[ct.c_int(0)] = cfg
+
+    def set_watchdog(self, timeout_ns: int) -> None:
+        """Fail over when no beat() came for timeout_ns (0: never). Beats first."""
+        self.beat()
+        cfg_map = self.bpf[b"config_map"]
+        cfg = cfg_map[ct.c_int(0)]
+        cfg.watchdog_ns = timeout_ns
+        cfg_map[ct.c_int(0)] = cfg
+
+    def beat(self) -> None:
+        """Record that the workers are alive (CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns)."""
+        self.bpf[b"heartbeat_map"][ct.c_int(0)] = ct.c_uint64(time.monotonic_ns())
 
     def set_fail_open(self, fail_open: bool) -> None:
         cfg_map = self.bpf[b"config_map"]

@@ -47,6 +47,7 @@ class ApplianceConfig:
     busy_poll: bool = False
     acl: AclTables = field(default_factory=AclTables.empty)
     engine_factory: object = None      # callable -> one inspection engine per queue pair
+    watchdog_ms: int = 1000            # heartbeat age at which XDP applies the fail mode (0: off)
 
 
 class Appliance:
@@ -62,6 +63,9 @@ class Appliance:
         self.threads: list[threading.Thread] = []
         self.final_accounting: list[dict] = []   # per queue pair, taken at stop()
         self._engines: list = []                 # one per queue pair; kept after stop() for a last drain
+        self._last_loops: list[int] = []
+        self._wd_stop = threading.Event()
+        self._wd_thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -91,6 +95,11 @@ class Appliance:
                 self.threads.append(t)
                 log.info("queue %d: AF_XDP %s mode on %s and %s, one shared UMEM", q, qp.mode,
                          cfg.if_a, cfg.if_b)
+            self.prog.set_watchdog(cfg.watchdog_ms * 1_000_000)
+            if cfg.watchdog_ms:
+                self._wd_stop.clear()
+                self._wd_thread = threading.Thread(target=self._watchdog, name="watchdog", daemon=True)
+                self._wd_thread.start()
             for ifname in (cfg.if_a, cfg.if_b):
                 self.prog.attach(ifname, cfg.xdp_mode)
         except BaseException:
@@ -100,6 +109,10 @@ class Appliance:
                  cfg.if_a, cfg.if_b, nq, "open" if cfg.fail_open else "closed", len(cfg.acl))
 
     def stop(self) -> None:
+        self._wd_stop.set()
+        if self._wd_thread is not None:
+            self._wd_thread.join()
+            self._wd_thread = None
         with self._lock:
             if self.prog is not None:
                 self.prog.detach_all()
@@ -117,6 +130,23 @@ class Appliance:
             self.pairs.clear()
             self.threads.clear()
             self.prog = None
+
+    def _watchdog(self) -> None:
+        # Beats several times per period; stops beating as soon as any worker loop stalls
+        # (or this whole process does), and the XDP program then applies the fail mode.
+        period = max(self.cfg.watchdog_ms / 5000, 0.01)
+        while not self._wd_stop.wait(period):
+            self.watchdog_tick()
+
+    def watchdog_tick(self) -> bool:
+        """Beat the XDP program's heartbeat if every worker loop turned since the last tick
+        (call it a few times per watchdog period). Returns whether it beat."""
+        loops = [qp.counters()["loops"] for qp in self.pairs]
+        alive = len(loops) == len(self._last_loops) and all(a > b for a, b in zip(loops, self._last_loops))
+        self._last_loops = loops
+        if alive and self.prog is not None:
+            self.prog.beat()
+        return alive
 
     def set_acl(self, acl: AclTables) -> None:
         self.acl = acl

@@ -39,6 +39,7 @@ cdef extern from "xdpfw_shared.h" nogil:
         uint64_t idle_polls
         uint64_t accounting_errors
         uint64_t replies[2]
+        uint64_t loops
 
 cdef extern from "xdpfw_inspect.h" nogil:
     # The worker's entry point into the detection engine (see the header).
