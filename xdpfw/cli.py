@@ -27,7 +27,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         from xdpfw.control.detection import RulesNotEnforceable, load_detection
 
         try:
-            det = load_detection(args.rules, args.var, kernel_acl=True)
+            det = load_detection(args.rules, args.var, kernel_acl=True, threshold=args.threshold,
+                                 classification=args.classification)
         except RulesNotEnforceable as e:
             print(str(e), file=sys.stderr)
             return 1
@@ -49,7 +50,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         writer = EveFileWriter(args.eve) if args.eve else None
         sink = AlertSink(det.tables.rules, writer.write if writer else stdout_writer, ips=True,
-                         in_iface=lambda side: (cfg.if_a, cfg.if_b)[side])
+                         in_iface=lambda side: (cfg.if_a, cfg.if_b)[side],
+                         classifications=getattr(det, "classifications", None))
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -98,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rule file or directory (repeatable)")
     r.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
                    help="rule variable, e.g. HOME_NET=[198.18.0.0/15] (repeatable)")
+    r.add_argument("--threshold", metavar="FILE", help="threshold.config (event_filter, suppress)")
+    r.add_argument("--classification", metavar="FILE", help="classification.config (default: Suricata's)")
     r.add_argument("--fail-mode", choices=("open", "closed"), default="open",
                    help="what the XDP program does while no worker is bound (default: open)")
     r.add_argument("--queues", type=int, default=None,

@@ -126,13 +126,15 @@ class RulesNotEnforceable(Exception):
     """Rules the data path cannot honour; str() lists each as path:line: error."""
 
 
-def load_detection(paths: list[str], var_items: list[str], *, kernel_acl: bool) -> Detection:
+def load_detection(paths: list[str], var_items: list[str], *, kernel_acl: bool,
+                   threshold: str | None = None, classification: str | None = None) -> Detection:
     """Load rule files for `xdpfw run` / `xdpfw replay`: every rule must be enforceable,
     else nothing runs (a rule the engine cannot honour is an error, never a silent skip)."""
     from xdpfw.control.acl import parse_vars
     from xdpfw.rules import load_ruleset
 
-    rs = load_ruleset(paths, variables=parse_vars(var_items) or None, strict=True)
+    rs = load_ruleset(paths, variables=parse_vars(var_items) or None, strict=True,
+                      threshold=threshold, classification=classification)
     problems = [str(e) for e in rs.errors]
     det = build_detection(rs.rules, kernel_acl=kernel_acl)
     problems += det.problems
@@ -140,4 +142,9 @@ def load_detection(paths: list[str], var_items: list[str], *, kernel_acl: bool) 
         raise RulesNotEnforceable("\n".join(problems + [f"{rs.summary()}; {len(problems)} problem(s): "
                                                         "nothing loaded"]))
     det.summary = rs.summary()  # type: ignore[attr-defined]
+    det.classifications = None  # type: ignore[attr-defined]
+    if classification is not None:
+        from xdpfw.rules.classification import load_classification
+
+        det.classifications = load_classification(classification)[0]  # type: ignore[attr-defined]
     return det

@@ -28,6 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--var", "--vars", action="append", default=[], metavar="NAME=VALUE", dest="var",
                    help="rule variable, e.g. HOME_NET=[10.0.0.0/8] (repeatable)")
     p.add_argument("--flows", type=int, default=1 << 18, help="flow table capacity")
+    p.add_argument("--threshold", metavar="FILE", help="threshold.config (event_filter, suppress)")
+    p.add_argument("--classification", metavar="FILE", help="classification.config (default: Suricata's)")
     p.add_argument("--gap-resync", type=int, default=4,
                    help="IDS mode: give up on a TCP gap after N further segments (0: never)")
 
@@ -37,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
     from xdpfw.control.eve import EveFileWriter
 
     try:
-        det = load_detection(args.rules, args.var, kernel_acl=False)
+        det = load_detection(args.rules, args.var, kernel_acl=False, threshold=args.threshold,
+                             classification=args.classification)
     except RulesNotEnforceable as e:
         print(e, file=sys.stderr)
         return 1
@@ -62,7 +65,8 @@ def replay_files(paths, det, write, *, ips: bool = False, flows: int = 1 << 18, 
     from xdpfw.control.alerts import AlertSink
 
     engine = det.engine_factory(flow_capacity=flows, gap_resync=0 if ips else gap_resync, ips=ips)()
-    sink = AlertSink(det.tables.rules, write, ips=ips, replay=True)
+    sink = AlertSink(det.tables.rules, write, ips=ips, replay=True,
+                     classifications=getattr(det, "classifications", None))
     packets = dropped = 0
     for path in paths:
         n, d = _replay_one(engine, sink, Path(path))
