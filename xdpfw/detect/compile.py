@@ -32,7 +32,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from xdpfw.rules.model import PAYLOAD, Bsize, Content, IntMatch, IsDataAt, Match, Pcre, Rule
 
@@ -569,35 +569,48 @@ def _strip_leading_caret(src: str) -> str:
     return src
 
 
+def _tokens(src: str) -> Iterator[tuple[int, str, bool]]:
+    """(position, token, inside a character class) over a regex: an escape is one token of
+    two characters, a class opener (``[``, ``[^``, ``[]``, ``[^]``: a ``]`` right after the
+    opener is a literal) is one token, anything else one character. The one scanner the
+    rewrites below share, so they agree on where classes start and end."""
+    i, n, in_class = 0, len(src), False
+    while i < n:
+        c = src[i]
+        if c == "\\" and i + 1 < n:
+            yield i, src[i:i + 2], in_class
+            i += 2
+        elif in_class:
+            yield i, c, True
+            in_class = c != "]"
+            i += 1
+        elif c == "[":
+            j = i + 1
+            if j < n and src[j] == "^":
+                j += 1
+            if j < n and src[j] == "]":
+                j += 1
+            yield i, src[i:j], True
+            in_class = True
+            i = j
+        else:
+            yield i, c, False
+            i += 1
+
+
 def _rewrite_ends(src: str, endonly: bool, multiline: bool) -> str:
     """End assertions Hyperscan reports in order: a non-multiline ``$`` (end, or before a
     final newline) becomes ``(?:\\n?\\z)``, ``$`` with E becomes ``\\z``, ``\\Z`` as ``$``.
     Same matches, the end offset may include the final newline; a multiline ``$`` stays."""
     eol = r"\z" if endonly else r"(?:\n?\z)"
-    out, i, n, in_class = [], 0, len(src), False
-    while i < n:
-        c = src[i]
-        if c == "\\" and i + 1 < n:
-            out.append(r"(?:\n?\z)" if src[i + 1] == "Z" and not in_class else src[i:i + 2])
-            i += 2
-            continue
-        if in_class:
-            if c == "]":
-                in_class = False
-            out.append(c)
-            i += 1
-            continue
-        if c == "[":
-            in_class = True
-            out.append(c)
-            i += 1
-            for extra in ("^", "]"):
-                if i < n and src[i] == extra:
-                    out.append(extra)
-                    i += 1
-            continue
-        out.append(eol if c == "$" and not multiline else c)
-        i += 1
+    out = []
+    for _, tok, in_class in _tokens(src):
+        if tok == "\\Z" and not in_class:
+            out.append(r"(?:\n?\z)")
+        elif tok == "$" and not in_class and not multiline:
+            out.append(eol)
+        else:
+            out.append(tok)
     return "".join(out)
 
 
@@ -605,83 +618,45 @@ def _trailing_multiline_dollar(src: str) -> str:
     """A multiline ``$`` ending the regex (top level) -> ``(?:\\n|\\z)``: the same buffers
     match, and Hyperscan accepts it in a combination (a trailing ``$`` is an "unordered"
     operand)."""
-    if not src.endswith("$") or src.endswith("\\$"):
+    toks = list(_tokens(src))
+    if not toks or toks[-1][1:] != ("$", False):
         return src
-    depth, i, n, in_class = 0, 0, len(src) - 1, False
-    while i < n:
-        c = src[i]
-        if c == "\\":
-            i += 2
-            continue
+    depth = 0
+    for _, tok, in_class in toks[:-1]:
         if in_class:
-            in_class = c != "]"
-        elif c == "[":
-            in_class = True
-            if src.startswith("[^]", i) or src.startswith("[]", i):
-                i += 2 if src[i + 1] == "]" else 3
-                continue
-        elif c == "(":
+            continue
+        if tok == "(":
             depth += 1
-        elif c == ")":
+        elif tok == ")":
             depth -= 1
-        elif c == "|" and depth == 0:
+        elif tok == "|" and depth == 0:
             return src
-        i += 1
-    return src[:-1] + r"(?:\n|\z)" if depth == 0 and not in_class else src
+    return src[:-1] + r"(?:\n|\z)" if depth == 0 else src
 
 
 def _has_boundary(text: str) -> bool:
-    i, n, in_class = 0, len(text), False
-    while i < n:
-        c = text[i]
-        if c == "\\" and i + 1 < n:
-            if not in_class and text[i + 1] in "bB":
-                return True
-            i += 2
-            continue
-        if c == "[" and not in_class:
-            in_class = True
-        elif c == "]" and in_class:
-            in_class = False
-        i += 1
-    return False
+    return any(tok in ("\\b", "\\B") and not in_class for _, tok, in_class in _tokens(text))
 
 
 def _unname_groups(src: str) -> str:
     """(?P<n>...), (?<n>...), (?'n'...) -> (?:...): Hyperscan ignores captures, and a pcre
     repeated in several alternatives would otherwise define a name twice."""
-    out, i, n, in_class = [], 0, len(src), False
-    while i < n:
-        c = src[i]
-        if c == "\\" and i + 1 < n:
-            out.append(src[i:i + 2])
-            i += 2
+    out, skip_to = [], 0
+    for i, tok, in_class in _tokens(src):
+        if i < skip_to:
             continue
-        if in_class:
-            in_class = c != "]"
-        elif c == "[":
-            in_class = True
-            out.append(c)
-            i += 1
-            for extra in ("^", "]"):
-                if i < n and src[i] == extra:
-                    out.append(extra)
-                    i += 1
-            continue
-        elif c == "(" and src.startswith("(?", i):
+        if tok == "(" and not in_class and src.startswith("(?", i):
             for opener, closer in (("(?P<", ">"), ("(?<", ">"), ("(?'", "'")):
                 if src.startswith(opener, i) and src[i + len(opener):i + len(opener) + 1] not in ("=", "!"):
                     j = src.find(closer, i + len(opener))
                     if j > 0 and src[i + len(opener):j].replace("_", "a").isalnum():
                         out.append("(?:")
-                        i = j + 1
+                        skip_to = j + 1
                         break
             else:
-                out.append(c)
-                i += 1
+                out.append(tok)
             continue
-        out.append(c)
-        i += 1
+        out.append(tok)
     return "".join(out)
 
 
