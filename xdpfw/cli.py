@@ -51,7 +51,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         writer = EveFileWriter(args.eve) if args.eve else None
         sink = AlertSink(det.tables.rules, writer.write if writer else stdout_writer, ips=True,
                          in_iface=lambda side: (cfg.if_a, cfg.if_b)[side],
-                         classifications=getattr(det, "classifications", None))
+                         classifications=det.classifications)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -148,11 +148,6 @@ class Appliance:
             self.prog.beat()
         return alive
 
-    def set_acl(self, acl: AclTables) -> None:
-        self.acl = acl
-        if self.prog is not None:
-            self.prog.load_acl(acl)
-
     # -- views for metrics and tests (scrape time) ---------------------------------------
     def attached_devices(self) -> list[str]:
         return list(self.prog.attached) if self.prog else []

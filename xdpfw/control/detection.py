@@ -34,6 +34,8 @@ class Detection:
     block_db: object = None
     in_kernel: list = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    summary: str = ""                  # the loader's "N rule files processed ..." line
+    classifications: dict | None = None  # classification.config given, else Suricata's table
 
     @property
     def engine_rules(self) -> int:
@@ -141,10 +143,9 @@ def load_detection(paths: list[str], var_items: list[str], *, kernel_acl: bool,
     if problems:
         raise RulesNotEnforceable("\n".join(problems + [f"{rs.summary()}; {len(problems)} problem(s): "
                                                         "nothing loaded"]))
-    det.summary = rs.summary()  # type: ignore[attr-defined]
-    det.classifications = None  # type: ignore[attr-defined]
+    det.summary = rs.summary()
     if classification is not None:
         from xdpfw.rules.classification import load_classification
 
-        det.classifications = load_classification(classification)[0]  # type: ignore[attr-defined]
+        det.classifications = load_classification(classification)[0]
     return det

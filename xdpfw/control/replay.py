@@ -35,6 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from xdpfw.control.alerts import stdout_writer
     from xdpfw.control.detection import RulesNotEnforceable, load_detection
     from xdpfw.control.eve import EveFileWriter
 
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     writer = EveFileWriter(args.eve) if args.eve else None
     t0 = time.perf_counter()
     try:
-        stats = replay_files(args.pcaps, det, writer.write if writer else _stdout, ips=args.ips,
+        stats = replay_files(args.pcaps, det, writer.write if writer else stdout_writer, ips=args.ips,
                              flows=args.flows, gap_resync=args.gap_resync)
     finally:
         if writer:
@@ -66,7 +67,7 @@ def replay_files(paths, det, write, *, ips: bool = False, flows: int = 1 << 18, 
 
     engine = det.engine_factory(flow_capacity=flows, gap_resync=0 if ips else gap_resync, ips=ips)()
     sink = AlertSink(det.tables.rules, write, ips=ips, replay=True,
-                     classifications=getattr(det, "classifications", None))
+                     classifications=det.classifications)
     packets = dropped = 0
     for path in paths:
         n, d = _replay_one(engine, sink, Path(path))
@@ -75,10 +76,6 @@ def replay_files(paths, det, write, *, ips: bool = False, flows: int = 1 << 18, 
     c = engine.counters()
     return {"packets": packets, "dropped": dropped, "alerts": sink.alerts, "drops": sink.drops,
             "decode_errors": c["decode_errors"], "flows": c["flows"]["active"], "engine": c}
-
-
-def _stdout(line: str) -> None:
-    sys.stdout.write(line + "\n")
 
 
 def _replay_one(engine, sink, path: Path) -> tuple[int, int]:
