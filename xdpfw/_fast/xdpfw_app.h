@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * xdpfw_app.h - the contract between the application-layer decoders (app_http.pyx,
+ * app_tls.pyx, app_dns.pyx: one protocol per file) and the engine that feeds them.
+ * User space only.
+ *
+ * A decoder is a resumable state machine over one direction of one flow. The engine
+ * hands it each in-order run of payload bytes as it arrives (the TCP tracker has already
+ * removed retransmitted bytes; a UDP datagram is one run with XDPFW_APP_F_DATAGRAM). The
+ * decoder never buffers the stream: it keeps a small fixed-size state struct (its own
+ * header declares it) and reports, through the sink below, *pieces* of the rule buffers
+ * it recognises (http.uri, tls.sni, dns.query, ...). A piece points into the bytes the
+ * engine passed in (or, for a normalised buffer, into a small scratch array of the
+ * decoder, never longer than XDPFW_APP_SCRATCH bytes) and is only valid during the call.
+ *
+ * One instance of a buffer (the URI of one request, the SNI of one ClientHello) is
+ * reported as a sequence of pieces: the first carries XDPFW_APP_START, the last
+ * XDPFW_APP_END (a one-piece instance carries both; an empty instance is one piece of
+ * length 0 with both). The engine runs one streaming matcher per buffer and resets it at
+ * START, so patterns match across pieces (and segments) but never across instances; at
+ * END it calls the matcher's finish, so end-anchored keywords (endswith, `$`, bsize)
+ * work. Pieces of different buffers may interleave (http.request_line and http.uri are
+ * open at the same time); pieces of one buffer never do.
+ *
+ * Per-protocol decode events (malformed or evasive input) are reported through
+ * sink->event with ids from the protocol's own X-macro table; the engine counts them
+ * and can raise alerts for them. A decoder that meets input it cannot follow reports an
+ * event and switches itself to a terminal "give up" state for that direction: it never
+ * loops, never reads past the bytes it was given, and never crashes.
+ */
+/*
+ * Each decoder module xdpfw/_fast/app_<proto>.pyx declares in app_<proto>.pxd, for the
+ * engine to cimport (all noexcept nogil, no Python object, no allocation):
+ *
+ *   void <proto>_init(struct xdpfw_<proto>_state *s)
+ *   int  <proto>_probe(const __u8 *p, __u32 n, int direction, __u32 flags)
+ *        XDPFW_PROBE_* from the first bytes of a direction (n may be short)
+ *   void <proto>_feed(struct xdpfw_<proto>_state *s, int direction, const __u8 *p,
+ *                     __u32 n, __u32 flags, const struct xdpfw_app_sink *sink)
+ *   void <proto>_end(struct xdpfw_<proto>_state *s, int direction,
+ *                    const struct xdpfw_app_sink *sink)
+ *        end of the direction (FIN, RST, flow timeout): close open instances
+ *
+ * The state is per flow (both directions: an HTTP response is read knowing its request)
+ * and declared in xdpfw_app_<proto>.h with its event table. direction is XDPFW_DIR_*
+ * (xdpfw_flow.h): 0 to_server (from the flow's initiator), 1 to_client.
+ * xdpfw/ref/app_pieces.py checks the piece protocol above and assembles instances.
+ */
+#ifndef XDPFW_APP_H
+#define XDPFW_APP_H
+
+#include <linux/types.h>
+
+/* Application protocols (xdpfw_flow.app_proto). The string is the EVE app_proto value. */
+#define XDPFW_APP_PROTOS(X)                     \
+	X(XDPFW_APP_UNKNOWN, "unknown")  /* not detected yet */ \
+	X(XDPFW_APP_HTTP, "http")                 \
+	X(XDPFW_APP_TLS, "tls")                   \
+	X(XDPFW_APP_DNS, "dns")                   \
+	X(XDPFW_APP_FAILED, "failed")    /* detection gave up: no app-layer rules apply */
+
+/* Rule buffers produced by the decoders. The string is the Suricata sticky-buffer
+ * keyword (xdpfw/rules/keywords/buffers.py knows the legacy spellings). */
+#define XDPFW_APP_BUFFERS(X)                                          \
+	X(XDPFW_BUF_HTTP_METHOD, "http.method")                       \
+	X(XDPFW_BUF_HTTP_URI, "http.uri")             /* normalised */ \
+	X(XDPFW_BUF_HTTP_URI_RAW, "http.uri.raw")                     \
+	X(XDPFW_BUF_HTTP_PROTOCOL, "http.protocol")                   \
+	X(XDPFW_BUF_HTTP_REQUEST_LINE, "http.request_line")           \
+	X(XDPFW_BUF_HTTP_RESPONSE_LINE, "http.response_line")         \
+	X(XDPFW_BUF_HTTP_STAT_CODE, "http.stat_code")                 \
+	X(XDPFW_BUF_HTTP_STAT_MSG, "http.stat_msg")                   \
+	X(XDPFW_BUF_HTTP_HEADER, "http.header")       /* normalised */ \
+	X(XDPFW_BUF_HTTP_HEADER_RAW, "http.header.raw")               \
+	X(XDPFW_BUF_HTTP_HEADER_NAMES, "http.header_names")           \
+	X(XDPFW_BUF_HTTP_START, "http.start")                         \
+	X(XDPFW_BUF_HTTP_HOST, "http.host")           /* normalised */ \
+	X(XDPFW_BUF_HTTP_HOST_RAW, "http.host.raw")                   \
+	X(XDPFW_BUF_HTTP_USER_AGENT, "http.user_agent")               \
+	X(XDPFW_BUF_HTTP_COOKIE, "http.cookie")                       \
+	X(XDPFW_BUF_HTTP_CONTENT_TYPE, "http.content_type")           \
+	X(XDPFW_BUF_HTTP_CONTENT_LEN, "http.content_len")             \
+	X(XDPFW_BUF_HTTP_REFERER, "http.referer")                     \
+	X(XDPFW_BUF_HTTP_ACCEPT, "http.accept")                       \
+	X(XDPFW_BUF_HTTP_ACCEPT_ENC, "http.accept_enc")               \
+	X(XDPFW_BUF_HTTP_ACCEPT_LANG, "http.accept_lang")             \
+	X(XDPFW_BUF_HTTP_CONNECTION, "http.connection")               \
+	X(XDPFW_BUF_HTTP_LOCATION, "http.location")                   \
+	X(XDPFW_BUF_HTTP_SERVER, "http.server")                       \
+	X(XDPFW_BUF_HTTP_REQUEST_BODY, "http.request_body")           \
+	X(XDPFW_BUF_HTTP_RESPONSE_BODY, "http.response_body")         \
+	X(XDPFW_BUF_FILE_DATA, "file.data")                           \
+	X(XDPFW_BUF_TLS_SNI, "tls.sni")                               \
+	X(XDPFW_BUF_TLS_CERT_SUBJECT, "tls.cert_subject")             \
+	X(XDPFW_BUF_TLS_CERT_ISSUER, "tls.cert_issuer")               \
+	X(XDPFW_BUF_TLS_CERT_SERIAL, "tls.cert_serial")               \
+	X(XDPFW_BUF_JA3_HASH, "ja3.hash")                             \
+	X(XDPFW_BUF_JA3_STRING, "ja3.string")                         \
+	X(XDPFW_BUF_JA3S_HASH, "ja3s.hash")                           \
+	X(XDPFW_BUF_JA3S_STRING, "ja3s.string")                       \
+	X(XDPFW_BUF_DNS_QUERY, "dns.query")
+
+#define XDPFW__APP_ENUM(name, label) name,
+enum xdpfw_app_proto { XDPFW_APP_PROTOS(XDPFW__APP_ENUM) XDPFW_APP_PROTO_MAX };
+enum xdpfw_app_buffer { XDPFW_APP_BUFFERS(XDPFW__APP_ENUM) XDPFW_APP_BUFFER_MAX };
+
+/* Piece flags (sink->data) */
+#define XDPFW_APP_START 1u    /* first piece of a new instance of the buffer */
+#define XDPFW_APP_END 2u      /* last piece of the instance */
+
+/* Feed flags (decoder feed functions) */
+#define XDPFW_APP_F_DATAGRAM 1u  /* the run is one whole datagram (UDP): no stream framing */
+#define XDPFW_APP_F_GAP 2u       /* bytes were lost before this run (IDS gap resync): close
+				  * open instances (END), then resynchronise or give up */
+
+/* Result of a decoder's probe() on the first bytes of a direction. */
+#define XDPFW_PROBE_NO 0      /* not this protocol */
+#define XDPFW_PROBE_YES 1     /* this protocol */
+#define XDPFW_PROBE_MORE 2    /* cannot tell yet: call again with more bytes */
+
+/* Largest normalised piece a decoder emits from its own scratch array. */
+#define XDPFW_APP_SCRATCH 256
+
+struct xdpfw_app_sink {
+	void *ctx;
+	/* A piece of buffer `buf` (enum xdpfw_app_buffer): `n` bytes at `p`, valid only
+	 * during the call; `flags` XDPFW_APP_START / XDPFW_APP_END. */
+	void (*data)(void *ctx, __u32 buf, const __u8 *p, __u32 n, __u32 flags);
+	/* A decode event of the decoder's protocol (its own enum). */
+	void (*event)(void *ctx, __u32 proto, __u32 event);
+};
+
+#endif /* XDPFW_APP_H */
