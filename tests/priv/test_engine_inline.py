@@ -57,3 +57,32 @@ def test_content_drop_rule_inline(lab):
     finally:
         call_in_netns(lab.fw_ns, app.stop)
     assert all(acc["consistent"] for acc in app.final_accounting)
+
+
+def test_worker_swaps_a_staged_rule_set_between_batches_even_when_idle(lab):
+    """The worker loop applies a staged rule set at its next turn: no traffic needed, and
+    the next connection is judged by the new rules."""
+    from xdpfw.control.detection import build_detection
+
+    def det(sig_text):
+        return build_detection([parse_rule(f'drop tcp any any -> any any (msg:"m"; content:"{sig_text}"; sid:9000200;)')],
+                               kernel_acl=False)
+
+    d1 = det(SIG)
+    cfg = ApplianceConfig(lab.side_a, lab.side_b, engine_factory=d1.engine_factory(flow_capacity=4096, stream_pool=1024))
+    app = call_in_netns(lab.fw_ns, lambda: (lambda a: (a.start(), a)[1])(Appliance(cfg)))
+    try:
+        eng = app.engines()[0]
+        assert det("SWAPPED-IN-RULE").stage(eng) == 1
+        assert eng.finish_swap(timeout=2.0)  # idle worker: the loop turns at least every 100 ms
+        assert eng.rules_generation == 1
+        old = tcp_transfer(lab, lab.client.ns, lab.server.ns, lab.server.ip, 1 << 20, port=7011,
+                           prefix="hello " + SIG)
+        assert old.ok, old.detail
+        new = tcp_transfer(lab, lab.client.ns, lab.server.ns, lab.server.ip, 1 << 20, port=7012, timeout=4,
+                           prefix="hello SWAPPED-IN-RULE")
+        assert not new.ok and new.bytes == 0
+        assert [a["rule"].sid for a in eng.drain_alerts()][:1] == [9000200]
+    finally:
+        call_in_netns(lab.fw_ns, app.stop)
+    assert all(acc["consistent"] for acc in app.final_accounting)

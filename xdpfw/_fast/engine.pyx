@@ -18,6 +18,7 @@ from cpython.pycapsule cimport PyCapsule_New
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memset
 from posix.time cimport CLOCK_REALTIME, clock_gettime, timespec
+from posix.unistd cimport usleep
 
 from xdpfw._fast.decode cimport xdpfw_decode
 from xdpfw._fast.flow cimport *
@@ -94,6 +95,7 @@ cdef extern from "xdpfw_engine.h" nogil:
         uint16_t sport, dport
         uint32_t sig
         uint8_t proto, ip_version, action, blocked, direction, side
+        uint16_t gen
 
 cdef extern from *:
     """
@@ -138,6 +140,34 @@ COUNTER_NAMES = ("packets", "decode_errors", "non_ip", "no_flow", "flow_dropped"
                  "threshold_evicted", "alerts_thresholded", "alerts_suppressed", "rejects_sent", "tcp_fragments")
 
 cdef uint32_t NO_SIG = 0xFFFFFFFF   # report map entry with no signature
+
+# What one rule set is for the worker: tables and matcher handles, all C. The live set is
+# `Engine.rs`; a reload builds `Engine.staged` aside and the worker swaps it in between
+# batches (Engine._between); the old one waits in `Engine.retired` until the control
+# plane frees it.
+cdef struct ruleset:
+    xdpfw_sig *sigs
+    uint32_t nsigs
+    xdpfw_addr_range *addrs
+    xdpfw_port_range *ports
+    uint32_t *report_sig        # stream database's pattern id -> signature index
+    uint32_t nreport
+    uint32_t *breport_sig       # block database's pattern id -> signature index
+    uint32_t nbreport
+    uint32_t *hdr_only          # signatures without payload conditions
+    uint32_t nhdr_only
+    const void *sdb             # stream database (c_db), or NULL
+    const void *bdb             # block database, or NULL
+    void *scratch               # this worker's matcher scratch for both
+    void *pool                  # this worker's stream pool for sdb
+    const xdpfw_matcher_ops *sops
+    const xdpfw_matcher_ops *bops
+
+# Engine.swap_state (atomic): a staged set is waiting / the worker retired the old one.
+cdef enum:
+    SWAP_IDLE = 0
+    SWAP_STAGED = 1
+    SWAP_RETIRED = 2
 
 cdef enum:
     HDR_UNKNOWN = 0
@@ -222,6 +252,10 @@ cdef inline void _fb_apply(const xdpfw_sig_flowbits *fb, xdpfw_flow *f) noexcept
         f.flowbits[w] = ((f.flowbits[w] | fb.set[w]) & ~fb.unset[w]) ^ fb.toggle[w]
 
 
+cdef inline void _sleep_ms(unsigned int ms) noexcept nogil:
+    usleep(ms * 1000)
+
+
 cdef inline uint32_t _le32(const uint8_t *p) noexcept nogil:
     return <uint32_t>p[0] | (<uint32_t>p[1] << 8) | (<uint32_t>p[2] << 16) | (<uint32_t>p[3] << 24)
 
@@ -240,23 +274,19 @@ cdef inline uint64_t _be64(const uint8_t *p) noexcept nogil:
 
 
 cdef class Engine:
-    """Inspection state of one worker. Build with Engine.build(...) from the control plane."""
-    cdef xdpfw_sig *sigs
-    cdef uint32_t nsigs
-    cdef xdpfw_addr_range *addrs
-    cdef xdpfw_port_range *ports
-    cdef uint32_t *report_sig        # stream database's pattern id -> signature index
-    cdef uint32_t nreport
-    cdef uint32_t *breport_sig       # block database's pattern id -> signature index
-    cdef uint32_t nbreport
-    cdef uint32_t *hdr_only          # signatures without payload conditions
-    cdef uint32_t nhdr_only
+    """Inspection state of one worker: flows, matcher streams, alert ring, counters, and the
+    rule set it applies (swappable between batches: stage_rules)."""
+    cdef ruleset rs                  # the live rule set (read by the worker only)
+    cdef ruleset staged              # built by the control plane, swapped in by the worker
+    cdef ruleset retired             # swapped out, freed by the control plane
+    cdef unsigned int swap_state     # SWAP_* (atomic)
+    cdef unsigned int generation     # rule sets swapped in so far (atomic)
+    cdef object _live_refs, _staged_refs, _retired_refs  # keep the C handles' owners alive
+    cdef object _staged_rules
+    cdef dict _rules_by_gen          # generation & 0xFFFF -> rules, for alert records
     cdef FlowTable flows
-    cdef Database stream_db, block_db
-    cdef Scratch scratch
-    cdef StreamPool pool
-    cdef const xdpfw_matcher_ops *sops
-    cdef const xdpfw_matcher_ops *bops
+    cdef uint32_t mstream_slots
+    cdef uint32_t stream_pool_size
     cdef xdpfw_mstream *mstreams     # 2 per flow slot
     cdef uint64_t *mstream_owner     # flow_id each stream slot belongs to
     cdef xdpfw_match *mrec
@@ -284,12 +314,11 @@ cdef class Engine:
     cdef readonly object rules       # the Python rule objects, for the control plane
 
     def __cinit__(self):
-        self.sigs = NULL
-        self.addrs = NULL
-        self.ports = NULL
-        self.report_sig = NULL
-        self.breport_sig = NULL
-        self.hdr_only = NULL
+        memset(&self.rs, 0, sizeof(ruleset))
+        memset(&self.staged, 0, sizeof(ruleset))
+        memset(&self.retired, 0, sizeof(ruleset))
+        self.swap_state = SWAP_IDLE
+        self.generation = 0
         self.mstreams = NULL
         self.mstream_owner = NULL
         self.mrec = NULL
@@ -298,17 +327,10 @@ cdef class Engine:
         memset(self.cnt, 0, sizeof(self.cnt))
 
     def __dealloc__(self):
-        cdef uint32_t i
-        if self.mstreams != NULL and self.pool is not None:
-            for i in range(self.flows.capacity * 2):
-                if self.mstreams[i].flags & XDPFW_MSTREAM_OPEN:
-                    self.sops.close(self.pool.c_pool, self.scratch.c_scratch, &self.mstreams[i], NULL)
-        PyMem_Free(self.sigs)
-        PyMem_Free(self.addrs)
-        PyMem_Free(self.ports)
-        PyMem_Free(self.report_sig)
-        PyMem_Free(self.breport_sig)
-        PyMem_Free(self.hdr_only)
+        # Streams lent from a pool go back with it (the pool closes every stream it opened).
+        _free_ruleset(&self.rs)
+        _free_ruleset(&self.staged)
+        _free_ruleset(&self.retired)
         PyMem_Free(self.mstreams)
         PyMem_Free(self.mstream_owner)
         PyMem_Free(self.mrec)
@@ -323,27 +345,17 @@ cdef class Engine:
         the matcher report map). Databases are shared, read-only; everything else is this
         worker's."""
         cdef uint32_t i, ring = 64
-        self.rules = rules
         self.flows = FlowTable(flow_capacity, midstream=midstream, gap_resync=gap_resync)
-        self._load_tables(tables)
-        if stream_db is not None:
-            if stream_db.mode != "stream":
-                raise ValueError("stream_db must be a streaming database")
-            self.stream_db = stream_db
-            self.sops = stream_db.ops
-            self.scratch = _backend(stream_db).Scratch(*[d for d in (stream_db, block_db) if d is not None])
-            self.pool = _backend(stream_db).StreamPool(stream_db, stream_pool or self.flows.capacity * 2)
-            self.mstreams = <xdpfw_mstream *>PyMem_Calloc(self.flows.capacity * 2, sizeof(xdpfw_mstream))
-            self.mstream_owner = <uint64_t *>PyMem_Calloc(self.flows.capacity * 2, sizeof(uint64_t))
-            if self.mstreams == NULL or self.mstream_owner == NULL:
-                raise MemoryError()
-        if block_db is not None:
-            if block_db.mode != "block":
-                raise ValueError("block_db must be a block-mode database")
-            self.block_db = block_db
-            self.bops = block_db.ops
-            if self.scratch is None:
-                self.scratch = _backend(block_db).Scratch(block_db)
+        self.stream_pool_size = stream_pool or self.flows.capacity * 2
+        self.mstream_slots = self.flows.capacity * 2
+        self.mstreams = <xdpfw_mstream *>PyMem_Calloc(self.mstream_slots, sizeof(xdpfw_mstream))
+        self.mstream_owner = <uint64_t *>PyMem_Calloc(self.mstream_slots, sizeof(uint64_t))
+        if self.mstreams == NULL or self.mstream_owner == NULL:
+            raise MemoryError()
+        self._rules_by_gen = {}
+        self._live_refs = self._build(&self.rs, tables, stream_db, block_db)
+        self.rules = rules
+        self._rules_by_gen[0] = rules
         self.mrec = <xdpfw_match *>PyMem_Calloc(MATCH_CAP, sizeof(xdpfw_match))
         if self.mrec == NULL:
             raise MemoryError()
@@ -373,32 +385,130 @@ cdef class Engine:
         self.ips = ips
         self.replies = replies
 
-    cdef _load_tables(self, tables):
+    cdef object _build(self, ruleset *r, tables, Database stream_db, Database block_db):
+        """Fill *r from the control plane's tables and databases (r must be empty); returns
+        the Python objects that own its matcher handles, to keep while r is in use."""
         cdef uint32_t i
-        sigs, addrs, ports, report, breport, hdr_only = (
-            tables.sigs, tables.addrs, tables.ports, tables.report, tables.block_report, tables.header_only)
-        self.nsigs = len(sigs)
-        self.sigs = <xdpfw_sig *>PyMem_Calloc(max(1, self.nsigs), sizeof(xdpfw_sig))
-        self.addrs = <xdpfw_addr_range *>PyMem_Calloc(max(1, len(addrs)), sizeof(xdpfw_addr_range))
-        self.ports = <xdpfw_port_range *>PyMem_Calloc(max(1, len(ports)), sizeof(xdpfw_port_range))
-        self.report_sig = _report_array(report, &self.nreport)
-        self.breport_sig = _report_array(breport, &self.nbreport)
-        self.nhdr_only = len(hdr_only)
-        self.hdr_only = <uint32_t *>PyMem_Calloc(max(1, self.nhdr_only), sizeof(uint32_t))
-        if not (self.sigs and self.addrs and self.ports and self.hdr_only):
-            raise MemoryError()
-        for i, s in enumerate(sigs):
-            _fill_sig(&self.sigs[i], s)
-        for i, (lo, hi) in enumerate(addrs):
-            self.addrs[i].lo_hi = lo >> 64
-            self.addrs[i].lo_lo = lo & 0xFFFFFFFFFFFFFFFF
-            self.addrs[i].hi_hi = hi >> 64
-            self.addrs[i].hi_lo = hi & 0xFFFFFFFFFFFFFFFF
-        for i, (lo, hi) in enumerate(ports):
-            self.ports[i].lo = lo
-            self.ports[i].hi = hi
-        for i, sig in enumerate(hdr_only):
-            self.hdr_only[i] = sig
+        cdef Scratch scratch = None
+        cdef StreamPool pool = None
+        if stream_db is not None and stream_db.mode != "stream":
+            raise ValueError("stream_db must be a streaming database")
+        if block_db is not None and block_db.mode != "block":
+            raise ValueError("block_db must be a block-mode database")
+        try:
+            sigs, addrs, ports, report, breport, hdr_only = (
+                tables.sigs, tables.addrs, tables.ports, tables.report, tables.block_report,
+                tables.header_only)
+            r.nsigs = len(sigs)
+            r.sigs = <xdpfw_sig *>PyMem_Calloc(max(1, r.nsigs), sizeof(xdpfw_sig))
+            r.addrs = <xdpfw_addr_range *>PyMem_Calloc(max(1, len(addrs)), sizeof(xdpfw_addr_range))
+            r.ports = <xdpfw_port_range *>PyMem_Calloc(max(1, len(ports)), sizeof(xdpfw_port_range))
+            r.nhdr_only = len(hdr_only)
+            r.hdr_only = <uint32_t *>PyMem_Calloc(max(1, r.nhdr_only), sizeof(uint32_t))
+            if not (r.sigs and r.addrs and r.ports and r.hdr_only):
+                raise MemoryError()
+            r.report_sig = _report_array(report, &r.nreport)
+            r.breport_sig = _report_array(breport, &r.nbreport)
+            for i, sg in enumerate(sigs):
+                _fill_sig(&r.sigs[i], sg)
+            for i, (lo, hi) in enumerate(addrs):
+                r.addrs[i].lo_hi = lo >> 64
+                r.addrs[i].lo_lo = lo & 0xFFFFFFFFFFFFFFFF
+                r.addrs[i].hi_hi = hi >> 64
+                r.addrs[i].hi_lo = hi & 0xFFFFFFFFFFFFFFFF
+            for i, (lo, hi) in enumerate(ports):
+                r.ports[i].lo = lo
+                r.ports[i].hi = hi
+            for i, sg in enumerate(hdr_only):
+                r.hdr_only[i] = sg
+            dbs = [d for d in (stream_db, block_db) if d is not None]
+            if dbs:
+                scratch = _backend(dbs[0]).Scratch(*dbs)
+                r.scratch = scratch.c_scratch
+            if stream_db is not None:
+                pool = _backend(stream_db).StreamPool(stream_db, self.stream_pool_size)
+                r.sdb, r.sops, r.pool = stream_db.c_db, stream_db.ops, pool.c_pool
+            if block_db is not None:
+                r.bdb, r.bops = block_db.c_db, block_db.ops
+        except BaseException:
+            _free_ruleset(r)
+            raise
+        return (stream_db, block_db, scratch, pool)
+
+    # ---- rule-set swap (live reload) -------------------------------------------------------
+    cdef void _between(self) noexcept nogil:
+        """Between two batches (the worker loop) or from apply_staged(): swap a staged rule
+        set in. Per-flow state that indexes the old set goes: matcher streams (they belong
+        to the old databases; each flow reopens one on its next payload), the header-only
+        rule cache, rate-control trackers. Flow state itself stays: TCP tracking, drop
+        flags, flowbits (numbered stably across reloads by the control plane)."""
+        cdef uint32_t i
+        if xdpfw_load_acq(&self.swap_state) != SWAP_STAGED:
+            return
+        self.retired = self.rs
+        self.rs = self.staged
+        memset(&self.staged, 0, sizeof(ruleset))
+        memset(self.mstreams, 0, self.mstream_slots * sizeof(xdpfw_mstream))
+        memset(self.mstream_owner, 0, self.mstream_slots * sizeof(uint64_t))
+        memset(self.thr, 0, (self.thr_mask + 1) * sizeof(xdpfw_thr_entry))
+        for i in range(self.flows.capacity):
+            self.flows.flows[i].hdr_rules[0] = HDR_UNKNOWN
+            self.flows.flows[i].hdr_rules[1] = HDR_UNKNOWN
+        xdpfw_store_rel(&self.generation, self.generation + 1)
+        xdpfw_store_rel(&self.swap_state, SWAP_RETIRED)
+
+    def stage_rules(self, tables, *, Database stream_db=None, Database block_db=None, rules=None):
+        """Build a new rule set aside (matcher scratch and stream pool included) and hand
+        it to the worker, which swaps it in between batches. Returns the generation the
+        swap will produce; wait for it with finish_swap(). Raises if a swap is pending."""
+        self._collect_retired()
+        if xdpfw_load_acq(&self.swap_state) != SWAP_IDLE:
+            raise RuntimeError("a rule-set swap is already pending")
+        refs = self._build(&self.staged, tables, stream_db, block_db)
+        self._staged_refs = refs
+        self._staged_rules = rules
+        xdpfw_store_rel(&self.swap_state, SWAP_STAGED)
+        return self.generation + 1
+
+    def apply_staged(self):
+        """Swap a staged set in now: only for an engine no worker runs (replay, tests)."""
+        self._between()
+        self._collect_retired()
+
+    def finish_swap(self, double timeout=5.0):
+        """Wait (GIL released) until the worker swapped the staged set in, then free the old
+        one. Returns True when done, False on timeout (the swap stays pending)."""
+        import time
+        deadline = time.monotonic() + timeout
+        while xdpfw_load_acq(&self.swap_state) == SWAP_STAGED:
+            if time.monotonic() > deadline:
+                return False
+            with nogil:
+                _sleep_ms(1)
+        self._collect_retired()
+        return True
+
+    cdef _collect_retired(self):
+        if xdpfw_load_acq(&self.swap_state) != SWAP_RETIRED:
+            return
+        _free_ruleset(&self.retired)
+        self._retired_refs = None
+        self._live_refs, self._staged_refs = self._staged_refs, None
+        self.rules, self._staged_rules = self._staged_rules, None
+        self._rules_by_gen[self.generation & 0xFFFF] = self.rules
+        # alert records of older sets may still wait in the ring: keep a few generations
+        for g in [g for g in self._rules_by_gen if (self.generation - g) & 0xFFFF > 8]:
+            del self._rules_by_gen[g]
+        xdpfw_store_rel(&self.swap_state, SWAP_IDLE)
+
+    @property
+    def rules_generation(self):
+        """Rule sets swapped in since the engine was built (0: the one it was built with)."""
+        return xdpfw_load_acq(&self.generation)
+
+    def between_batches(self):
+        """A capsule of the between-batches function (xdpfw_batch_fn) for the worker."""
+        return PyCapsule_New(<void *>_between_entry, b"xdpfw_batch_fn", NULL)
 
     # ---- per packet ---------------------------------------------------------------------
     cdef int inspect(self, uint8_t *frame, uint32_t length, uint32_t side, uint64_t now,
@@ -452,7 +562,7 @@ cdef class Engine:
         data = frame + p.payload_off
         dlen = p.payload_len
         self.mbuf.count = 0
-        rmap, rmax = self.report_sig, self.nreport
+        rmap, rmax = self.rs.report_sig, self.rs.nreport
         if p.l4_proto == 6 and (p.layers & XDPFW_LAYER_L4):
             res = self.flows.tcp_track(f, direction, p.tcp_seq, p.tcp_flags, dlen, &skip)
             if res == XDPFW_SEG_GAP or res == XDPFW_SEG_WINDOW:
@@ -462,12 +572,12 @@ cdef class Engine:
                 reason[0] = XDPFW_DROP_TCP_OUT_OF_ORDER
                 return XDPFW_VERDICT_DROP
             if (res == XDPFW_SEG_IN_ORDER or res == XDPFW_SEG_OVERLAP or res == XDPFW_SEG_MIDSTREAM
-                    or res == XDPFW_SEG_RESYNC) and dlen > skip and self.mstreams != NULL:
+                    or res == XDPFW_SEG_RESYNC) and dlen > skip and self.rs.sdb != NULL:
                 self._scan_stream(f, direction, data + skip, dlen - skip, res == XDPFW_SEG_RESYNC)
-        elif dlen and self.bops != NULL:
-            rmap, rmax = self.breport_sig, self.nbreport
+        elif dlen and self.rs.bops != NULL:
+            rmap, rmax = self.rs.breport_sig, self.rs.nbreport
             self.cnt[C_SCANNED_BYTES] += dlen
-            if self.bops.scan_block(self.block_db.c_db, self.scratch.c_scratch, data, dlen, &self.mbuf) < 0:
+            if self.rs.bops.scan_block(self.rs.bdb, self.rs.scratch, data, dlen, &self.mbuf) < 0:
                 self.cnt[C_MATCHER_ERRORS] += 1
 
         # Rules the matcher reported, then rules with no payload condition.
@@ -479,18 +589,18 @@ cdef class Engine:
         for i in range(self.mbuf.count):
             if self.mrec[i].id < rmax:
                 sig = rmap[self.mrec[i].id]
-                if sig != NO_SIG and self._header_ok(&self.sigs[sig], p, f, direction):
+                if sig != NO_SIG and self._header_ok(&self.rs.sigs[sig], p, f, direction):
                     ncand = self._add(self.cand, sig, ncand)
         # Rules without payload conditions: whether any can match this flow direction's
         # protocol, addresses and ports is fixed for the flow, so it is worked out once and
         # most packets skip the list (an IP blocklist rarely matches).
-        if f.hdr_rules[direction] != HDR_NONE and self.nhdr_only:
+        if f.hdr_rules[direction] != HDR_NONE and self.rs.nhdr_only:
             any_static = False
-            for i in range(self.nhdr_only):
-                sig = self.hdr_only[i]
-                if self._static_ok(&self.sigs[sig], p):
+            for i in range(self.rs.nhdr_only):
+                sig = self.rs.hdr_only[i]
+                if self._static_ok(&self.rs.sigs[sig], p):
                     any_static = True
-                    if self._dynamic_ok(&self.sigs[sig], p, f, direction):
+                    if self._dynamic_ok(&self.rs.sigs[sig], p, f, direction):
                         ncand = self._add(self.cand, sig, ncand)
             f.hdr_rules[direction] = HDR_SOME if any_static else HDR_NONE
         if ncand == 0:
@@ -499,23 +609,23 @@ cdef class Engine:
         # effect at once), then the rules that test flowbits, so a bit set by one rule is
         # seen by another on the same packet, as Suricata orders setters before checkers.
         for i in range(ncand):
-            if not self.sigs[self.cand[i]].fb.checks:
+            if not self.rs.sigs[self.cand[i]].fb.checks:
                 nfired = self._match(self.cand[i], p, f, nfired, now)
         for i in range(ncand):
-            if self.sigs[self.cand[i]].fb.checks and _fb_ok(&self.sigs[self.cand[i]].fb, f):
+            if self.rs.sigs[self.cand[i]].fb.checks and _fb_ok(&self.rs.sigs[self.cand[i]].fb, f):
                 nfired = self._match(self.cand[i], p, f, nfired, now)
         if nfired == 0:
             return XDPFW_VERDICT_PASS
 
         for i in range(nfired):
-            if self.sigs[self.fired[i]].action < best:
-                best = self.sigs[self.fired[i]].action
+            if self.rs.sigs[self.fired[i]].action < best:
+                best = self.rs.sigs[self.fired[i]].action
         if best == XDPFW_ACT_PASS:
             self.cnt[C_PASSED_BY_RULE] += 1
             return XDPFW_VERDICT_PASS   # a pass rule silences the rest (Suricata action order)
         blocked = self.ips and (best == XDPFW_ACT_DROP or best == XDPFW_ACT_REJECT)
         for i in range(nfired):
-            if not self.sigs[self.fired[i]].noalert and not self.quiet[i]:
+            if not self.rs.sigs[self.fired[i]].noalert and not self.quiet[i]:
                 self._alert(self.fired[i], p, f, direction, side, blocked)
         if blocked:
             f.drop = 1
@@ -534,7 +644,7 @@ cdef class Engine:
         """A rule whose conditions hold: detection_filter may still say it did not match;
         otherwise it fires (flowbit actions, verdict) and rate control / suppress decide
         whether it alerts."""
-        cdef const xdpfw_sig *s = &self.sigs[sig]
+        cdef const xdpfw_sig *s = &self.rs.sigs[sig]
         cdef uint32_t hits, n
         cdef bint quiet = False
         if s.thr_type != XDPFW_THR_NONE:
@@ -563,10 +673,10 @@ cdef class Engine:
         if s.supp == XDPFW_SUPP_ALL:
             return True
         if (s.supp == XDPFW_SUPP_SRC or s.supp == XDPFW_SUPP_EITHER) and \
-                _addr_in(self.addrs, &s.supp_addrs, _be64(p.src), _be64(p.src + 8)):
+                _addr_in(self.rs.addrs, &s.supp_addrs, _be64(p.src), _be64(p.src + 8)):
             return True
         if (s.supp == XDPFW_SUPP_DST or s.supp == XDPFW_SUPP_EITHER) and \
-                _addr_in(self.addrs, &s.supp_addrs, _be64(p.dst), _be64(p.dst + 8)):
+                _addr_in(self.rs.addrs, &s.supp_addrs, _be64(p.dst), _be64(p.dst + 8)):
             return True
         return False
 
@@ -637,16 +747,16 @@ cdef class Engine:
         if self.mstream_owner[slot * 2 + direction] != f.flow_id:
             # The slot holds a new flow: give the old flow's stream back, take a fresh one.
             if st.flags & XDPFW_MSTREAM_OPEN:
-                self.sops.close(self.pool.c_pool, self.scratch.c_scratch, st, NULL)
-            rc = self.sops.open(self.pool.c_pool, st)
+                self.rs.sops.close(self.rs.pool, self.rs.scratch, st, NULL)
+            rc = self.rs.sops.open(self.rs.pool, st)
             if rc != 0:
                 self.cnt[C_STREAM_POOL_EMPTY if rc == XDPFW_MATCH_EPOOL else C_MATCHER_ERRORS] += 1
                 return
             self.mstream_owner[slot * 2 + direction] = f.flow_id
         elif restart:
-            self.sops.reset(self.stream_db.c_db, st)  # no match may span the skipped hole
+            self.rs.sops.reset(self.rs.sdb, st)  # no match may span the skipped hole
         self.cnt[C_SCANNED_BYTES] += dlen
-        if self.sops.scan(self.stream_db.c_db, self.scratch.c_scratch, st, data, dlen, &self.mbuf) < 0:
+        if self.rs.sops.scan(self.rs.sdb, self.rs.scratch, st, data, dlen, &self.mbuf) < 0:
             self.cnt[C_MATCHER_ERRORS] += 1
 
     cdef inline bint _header_ok(self, const xdpfw_sig *s, const xdpfw_pkt *p, const xdpfw_flow *f,
@@ -686,11 +796,11 @@ cdef class Engine:
             return False
         shi, slo = _be64(p.src), _be64(p.src + 8)
         dhi, dlo = _be64(p.dst), _be64(p.dst + 8)
-        if _addr_in(self.addrs, &s.src, shi, slo) and _addr_in(self.addrs, &s.dst, dhi, dlo) \
-                and _port_in(self.ports, &s.sport, p.sport) and _port_in(self.ports, &s.dport, p.dport):
+        if _addr_in(self.rs.addrs, &s.src, shi, slo) and _addr_in(self.rs.addrs, &s.dst, dhi, dlo) \
+                and _port_in(self.rs.ports, &s.sport, p.sport) and _port_in(self.rs.ports, &s.dport, p.dport):
             return True
-        if s.bidir and _addr_in(self.addrs, &s.src, dhi, dlo) and _addr_in(self.addrs, &s.dst, shi, slo) \
-                and _port_in(self.ports, &s.sport, p.dport) and _port_in(self.ports, &s.dport, p.sport):
+        if s.bidir and _addr_in(self.rs.addrs, &s.src, dhi, dlo) and _addr_in(self.rs.addrs, &s.dst, shi, slo) \
+                and _port_in(self.rs.ports, &s.sport, p.dport) and _port_in(self.rs.ports, &s.dport, p.sport):
             return True
         return False
 
@@ -723,10 +833,11 @@ cdef class Engine:
         r.sig = sig
         r.proto = p.l4_proto
         r.ip_version = p.ip_version
-        r.action = self.sigs[sig].action
+        r.action = self.rs.sigs[sig].action
         r.blocked = blocked
         r.direction = direction
         r.side = side
+        r.gen = self.generation & 0xFFFF
         xdpfw_store_rel(&self.ring_head, head + 1)
         self.cnt[C_ALERTS] += 1
 
@@ -819,10 +930,15 @@ cdef class Engine:
                         "action": ("pass", "drop", "reject", "alert")[r.action],
                         "blocked": bool(r.blocked),
                         "direction": "to_server" if r.direction == XDPFW_DIR_TOSERVER else "to_client",
-                        "side": r.side})
+                        "side": r.side, "gen": r.gen,
+                        "rule": self._rule_of(r.gen, r.sig)})
             tail += 1
         xdpfw_store_rel(&self.ring_tail, tail)
         return out
+
+    cdef _rule_of(self, uint16_t gen, uint32_t sig):
+        rules = self._rules_by_gen.get(gen)
+        return rules[sig] if rules is not None and sig < len(rules) else None
 
     def counters(self):
         c = {name: self.cnt[i] for i, name in enumerate(COUNTER_NAMES)}
@@ -850,6 +966,21 @@ cdef uint32_t *_report_array(report, uint32_t *n) except NULL:
     for mid, sig in report.items():
         a[mid] = sig
     return a
+
+
+cdef void _between_entry(void *engine) noexcept nogil:
+    (<Engine>engine)._between()
+
+
+cdef void _free_ruleset(ruleset *r) noexcept:
+    """Free what _build allocated (the matcher handles belong to their Python owners)."""
+    PyMem_Free(r.sigs)
+    PyMem_Free(r.addrs)
+    PyMem_Free(r.ports)
+    PyMem_Free(r.report_sig)
+    PyMem_Free(r.breport_sig)
+    PyMem_Free(r.hdr_only)
+    memset(r, 0, sizeof(ruleset))
 
 
 cdef int _inspect_entry(void *engine, uint8_t *frame, uint32_t length, uint32_t side,

@@ -131,7 +131,7 @@ struct xdpfw_alert_rec {
 	__u8 blocked;          /* the packet was dropped */
 	__u8 direction;        /* XDPFW_DIR_* */
 	__u8 side;             /* interface side it arrived on */
-	__u8 pad[2];
+	__u16 gen;             /* rule-set generation (low bits): the table `sig` indexes */
 };
 
 #endif /* XDPFW_ENGINE_H */

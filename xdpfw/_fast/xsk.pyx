@@ -69,6 +69,7 @@ cdef class QueuePair:
     cdef bint _running
     cdef xdpfw_worker_counters _cnt
     cdef xdpfw_inspect_fn _inspect
+    cdef xdpfw_batch_fn _between    # the engine's between-batches function, or NULL
     cdef void *_engine
     cdef object _engine_ref   # keeps the engine alive while the loop uses it
     cdef readonly str ifname_a, ifname_b, mode
@@ -83,6 +84,7 @@ cdef class QueuePair:
         memset(&self._sides[1], 0, sizeof(side_t))
         memset(&self._cnt, 0, sizeof(self._cnt))
         self._inspect = NULL
+        self._between = NULL
         self._engine = NULL
 
     def __init__(self, str ifname_a, str ifname_b, int queue=0, *, int frames=8192,
@@ -200,10 +202,13 @@ cdef class QueuePair:
         if self._running:
             raise RuntimeError("bind_engine() while the worker runs")
         if engine is None:
-            self._inspect, self._engine, self._engine_ref = NULL, NULL, None
+            self._inspect, self._between, self._engine, self._engine_ref = NULL, NULL, NULL, None
             return
         cap = engine.inspector()
         self._inspect = <xdpfw_inspect_fn>PyCapsule_GetPointer(cap, b"xdpfw_inspect_fn")
+        between = getattr(engine, "between_batches", None)
+        self._between = (<xdpfw_batch_fn>PyCapsule_GetPointer(between(), b"xdpfw_batch_fn")
+                         if between is not None else NULL)
         self._engine = <void *>engine
         self._engine_ref = engine
 
@@ -296,6 +301,8 @@ cdef class QueuePair:
         fds[1].events = POLLIN
         while not self._stop:
             self._cnt.loops += 1
+            if self._between != NULL:
+                self._between(self._engine)   # a staged rule set is swapped in here
             moved = self._rx(0) + self._rx(1)
             for side in range(2):
                 self._complete(side)

@@ -48,16 +48,26 @@ class Detection:
         tables, sdb, bdb = self.tables, self.stream_db, self.block_db
         return lambda: Engine(tables, stream_db=sdb, block_db=bdb, rules=tables.rules, **engine_kw)
 
+    def stage(self, engine) -> int:
+        """Hand this rule set to a running engine (live reload): it is built aside and the
+        worker swaps it in between batches. Returns the generation to wait for
+        (engine.finish_swap())."""
+        return engine.stage_rules(self.tables, stream_db=self.stream_db, block_db=self.block_db,
+                                  rules=self.tables.rules)
+
 
 def _problem(rule, msg: str) -> str:
     return f"{rule.file}:{rule.line}: error: sid:{rule.sid} {msg}"
 
 
-def build_detection(rules, *, kernel_acl: bool) -> Detection:
+def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = None) -> Detection:
+    """previous: the running rule set, on reload: flowbit names keep their numbers, so the
+    flowbits live flows carry keep their meaning across the swap."""
     from xdpfw.detect.compile import build_database, compile_buffer
 
     rules = list(rules)
-    det = Detection(AclTables.empty(), SigTables())
+    det = Detection(AclTables.empty(),
+                    SigTables(flowbit_ids=dict(previous.tables.flowbit_ids) if previous else {}))
     if kernel_acl:
         comp = compile_acl(rules)
         det.acl, det.in_kernel, rules = comp.tables, comp.in_kernel, comp.rest
@@ -129,7 +139,8 @@ class RulesNotEnforceable(Exception):
 
 
 def load_detection(paths: list[str], var_items: list[str], *, kernel_acl: bool,
-                   threshold: str | None = None, classification: str | None = None) -> Detection:
+                   threshold: str | None = None, classification: str | None = None,
+                   previous: Detection | None = None) -> Detection:
     """Load rule files for `xdpfw run` / `xdpfw replay`: every rule must be enforceable,
     else nothing runs (a rule the engine cannot honour is an error, never a silent skip)."""
     from xdpfw.control.acl import parse_vars
@@ -138,7 +149,7 @@ def load_detection(paths: list[str], var_items: list[str], *, kernel_acl: bool,
     rs = load_ruleset(paths, variables=parse_vars(var_items) or None, strict=True,
                       threshold=threshold, classification=classification)
     problems = [str(e) for e in rs.errors]
-    det = build_detection(rs.rules, kernel_acl=kernel_acl)
+    det = build_detection(rs.rules, kernel_acl=kernel_acl, previous=previous)
     problems += det.problems
     if problems:
         raise RulesNotEnforceable("\n".join(problems + [f"{rs.summary()}; {len(problems)} problem(s): "

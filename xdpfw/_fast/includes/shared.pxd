@@ -46,3 +46,5 @@ cdef extern from "xdpfw_inspect.h" nogil:
     ctypedef int (*xdpfw_inspect_fn)(void *engine, uint8_t *frame, uint32_t length,
                                      uint32_t side, uint64_t now_ns, uint32_t *reason,
                                      uint32_t *reply_len)
+    # Called between batches (rule-set swap point).
+    ctypedef void (*xdpfw_batch_fn)(void *engine)
