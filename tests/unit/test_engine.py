@@ -516,7 +516,7 @@ def test_tcp_fragments_are_dropped_inline_and_inspected_alone_in_ids():
     seg = ETH / IP(src=CLI, dst=SRV, id=77) / TCP(sport=1, dport=80, flags="PA", seq=5) / (b"A" * 64 + b"EVIL" + b"B" * 64)
     frags = [ETH / f for f in fragment(seg[IP], fragsize=64)]
     assert len(frags) >= 2
-    for ips, verdict in ((True, ("drop", 7)), (False, ("pass", None))):   # 7: exception_policy
+    for ips, verdict in ((True, ("drop", 8)), (False, ("pass", None))):   # 8: ip_fragment
         eng, t = build(['alert tcp any any -> any any (msg:"x"; content:"EVIL"; sid:150;)'], {0: b"EVIL"}, ips=ips)
         assert [eng.inspect_frame(bytes(f), 0, S) for f in frags] == [verdict] * len(frags)
         assert eng.counters()["tcp_fragments"] == len(frags)

@@ -16,14 +16,14 @@ matcher scratch, stream pool and alert ring.
 from cpython.mem cimport PyMem_Calloc, PyMem_Free
 from cpython.pycapsule cimport PyCapsule_New
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.string cimport memcpy, memset
+from libc.string cimport memcmp, memcpy, memset
 from posix.time cimport CLOCK_REALTIME, clock_gettime, timespec
 from posix.unistd cimport usleep
 
 from xdpfw._fast.decode cimport xdpfw_decode
 from xdpfw._fast.flow cimport *
 from xdpfw._fast.includes.clock cimport monotonic_ns
-from xdpfw._fast.includes.pkt cimport XDPFW_IP_FRAG, XDPFW_LAYER_L4, xdpfw_pkt
+from xdpfw._fast.includes.pkt cimport XDPFW_IP_FRAG, XDPFW_IP_MF, XDPFW_LAYER_L4, xdpfw_pkt
 from xdpfw._fast.includes.shared cimport *
 from xdpfw._fast.match cimport (Database, Scratch, StreamPool, XDPFW_MATCH_EPOOL,
                                 XDPFW_MSTREAM_OPEN, xdpfw_match, xdpfw_match_buf,
@@ -132,12 +132,20 @@ cdef enum:
     C_ALERTS_SUPPRESSED
     C_REJECTS_SENT
     C_TCP_FRAGMENTS
+    C_FRAG_DATAGRAMS
+    C_FRAG_COMPLETED
+    C_FRAG_OUT_OF_ORDER
+    C_FRAG_OVERLAPS
+    C_FRAG_AFTER_BAD
+    C_FRAG_EVICTED
     C_MAX
 
 COUNTER_NAMES = ("packets", "decode_errors", "non_ip", "no_flow", "flow_dropped", "tcp_dropped",
                  "scanned_bytes", "matches", "match_overflow", "stream_pool_empty", "matcher_errors",
                  "alerts", "alert_ring_full", "passed_by_rule", "dropped_by_rule", "fired_overflow",
-                 "threshold_evicted", "alerts_thresholded", "alerts_suppressed", "rejects_sent", "tcp_fragments")
+                 "threshold_evicted", "alerts_thresholded", "alerts_suppressed", "rejects_sent", "tcp_fragments",
+                 "frag_datagrams", "frag_completed", "frag_out_of_order", "frag_overlaps", "frag_after_bad",
+                 "frag_evicted")
 
 cdef uint32_t NO_SIG = 0xFFFFFFFF   # report map entry with no signature
 
@@ -162,6 +170,46 @@ cdef struct ruleset:
     void *pool                  # this worker's stream pool for sdb
     const xdpfw_matcher_ops *sops
     const xdpfw_matcher_ops *bops
+    const void *fdb             # the block rules compiled for streaming: fragmented datagrams
+    void *fpool                 # this worker's stream pool for fdb
+    const xdpfw_matcher_ops *fops
+
+# IP fragments. One datagram's fragments are a small stream in offset order: the first
+# fragment (offset 0, it holds the L4 header) opens an entry keyed like the kernel's
+# reassembly queue (addresses, IP id, protocol, VLAN); each following fragment must start
+# exactly where the previous one ended. Its bytes are scanned in place through a matcher
+# stream of the datagram (no reassembly, no copy) and the last one (no MF) finishes it,
+# so end-anchored rules see the datagram's end. Policy (inline): a fragment that is out of
+# order (no entry: the first fragment has not been seen; or a gap), overlaps or repeats
+# what was seen, or belongs to a datagram already judged bad, is dropped, and so are the
+# datagram's later fragments - the receiver cannot reassemble it, so nothing uninspected
+# gets through. Linux drops overlapping datagrams itself (RFC 5722); out-of-order
+# fragments, which it would reassemble, are the price of not buffering. IDS/replay: such
+# fragments are counted and inspected one by one. TCP segments are never followed through
+# fragments (TCP avoids fragmenting with path MTU discovery): inline they are dropped.
+cdef enum:
+    FRAG_FREE = 0
+    FRAG_OPEN = 1
+    FRAG_BAD = 2
+
+cdef enum:
+    FRAG_FIRST = 0         # first fragment of a datagram: entry opened
+    FRAG_NEXT = 1          # the next fragment in order
+    FRAG_REFUSED = 2       # out of order, overlapping, or of a bad datagram
+
+cdef enum:
+    FRAG_PROBES = 8
+FRAG_TIMEOUT_NS = 30 * 1000000000  # as Linux's ipfrag_time
+
+cdef struct frag_entry:
+    uint8_t src[16]
+    uint8_t dst[16]
+    uint64_t last_ns
+    xdpfw_mstream st        # matcher stream of the datagram's payload (fdb), if any
+    uint32_t ip_id
+    uint32_t next_off       # IP payload offset the next fragment must start at
+    uint16_t vlan, sport, dport
+    uint8_t proto, state    # FRAG_*
 
 # Engine.swap_state (atomic): a staged set is waiting / the worker retired the old one.
 cdef enum:
@@ -300,6 +348,9 @@ cdef class Engine:
     cdef uint32_t fired[MAX_FIRED]
     cdef uint32_t cand[MAX_FIRED]    # rules whose conditions but flowbits hold on this packet
     cdef bint quiet[MAX_FIRED]       # fired[i] matched but rate control or suppress mutes its alert
+    cdef frag_entry *frags           # datagrams being fragmented (fixed capacity, per worker)
+    cdef uint32_t frag_mask
+    cdef uint64_t frag_timeout_ns
     cdef xdpfw_thr_entry *thr        # rate-control trackers (fixed capacity, per worker)
     cdef uint32_t thr_mask
     cdef uint64_t thr_seed
@@ -320,6 +371,7 @@ cdef class Engine:
         self.swap_state = SWAP_IDLE
         self.generation = 0
         self.mstreams = NULL
+        self.frags = NULL
         self.mstream_owner = NULL
         self.mrec = NULL
         self.ring = NULL
@@ -332,6 +384,7 @@ cdef class Engine:
         _free_ruleset(&self.staged)
         _free_ruleset(&self.retired)
         PyMem_Free(self.mstreams)
+        PyMem_Free(self.frags)
         PyMem_Free(self.mstream_owner)
         PyMem_Free(self.mrec)
         PyMem_Free(self.ring)
@@ -340,7 +393,8 @@ cdef class Engine:
     def __init__(self, tables, *, Database stream_db=None, Database block_db=None,
                  uint32_t flow_capacity=65536, uint32_t stream_pool=0,
                  uint32_t alert_ring=4096, rules=None, bint midstream=True, uint32_t gap_resync=0,
-                 bint ips=True, uint32_t thresholds=16384, bint replies=False):
+                 bint ips=True, uint32_t thresholds=16384, bint replies=False,
+                 Database frag_db=None, uint32_t fragments=4096):
         """tables: an xdpfw.detect.tables.SigTables (signature, address and port arrays and
         the matcher report map). Databases are shared, read-only; everything else is this
         worker's."""
@@ -352,8 +406,17 @@ cdef class Engine:
         self.mstream_owner = <uint64_t *>PyMem_Calloc(self.mstream_slots, sizeof(uint64_t))
         if self.mstreams == NULL or self.mstream_owner == NULL:
             raise MemoryError()
+        ring = 64
+        while ring < fragments:
+            ring <<= 1
+        self.frags = <frag_entry *>PyMem_Calloc(ring, sizeof(frag_entry))
+        if self.frags == NULL:
+            raise MemoryError()
+        self.frag_mask = ring - 1
+        self.frag_timeout_ns = FRAG_TIMEOUT_NS
+        ring = 64
         self._rules_by_gen = {}
-        self._live_refs = self._build(&self.rs, tables, stream_db, block_db)
+        self._live_refs = self._build(&self.rs, tables, stream_db, block_db, frag_db)
         self.rules = rules
         self._rules_by_gen[0] = rules
         self.mrec = <xdpfw_match *>PyMem_Calloc(MATCH_CAP, sizeof(xdpfw_match))
@@ -385,12 +448,15 @@ cdef class Engine:
         self.ips = ips
         self.replies = replies
 
-    cdef object _build(self, ruleset *r, tables, Database stream_db, Database block_db):
+    cdef object _build(self, ruleset *r, tables, Database stream_db, Database block_db,
+                       Database frag_db):
         """Fill *r from the control plane's tables and databases (r must be empty); returns
         the Python objects that own its matcher handles, to keep while r is in use."""
         cdef uint32_t i
         cdef Scratch scratch = None
-        cdef StreamPool pool = None
+        cdef StreamPool pool = None, fpool = None
+        if frag_db is not None and (frag_db.mode != "stream" or block_db is None):
+            raise ValueError("frag_db must be the block rules compiled in stream mode")
         if stream_db is not None and stream_db.mode != "stream":
             raise ValueError("stream_db must be a streaming database")
         if block_db is not None and block_db.mode != "block":
@@ -421,7 +487,7 @@ cdef class Engine:
                 r.ports[i].hi = hi
             for i, sg in enumerate(hdr_only):
                 r.hdr_only[i] = sg
-            dbs = [d for d in (stream_db, block_db) if d is not None]
+            dbs = [d for d in (stream_db, block_db, frag_db) if d is not None]
             if dbs:
                 scratch = _backend(dbs[0]).Scratch(*dbs)
                 r.scratch = scratch.c_scratch
@@ -430,10 +496,13 @@ cdef class Engine:
                 r.sdb, r.sops, r.pool = stream_db.c_db, stream_db.ops, pool.c_pool
             if block_db is not None:
                 r.bdb, r.bops = block_db.c_db, block_db.ops
+            if frag_db is not None:
+                fpool = _backend(frag_db).StreamPool(frag_db, self.frag_mask + 1)
+                r.fdb, r.fops, r.fpool = frag_db.c_db, frag_db.ops, fpool.c_pool
         except BaseException:
             _free_ruleset(r)
             raise
-        return (stream_db, block_db, scratch, pool)
+        return (stream_db, block_db, frag_db, scratch, pool, fpool)
 
     # ---- rule-set swap (live reload) -------------------------------------------------------
     cdef void _between(self) noexcept nogil:
@@ -451,20 +520,23 @@ cdef class Engine:
         memset(self.mstreams, 0, self.mstream_slots * sizeof(xdpfw_mstream))
         memset(self.mstream_owner, 0, self.mstream_slots * sizeof(uint64_t))
         memset(self.thr, 0, (self.thr_mask + 1) * sizeof(xdpfw_thr_entry))
+        for i in range(self.frag_mask + 1):
+            memset(&self.frags[i].st, 0, sizeof(xdpfw_mstream))  # reopened from the new pool
         for i in range(self.flows.capacity):
             self.flows.flows[i].hdr_rules[0] = HDR_UNKNOWN
             self.flows.flows[i].hdr_rules[1] = HDR_UNKNOWN
         xdpfw_store_rel(&self.generation, self.generation + 1)
         xdpfw_store_rel(&self.swap_state, SWAP_RETIRED)
 
-    def stage_rules(self, tables, *, Database stream_db=None, Database block_db=None, rules=None):
+    def stage_rules(self, tables, *, Database stream_db=None, Database block_db=None, rules=None,
+                    Database frag_db=None):
         """Build a new rule set aside (matcher scratch and stream pool included) and hand
         it to the worker, which swaps it in between batches. Returns the generation the
         swap will produce; wait for it with finish_swap(). Raises if a swap is pending."""
         self._collect_retired()
         if xdpfw_load_acq(&self.swap_state) != SWAP_IDLE:
             raise RuntimeError("a rule-set swap is already pending")
-        refs = self._build(&self.staged, tables, stream_db, block_db)
+        refs = self._build(&self.staged, tables, stream_db, block_db, frag_db)
         self._staged_refs = refs
         self._staged_rules = rules
         xdpfw_store_rel(&self.swap_state, SWAP_STAGED)
@@ -525,6 +597,7 @@ cdef class Engine:
         cdef uint32_t *rmap
         cdef uint32_t rmax
         cdef bint any_static
+        cdef frag_entry *fe
         self.cnt[C_PACKETS] += 1
         if xdpfw_decode(frame, length, p) != 0:
             self.cnt[C_DECODE_ERRORS] += 1
@@ -535,14 +608,20 @@ cdef class Engine:
         if p.ip_version == 0:
             self.cnt[C_NON_IP] += 1
             return XDPFW_VERDICT_PASS
-        if (p.ip_flags & XDPFW_IP_FRAG) and p.l4_proto == 6:
-            # No fragment streams yet: content split across fragments of a TCP segment
-            # would pass uninspected. Inline, such fragments are dropped (TCP resends
-            # unfragmented once the path MTU is known); IDS/replay inspects each alone.
-            self.cnt[C_TCP_FRAGMENTS] += 1
-            if self.ips:
-                reason[0] = XDPFW_DROP_EXCEPTION_POLICY
-                return XDPFW_VERDICT_DROP
+        fe = NULL
+        if p.ip_flags & XDPFW_IP_FRAG:
+            if p.l4_proto == 6:
+                # TCP is not followed through fragments (see FRAG_* above): inline the
+                # fragment is dropped, TCP resends unfragmented; IDS inspects it alone.
+                self.cnt[C_TCP_FRAGMENTS] += 1
+                if self.ips:
+                    reason[0] = XDPFW_DROP_IP_FRAGMENT
+                    return XDPFW_VERDICT_DROP
+            elif self._frag_track(p, now, &fe) == FRAG_REFUSED:
+                if self.ips:
+                    reason[0] = XDPFW_DROP_IP_FRAGMENT
+                    return XDPFW_VERDICT_DROP
+                fe = NULL   # IDS: inspected alone
 
         f = self.flows.lookup(p.src, p.dst, p.sport, p.dport, p.l4_proto,
                               p.vlan_id[0] if p.vlan_depth else 0, now, &direction)
@@ -574,6 +653,9 @@ cdef class Engine:
             if (res == XDPFW_SEG_IN_ORDER or res == XDPFW_SEG_OVERLAP or res == XDPFW_SEG_MIDSTREAM
                     or res == XDPFW_SEG_RESYNC) and dlen > skip and self.rs.sdb != NULL:
                 self._scan_stream(f, direction, data + skip, dlen - skip, res == XDPFW_SEG_RESYNC)
+        elif fe != NULL:
+            rmap, rmax = self.rs.breport_sig, self.rs.nbreport
+            self._scan_fragment(fe, p, data, dlen)
         elif dlen and self.rs.bops != NULL:
             rmap, rmax = self.rs.breport_sig, self.rs.nbreport
             self.cnt[C_SCANNED_BYTES] += dlen
@@ -758,6 +840,118 @@ cdef class Engine:
         self.cnt[C_SCANNED_BYTES] += dlen
         if self.rs.sops.scan(self.rs.sdb, self.rs.scratch, st, data, dlen, &self.mbuf) < 0:
             self.cnt[C_MATCHER_ERRORS] += 1
+
+    cdef uint32_t _frag_slot(self, const xdpfw_pkt *p, uint16_t vlan, uint64_t now,
+                             bint create) noexcept nogil:
+        """The entry of p's datagram, or with create a slot for it (free, timed out, or the
+        oldest of the probe window, whose datagram is then given up). frag_mask + 1 means
+        none."""
+        cdef uint64_t h = (<uint64_t>p.ip_id << 16) ^ (<uint64_t>p.l4_proto << 8) ^ vlan
+        cdef uint32_t i, slot, victim = self.frag_mask + 1
+        cdef uint64_t oldest = 0xFFFFFFFFFFFFFFFFULL
+        cdef frag_entry *e
+        h = (h ^ _be64(p.src + 8) ^ (_be64(p.dst + 8) * 0x9E3779B97F4A7C15ULL)
+             ^ _be64(p.src) ^ (_be64(p.dst) >> 7)) * 0xC2B2AE3D27D4EB4FULL
+        h ^= h >> 31
+        for i in range(FRAG_PROBES):
+            slot = <uint32_t>(h + i) & self.frag_mask
+            e = &self.frags[slot]
+            if e.state != FRAG_FREE and now - e.last_ns > self.frag_timeout_ns:
+                self._frag_release(e)      # timed out: its datagram never completed
+            if e.state != FRAG_FREE and e.ip_id == p.ip_id and e.proto == p.l4_proto \
+                    and e.vlan == vlan and memcmp(e.src, p.src, 16) == 0 and memcmp(e.dst, p.dst, 16) == 0:
+                return slot
+            if not create:
+                continue
+            if e.state == FRAG_FREE:
+                if oldest:
+                    victim, oldest = slot, 0
+            elif e.last_ns < oldest:
+                victim, oldest = slot, e.last_ns
+        return victim
+
+    cdef inline void _frag_release(self, frag_entry *e) noexcept nogil:
+        if e.st.flags & XDPFW_MSTREAM_OPEN:
+            self.rs.fops.close(self.rs.fpool, self.rs.scratch, &e.st, NULL)
+        memset(e, 0, sizeof(frag_entry))
+
+    cdef int _frag_track(self, xdpfw_pkt *p, uint64_t now, frag_entry **out) noexcept nogil:
+        """Place a (non-TCP) fragment in its datagram's stream; see FRAG_* above."""
+        cdef uint16_t vlan = p.vlan_id[0] if p.vlan_depth else 0
+        cdef uint32_t fdata = p.payload_off + p.payload_len - p.l4_off  # IP payload bytes here
+        cdef uint32_t slot
+        cdef frag_entry *e
+        if p.frag_off == 0:
+            slot = self._frag_slot(p, vlan, now, True)
+            e = &self.frags[slot]
+            if e.state != FRAG_FREE and e.ip_id == p.ip_id and e.proto == p.l4_proto and e.vlan == vlan \
+                    and memcmp(e.src, p.src, 16) == 0 and memcmp(e.dst, p.dst, 16) == 0:
+                self.cnt[C_FRAG_OVERLAPS] += 1  # a second first fragment
+                self._frag_bad(e, now)
+                return FRAG_REFUSED
+            if e.state == FRAG_OPEN:
+                self.cnt[C_FRAG_EVICTED] += 1   # table full here: the oldest datagram goes
+            self._frag_release(e)
+            memcpy(e.src, p.src, 16)
+            memcpy(e.dst, p.dst, 16)
+            e.ip_id = p.ip_id
+            e.proto = p.l4_proto
+            e.vlan = vlan
+            e.sport = p.sport
+            e.dport = p.dport
+            e.next_off = fdata
+            e.last_ns = now
+            e.state = FRAG_OPEN
+            self.cnt[C_FRAG_DATAGRAMS] += 1
+            out[0] = e
+            return FRAG_FIRST
+        slot = self._frag_slot(p, vlan, now, False)
+        if slot > self.frag_mask:
+            self.cnt[C_FRAG_OUT_OF_ORDER] += 1  # its first fragment was not seen (yet)
+            return FRAG_REFUSED
+        e = &self.frags[slot]
+        if e.state == FRAG_BAD:
+            self.cnt[C_FRAG_AFTER_BAD] += 1
+            e.last_ns = now
+            return FRAG_REFUSED
+        if p.frag_off != e.next_off:
+            self.cnt[C_FRAG_OVERLAPS if p.frag_off < e.next_off else C_FRAG_OUT_OF_ORDER] += 1
+            self._frag_bad(e, now)
+            return FRAG_REFUSED
+        e.next_off += fdata
+        e.last_ns = now
+        p.sport = e.sport   # a later fragment has no L4 header: it belongs to the first's flow
+        p.dport = e.dport
+        out[0] = e
+        return FRAG_NEXT
+
+    cdef inline void _frag_bad(self, frag_entry *e, uint64_t now) noexcept nogil:
+        """The datagram cannot be reassembled by the receiver: refuse its other fragments
+        until it times out."""
+        if e.st.flags & XDPFW_MSTREAM_OPEN:
+            self.rs.fops.close(self.rs.fpool, self.rs.scratch, &e.st, NULL)
+        e.state = FRAG_BAD
+        e.last_ns = now
+
+    cdef void _scan_fragment(self, frag_entry *e, const xdpfw_pkt *p, const uint8_t *data,
+                             uint32_t dlen) noexcept nogil:
+        """This fragment's payload through the datagram's stream; the last one ends it."""
+        cdef int rc
+        cdef bint last = not (p.ip_flags & XDPFW_IP_MF)
+        if self.rs.fdb != NULL and (dlen or last):
+            if not (e.st.flags & XDPFW_MSTREAM_OPEN):
+                rc = self.rs.fops.open(self.rs.fpool, &e.st)
+                if rc != 0:
+                    self.cnt[C_STREAM_POOL_EMPTY if rc == XDPFW_MATCH_EPOOL else C_MATCHER_ERRORS] += 1
+            if e.st.flags & XDPFW_MSTREAM_OPEN:
+                self.cnt[C_SCANNED_BYTES] += dlen
+                if dlen and self.rs.fops.scan(self.rs.fdb, self.rs.scratch, &e.st, data, dlen, &self.mbuf) < 0:
+                    self.cnt[C_MATCHER_ERRORS] += 1
+                if last and self.rs.fops.close(self.rs.fpool, self.rs.scratch, &e.st, &self.mbuf) < 0:
+                    self.cnt[C_MATCHER_ERRORS] += 1
+        if last:
+            self.cnt[C_FRAG_COMPLETED] += 1
+            self._frag_release(e)
 
     cdef inline bint _header_ok(self, const xdpfw_sig *s, const xdpfw_pkt *p, const xdpfw_flow *f,
                                 int direction) noexcept nogil:

@@ -53,7 +53,8 @@
 	X(XDPFW_DROP_RING_FULL, "ring_full")       /* the peer's TX ring had no room */ \
 	X(XDPFW_DROP_TCP_OUT_OF_ORDER, "tcp_out_of_order") /* gap in a TCP stream (in-order enforcement) */ \
 	X(XDPFW_DROP_FLOW_TABLE_FULL, "flow_table_full")   /* no flow entry could be allocated */ \
-	X(XDPFW_DROP_EXCEPTION_POLICY, "exception_policy") /* an exception policy chose drop */
+	X(XDPFW_DROP_EXCEPTION_POLICY, "exception_policy") /* an exception policy chose drop */ \
+	X(XDPFW_DROP_IP_FRAGMENT, "ip_fragment")   /* fragment out of order, overlapping, of a bad datagram, or TCP */
 
 #define XDPFW__ENUM_ENTRY(name, label) name,
 

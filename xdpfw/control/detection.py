@@ -32,6 +32,7 @@ class Detection:
     tables: SigTables
     stream_db: object = None
     block_db: object = None
+    frag_db: object = None             # the block rules compiled for streaming: IP fragments
     in_kernel: list = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     summary: str = ""                  # the loader's "N rule files processed ..." line
@@ -45,15 +46,16 @@ class Detection:
         """A callable making one Engine per worker (databases shared, state per worker)."""
         from xdpfw._fast.engine import Engine
 
-        tables, sdb, bdb = self.tables, self.stream_db, self.block_db
-        return lambda: Engine(tables, stream_db=sdb, block_db=bdb, rules=tables.rules, **engine_kw)
+        tables, sdb, bdb, fdb = self.tables, self.stream_db, self.block_db, self.frag_db
+        return lambda: Engine(tables, stream_db=sdb, block_db=bdb, frag_db=fdb, rules=tables.rules,
+                              **engine_kw)
 
     def stage(self, engine) -> int:
         """Hand this rule set to a running engine (live reload): it is built aside and the
         worker swaps it in between batches. Returns the generation to wait for
         (engine.finish_swap())."""
         return engine.stage_rules(self.tables, stream_db=self.stream_db, block_db=self.block_db,
-                                  rules=self.tables.rules)
+                                  frag_db=self.frag_db, rules=self.tables.rules)
 
 
 def _problem(rule, msg: str) -> str:
@@ -131,6 +133,9 @@ def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = Non
             det.stream_db = db
         else:
             det.block_db = db
+            # The same patterns for streaming: a datagram split into IP fragments is
+            # scanned fragment by fragment, in place (engine.pyx, FRAG_*).
+            det.frag_db = type(db).compile(cb.patterns, mode="stream")
     return det
 
 

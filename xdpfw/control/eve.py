@@ -96,6 +96,7 @@ DROP_REASON_FOR = {
     "tcp_out_of_order": "stream error",
     "flow_table_full": "flow memcap",
     "exception_policy": "default packet policy",
+    "ip_fragment": "defrag error",
 }
 assert all(v is None or v in DROP_REASONS for v in DROP_REASON_FOR.values())
 
