@@ -100,12 +100,19 @@ def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = Non
         subset = [r for r in payload if r.proto in protos]
         if not subset:
             continue
-        cb = compile_buffer(subset, PAYLOAD, mode, singlematch=True)
+        # Stream mode: a rule made of several expressions is evaluated by the engine from the
+        # operands each stream has seen (Hyperscan would report its combination only at the
+        # stream's next match or end: too late to drop the packet completing it). Block
+        # mode: Hyperscan's combinations, reported at the end of the block.
+        combine = "engine" if mode == "stream" else "hyperscan"
+        cb = compile_buffer(subset, PAYLOAD, mode, singlematch=True, combine=combine)
         refused = {id(e.rule) for e in cb.errors}
         det.problems.extend(str(e) for e in cb.errors)
+        by_id = {p.id: p for p in cb.patterns}
         for idx, cr in cb.rules.items():
             extra = [c.keyword for c in cr.checks if c.keyword != "dsize"]
-            if extra or (cr.eod and mode == "stream"):
+            at_end = cr.eod or any(b"\\z" in by_id[i].expression for i in cr.pattern_ids)
+            if extra or (at_end and mode == "stream"):
                 det.problems.append(_problem(subset[idx], "needs " + (", ".join(extra) if extra else
                                                                       "an end-of-stream check")
                                              + ", which the engine does not apply yet"))
@@ -114,12 +121,12 @@ def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = Non
             subset = [r for r in subset if id(r) not in refused]
             if not subset:
                 continue
-            cb = compile_buffer(subset, PAYLOAD, mode, singlematch=True)
+            cb = compile_buffer(subset, PAYLOAD, mode, singlematch=True, combine=combine)
         db = build_database(cb, subset)
         det.problems.extend(str(e) for e in cb.errors)  # rules Hyperscan itself rejected
-        for rid, idx in cb.report.items():
-            if idx not in cb.rules:
-                continue
+        reports = [(rid, idx) for rid, idx in cb.report.items() if idx in cb.rules]
+        reports += [(None, idx) for idx, cr in cb.rules.items() if cr.report_id < 0]
+        for rid, idx in reports:
             r = subset[idx]
             if id(r) not in sig_of_rule:
                 try:
@@ -127,7 +134,11 @@ def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = Non
                 except NotEngineRule as e:
                     det.problems.append(_problem(r, f"not supported by the engine: {e}"))
                     sig_of_rule[id(r)] = None
-            if sig_of_rule[id(r)] is not None:
+            if sig_of_rule[id(r)] is None:
+                continue
+            if rid is None:
+                det.tables.stream_combos.append((sig_of_rule[id(r)], cb.rules[idx].tree))
+            else:
                 report[rid] = sig_of_rule[id(r)]
         if mode == "stream":
             det.stream_db = db

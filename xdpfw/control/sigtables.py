@@ -66,6 +66,9 @@ class SigTables:
     ports: list[tuple[int, int]] = field(default_factory=list)
     report: dict[int, int] = field(default_factory=dict)        # stream database id -> sig
     block_report: dict[int, int] = field(default_factory=dict)  # block database id -> sig
+    # Stream rules the engine evaluates itself (compile_buffer combine="engine"): (sig,
+    # formula tree over stream database pattern ids), see engine.pyx "combinations".
+    stream_combos: list[tuple[int, object]] = field(default_factory=list)
     header_only: list[int] = field(default_factory=list)
     rules: list = field(default_factory=list)
     flowbit_ids: dict[str, int] = field(default_factory=dict)   # name -> bit (0..127)

@@ -1432,7 +1432,7 @@ def compile_buffer(rules: Sequence[Rule], buffer: str = PAYLOAD, mode: str = "st
     next_id = [n]
     eod_id: list[int | None] = [None]
 
-    # Operands are never SINGLEMATCH: Hyperscan 5.4 then stops evaluating combinations
+    # Operands of a Hyperscan combination are never SINGLEMATCH: Hyperscan 5.4 then stops evaluating combinations
     # (nothing reported, or HS_SCAN_TERMINATED once every pattern is single-match).
     def sub(e: _Expr) -> int:
         if quiet and _has_boundary(e.text) and "\\z" not in e.text and e.max_offset is None:
@@ -1445,9 +1445,11 @@ def compile_buffer(rules: Sequence[Rule], buffer: str = PAYLOAD, mode: str = "st
         if pid is None:
             pid = sub_ids[key] = next_id[0]
             next_id[0] += 1
+            # With combine="engine" the engine keeps which operands a stream has seen, so
+            # each needs reporting once per stream only (singlematch).
             patterns.append(Pattern(pid, e.text.encode("utf-8", "surrogateescape"), literal=False,
                                     min_offset=e.min_offset, max_offset=e.max_offset, dotall=True,
-                                    quiet=quiet))
+                                    quiet=quiet, singlematch=singlematch and not quiet))
         return pid
 
     def eod() -> int:
@@ -1479,6 +1481,11 @@ def compile_buffer(rules: Sequence[Rule], buffer: str = PAYLOAD, mode: str = "st
             errors.append(CompileError(rule, _kw(ms[0]), f"nothing to match on {buffer}", "empty"))
             continue
         fp = next((m.pattern for m in ms if isinstance(m, Content) and m.fast_pattern is not None), None)
+        if out.eod and mode == "stream" and not quiet and not out.custom and not any(
+                "\\z" in e.text or "$" in e.text for t in terms_pos for e in t):
+            # Only negations made it end-of-data: an engine evaluating a stream's formula
+            # as it goes reads them as "not seen so far" (engine.pyx "Combinations").
+            out.eod = False
         cr = CompiledRule(idx, rule.sid, idx, "", (), _checks(rule, buffer), out.eod,
                           list(dict.fromkeys(out.approximations)), list(dict.fromkeys(out.notes)),
                           fp, tuple(tr))
