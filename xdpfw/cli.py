@@ -28,7 +28,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         try:
             det = load_detection(args.rules, args.var, kernel_acl=True, threshold=args.threshold,
-                                 classification=args.classification)
+                                 classification=args.classification, matcher=args.matcher)
         except RulesNotEnforceable as e:
             print(str(e), file=sys.stderr)
             return 1
@@ -116,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--watchdog-ms", type=int, default=1000, metavar="MS",
                    help="if the workers stall this long, the XDP program applies the fail mode (0: off)")
     r.add_argument("--flows", type=int, default=1 << 16, help="flow table capacity per worker")
+    r.add_argument("--matcher", choices=("hs", "ac"), default="hs",
+                   help="payload matcher: hs (Hyperscan, default) or ac (Aho-Corasick: literal rules only)")
     r.set_defaults(func=cmd_run)
 
     chk = sub.add_parser("check", help="validate rule files (and classification/threshold config)")

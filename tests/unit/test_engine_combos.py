@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,8 +17,8 @@ from tests.unit.test_engine import PASS, RULE_DROP, Tcp
 from tests.unit.test_engine_property import hexed
 
 
-def engine(*texts, ips=True):
-    det = build_detection([parse_rule(t) for t in texts], kernel_acl=False)
+def engine(*texts, ips=True, matcher="hs"):
+    det = build_detection([parse_rule(t) for t in texts], kernel_acl=False, matcher=matcher)
     assert not det.problems, det.problems
     assert det.tables.stream_combos, "these rules must be combinations"
     return det.engine_factory(flow_capacity=256, ips=ips)()
@@ -100,10 +102,11 @@ def test_combinations_and_single_rules_share_operands_and_a_reload_keeps_working
     assert sids(eng) == [9]
 
 
+@pytest.mark.parametrize("matcher", ["hs", "ac"])
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.binary(min_size=1, max_size=5), min_size=2, max_size=4, unique=True),
-       st.binary(max_size=120), st.integers(0, 2 ** 32), st.booleans())
-def test_positive_combinations_alert_like_a_search_of_the_whole_payload(lits, noise, seed, one_byte):
+@given(lits=st.lists(st.binary(min_size=1, max_size=5), min_size=2, max_size=4, unique=True),
+       noise=st.binary(max_size=120), seed=st.integers(0, 2 ** 32), one_byte=st.booleans())
+def test_positive_combinations_alert_like_a_search_of_the_whole_payload(matcher, lits, noise, seed, one_byte):
     """Rules "content:A; content:B;" over random segmentations alert exactly when both
     literals occur somewhere in the whole payload."""
     rnd = random.Random(seed)
@@ -116,7 +119,7 @@ def test_positive_combinations_alert_like_a_search_of_the_whole_payload(lits, no
     pairs = [(a, b) for i, a in enumerate(lits) for b in lits[i + 1:]]
     rules = [f'alert tcp any any -> any 80 (msg:"p{i}"; content:"{hexed(a)}"; content:"{hexed(b)}"; sid:{i + 1};)'
              for i, (a, b) in enumerate(pairs)]
-    det = build_detection([parse_rule(r) for r in rules], kernel_acl=False)
+    det = build_detection([parse_rule(r) for r in rules], kernel_acl=False, matcher=matcher)
     assert not det.problems, det.problems
     eng = det.engine_factory(flow_capacity=64)()
     c = Tcp(eng)

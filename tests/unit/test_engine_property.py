@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scapy.layers.inet import IP, TCP
@@ -56,14 +57,15 @@ def frame(src, dst, sport, dport, seq, flags, data=b""):
     return bytes(ETH / IP(src=src, dst=dst) / TCP(sport=sport, dport=dport, seq=seq, flags=flags) / data)
 
 
+@pytest.mark.parametrize("matcher", ["hs", "ac"])
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(scenario())
-def test_stream_alerts_equal_whole_payload_search(sc):
+@given(sc=scenario())
+def test_stream_alerts_equal_whole_payload_search(matcher, sc):
     lits, nocase, payload, cuts, shuffle = sc
     rules = [parse_rule(f'alert tcp any any -> any any (msg:"r{i}"; content:"{hexed(lit)}";'
                         f'{" nocase;" if nc else ""} sid:{i + 1};)')
              for i, (lit, nc) in enumerate(zip(lits, nocase))]
-    det = build_detection(rules, kernel_acl=False)
+    det = build_detection(rules, kernel_acl=False, matcher=matcher)
     assert not det.problems, det.problems
     eng = det.engine_factory(flow_capacity=64, ips=True)()
     c, s = ("198.18.0.1", "198.18.0.2")

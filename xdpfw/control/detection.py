@@ -62,10 +62,19 @@ def _problem(rule, msg: str) -> str:
     return f"{rule.file}:{rule.line}: error: sid:{rule.sid} {msg}"
 
 
-def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = None) -> Detection:
+MATCHERS = ("hs", "ac")
+
+
+def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = None,
+                    matcher: str = "hs") -> Detection:
     """previous: the running rule set, on reload: flowbit names keep their numbers, so the
-    flowbits live flows carry keep their meaning across the swap."""
-    from xdpfw.detect.compile import build_database, compile_buffer
+    flowbits live flows carry keep their meaning across the swap. matcher: "hs" (Hyperscan:
+    contents, pcre, relative modifiers) or "ac" (Aho-Corasick: plain literals; a rule it
+    cannot express is refused, see compile_literals)."""
+    from xdpfw.detect.compile import build_database, compile_buffer, compile_literals
+
+    if matcher not in MATCHERS:
+        raise ValueError(f"matcher must be one of {MATCHERS}, got {matcher!r}")
 
     rules = list(rules)
     det = Detection(AclTables.empty(),
@@ -105,13 +114,19 @@ def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = Non
         # stream's next match or end: too late to drop the packet completing it). Block
         # mode: Hyperscan's combinations, reported at the end of the block.
         combine = "engine" if mode == "stream" else "hyperscan"
-        cb = compile_buffer(subset, PAYLOAD, mode, singlematch=True, combine=combine)
+
+        def compile_(subset):
+            if matcher == "ac":
+                return compile_literals(subset, PAYLOAD, mode)
+            return compile_buffer(subset, PAYLOAD, mode, singlematch=True, combine=combine)
+
+        cb = compile_(subset)
         refused = {id(e.rule) for e in cb.errors}
         det.problems.extend(str(e) for e in cb.errors)
         by_id = {p.id: p for p in cb.patterns}
         for idx, cr in cb.rules.items():
             extra = [c.keyword for c in cr.checks if c.keyword != "dsize"]
-            at_end = cr.eod or any(b"\\z" in by_id[i].expression for i in cr.pattern_ids)
+            at_end = cr.eod or (matcher == "hs" and any(b"\\z" in by_id[i].expression for i in cr.pattern_ids))
             if extra or (at_end and mode == "stream"):
                 det.problems.append(_problem(subset[idx], "needs " + (", ".join(extra) if extra else
                                                                       "an end-of-stream check")
@@ -121,8 +136,13 @@ def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = Non
             subset = [r for r in subset if id(r) not in refused]
             if not subset:
                 continue
-            cb = compile_buffer(subset, PAYLOAD, mode, singlematch=True, combine=combine)
-        db = build_database(cb, subset)
+            cb = compile_(subset)
+        if matcher == "ac":
+            from xdpfw._fast import match_ac
+
+            db = match_ac.Database.compile(cb.patterns, mode=mode)
+        else:
+            db = build_database(cb, subset)
         det.problems.extend(str(e) for e in cb.errors)  # rules Hyperscan itself rejected
         reports = [(rid, idx) for rid, idx in cb.report.items() if idx in cb.rules]
         reports += [(None, idx) for idx, cr in cb.rules.items() if cr.report_id < 0]
@@ -156,7 +176,7 @@ class RulesNotEnforceable(Exception):
 
 def load_detection(paths: list[str], var_items: list[str], *, kernel_acl: bool,
                    threshold: str | None = None, classification: str | None = None,
-                   previous: Detection | None = None) -> Detection:
+                   previous: Detection | None = None, matcher: str = "hs") -> Detection:
     """Load rule files for `xdpfw run` / `xdpfw replay`: every rule must be enforceable,
     else nothing runs (a rule the engine cannot honour is an error, never a silent skip)."""
     from xdpfw.control.acl import parse_vars
@@ -165,7 +185,7 @@ def load_detection(paths: list[str], var_items: list[str], *, kernel_acl: bool,
     rs = load_ruleset(paths, variables=parse_vars(var_items) or None, strict=True,
                       threshold=threshold, classification=classification)
     problems = [str(e) for e in rs.errors]
-    det = build_detection(rs.rules, kernel_acl=kernel_acl, previous=previous)
+    det = build_detection(rs.rules, kernel_acl=kernel_acl, previous=previous, matcher=matcher)
     problems += det.problems
     if problems:
         raise RulesNotEnforceable("\n".join(problems + [f"{rs.summary()}; {len(problems)} problem(s): "

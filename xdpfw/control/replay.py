@@ -32,6 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--classification", metavar="FILE", help="classification.config (default: Suricata's)")
     p.add_argument("--gap-resync", type=int, default=4,
                    help="IDS mode: give up on a TCP gap after N further segments (0: never)")
+    p.add_argument("--matcher", choices=("hs", "ac"), default="hs",
+                   help="payload matcher: hs (Hyperscan, default) or ac (Aho-Corasick: literal rules only)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         det = load_detection(args.rules, args.var, kernel_acl=False, threshold=args.threshold,
-                             classification=args.classification)
+                             classification=args.classification, matcher=args.matcher)
     except RulesNotEnforceable as e:
         print(e, file=sys.stderr)
         return 1

@@ -1526,6 +1526,90 @@ def compile_buffer(rules: Sequence[Rule], buffer: str = PAYLOAD, mode: str = "st
                           combine)
 
 
+def compile_literals(rules: Sequence[Rule], buffer: str = PAYLOAD, mode: str = "stream") -> CompiledBuffer:
+    """The rules for the Aho-Corasick backend (``--matcher ac``): plain literals only.
+
+    A rule qualifies when each of its matches on ``buffer`` is a content that is not
+    relative (no distance/within), not endswith, without transforms; offset, depth and
+    startswith bound the literal's end offset (min/max_offset). The backend has neither
+    SINGLEMATCH nor combinations, so in stream mode every rule is a formula the engine
+    evaluates over its contents as operands (negated contents as ``not``): that also
+    reports it once per stream. In block mode a rule must be a single positive content,
+    reported directly. Rules that do not qualify are CompileErrors naming the keyword.
+    """
+    from xdpfw._fast.match import Pattern
+
+    if mode not in ("stream", "block"):
+        raise ValueError(f"mode must be 'stream' or 'block', got {mode!r}")
+    n = len(rules)
+    patterns: list = []
+    report: dict[int, int] = {}
+    compiled: dict[int, CompiledRule] = {}
+    errors: list[CompileError] = []
+    owners: dict[int, list[int]] = {}
+    ids: dict[tuple, int] = {}
+
+    def literal(rule: Rule, m: Content) -> tuple:
+        if isinstance(m, Pcre):
+            raise CompileError(rule, "pcre", "the Aho-Corasick backend matches literals only", "ac_literal")
+        if isinstance(m, IsDataAt) or not isinstance(m, Content):
+            raise CompileError(rule, _kw(m), "the Aho-Corasick backend matches literals only", "ac_literal")
+        if m.relative:
+            raise CompileError(rule, _kw(m), "relative contents need the Hyperscan backend", "ac_literal")
+        if m.endswith:
+            raise CompileError(rule, "endswith", "end-anchored contents need the Hyperscan backend", "ac_literal")
+        if m.transforms:
+            raise CompileError(rule, m.transforms[0], "transforms need the Hyperscan backend", "ac_literal")
+        size = len(m.pattern)
+        lo = _int(rule, m.offset, "offset") if m.offset is not None else 0
+        if m.startswith:
+            return (m.pattern, m.nocase, size, size)
+        hi = lo + _int(rule, m.depth, "depth") if m.depth is not None else None
+        if hi is not None and hi < lo + size:
+            raise CompileError(rule, "depth", "depth shorter than the content: it can never match", "never_matches")
+        return (m.pattern, m.nocase, lo + size if lo else None, hi)
+
+    def operand(key: tuple, pid: int | None = None) -> int:
+        if pid is None:
+            pid = ids.get(key)
+            if pid is not None:
+                return pid
+            pid = ids[key] = n + len(ids)
+        patterns.append(Pattern(pid, key[0], literal=True, nocase=key[1], min_offset=key[2], max_offset=key[3]))
+        return pid
+
+    for idx, rule in enumerate(rules):
+        ms = rule.buffers().get(buffer)
+        if not ms:
+            continue
+        try:
+            lits = [(literal(rule, m), m.negated) for m in ms]
+            if not any(not neg for _, neg in lits):
+                raise CompileError(rule, "content", "only negated contents: nothing to report", "ac_literal")
+            cr = CompiledRule(idx, rule.sid, idx, "", (), _checks(rule, buffer))
+            if mode == "block":
+                if len(lits) != 1:
+                    raise CompileError(rule, "content", "several contents in one packet need the Hyperscan "
+                                                        "backend (no combinations in Aho-Corasick block mode)",
+                                       "ac_literal")
+                pid = operand(lits[0][0], idx)
+                cr.tree, cr.formula, cr.pattern_ids = pid, str(pid), (pid,)
+                report[idx] = idx
+            else:
+                parts = [("not", operand(k)) if neg else operand(k) for k, neg in lits]
+                cr.tree = parts[0] if len(parts) == 1 else ("and", *parts)
+                cr.formula = _render(cr.tree)
+                cr.report_id = -1
+                cr.pattern_ids = tuple(_operands(cr.tree))
+        except CompileError as e:
+            errors.append(e)
+            continue
+        for pid in cr.pattern_ids:
+            owners.setdefault(pid, []).append(idx)
+        compiled[idx] = cr
+    return CompiledBuffer(buffer, mode, patterns, report, compiled, errors, owners, None, "engine")
+
+
 def _operands(f) -> list[int]:
     if isinstance(f, int):
         return [f]
