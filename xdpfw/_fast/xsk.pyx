@@ -35,6 +35,14 @@ cdef enum:
     # ~100 us of spinning keeps a busy link from paying a wakeup per burst, and an idle
     # appliance still sleeps.
     IDLE_SPINS = 1000
+    # Buckets of the per-batch processing time histogram (upper bounds below, + overflow).
+    BATCH_NS_NBOUNDS = 14
+
+# Upper bounds (ns) of the batch-time buckets, 1-2-5 steps from 1 us: a batch of
+# 64 frames costs a few us when forwarding and grows with inspection work (to 20 ms).
+cdef uint64_t BATCH_NS_BOUND[BATCH_NS_NBOUNDS]
+BATCH_NS_BOUND[:] = [1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000,
+                     1000000, 2000000, 5000000, 10000000, 20000000]
 
 cdef struct side_t:
     xsk_socket *xsk
@@ -68,6 +76,8 @@ cdef class QueuePair:
     cdef volatile int _stop
     cdef bint _running
     cdef xdpfw_worker_counters _cnt
+    cdef uint64_t _batch_ns_hist[BATCH_NS_NBOUNDS + 1]   # per-bucket (not cumulative) counts
+    cdef uint64_t _batch_ns_sum
     cdef xdpfw_inspect_fn _inspect
     cdef xdpfw_batch_fn _between    # the engine's between-batches function, or NULL
     cdef void *_engine
@@ -83,6 +93,8 @@ cdef class QueuePair:
         memset(&self._sides[0], 0, sizeof(side_t))
         memset(&self._sides[1], 0, sizeof(side_t))
         memset(&self._cnt, 0, sizeof(self._cnt))
+        memset(self._batch_ns_hist, 0, sizeof(self._batch_ns_hist))
+        self._batch_ns_sum = 0
         self._inspect = NULL
         self._between = NULL
         self._engine = NULL
@@ -244,6 +256,8 @@ cdef class QueuePair:
             "fill_wakeups": list(c.fill_wakeups), "batches": c.batches,
             "idle_polls": c.idle_polls, "accounting_errors": c.accounting_errors,
             "replies": list(c.replies), "loops": c.loops,
+            # per-batch processing time: counts per bucket of BATCH_NS_BOUNDS (+ overflow)
+            "batch_ns_buckets": list(self._batch_ns_hist), "batch_ns_sum": self._batch_ns_sum,
         }
 
     def accounting(self):
@@ -295,6 +309,8 @@ cdef class QueuePair:
         cdef pollfd fds[2]
         cdef uint32_t moved, idle = 0
         cdef int side, timeout
+        cdef uint64_t t0, dt
+        cdef uint32_t b
         fds[0].fd = self._sides[0].fd
         fds[1].fd = self._sides[1].fd
         fds[0].events = POLLIN
@@ -303,6 +319,7 @@ cdef class QueuePair:
             self._cnt.loops += 1
             if self._between != NULL:
                 self._between(self._engine)   # a staged rule set is swapped in here
+            t0 = monotonic_ns()
             moved = self._rx(0) + self._rx(1)
             for side in range(2):
                 self._complete(side)
@@ -313,6 +330,13 @@ cdef class QueuePair:
             self._refill(1)
             if moved:
                 self._cnt.batches += 1
+                # One batch: RX of both sides, inspection, forwarding, completions, refill.
+                dt = monotonic_ns() - t0
+                b = 0
+                while b < BATCH_NS_NBOUNDS and dt > BATCH_NS_BOUND[b]:
+                    b += 1
+                self._batch_ns_hist[b] += 1
+                self._batch_ns_sum += dt
                 idle = 0
                 continue
             idle += 1
@@ -501,3 +525,4 @@ cdef class QueuePair:
 DROP_REASON_MAX = XDPFW_DROP_REASON_MAX
 NSIDES = XDPFW_NSIDES
 MAX_QUEUES = XDPFW_MAX_QUEUES
+BATCH_NS_BOUNDS = tuple(BATCH_NS_BOUND[i] for i in range(BATCH_NS_NBOUNDS))
