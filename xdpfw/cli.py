@@ -65,7 +65,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     metrics = None
     try:
         if args.metrics_listen:
-            metrics = MetricsServer(app, args.metrics_listen)
+            from xdpfw.control.metrics import ControlStats
+
+            control = ControlStats(sink=sink)
+            if det is not None:
+                control.set_detection(det)
+            metrics = MetricsServer(app, args.metrics_listen, control=control)
             metrics.start()
         print("xdpfw: running", flush=True)  # readiness line for supervisors and tests
         while not stop.wait(0.2):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Callable
 
-from xdpfw.control.eve import EveEvent, EveFormatter, RuleInfo
+from xdpfw.control.eve import _REJECT_TARGET, EveEvent, EveFormatter, RuleInfo
 
 
 class AlertSink:
@@ -26,6 +26,7 @@ class AlertSink:
         self.fmt = EveFormatter(flow=True)
         self.alerts = 0
         self.drops = 0
+        self.blocked = 0   # alerts written with EVE alert.action "blocked" (metrics)
 
     def event(self, rec: dict, kind: str = "alert") -> EveEvent:
         rule = self.rules[rec["sig"]]
@@ -45,8 +46,10 @@ class AlertSink:
     def drain(self, engine) -> int:
         n = 0
         for rec in engine.drain_alerts():
-            self.write(self.fmt.format(self.event(rec)))
+            ev = self.event(rec)
+            self.write(self.fmt.format(ev))
             self.alerts += 1
+            self.blocked += ev.action in _REJECT_TARGET or (ev.action == "drop" and ev.ips)
             if rec["blocked"] and self.ips and rec["action"] in ("drop", "reject"):  # the deciding rule
                 self.write(self.fmt.format(self.event(rec, "drop")))
                 self.drops += 1

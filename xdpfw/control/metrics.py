@@ -1,18 +1,30 @@
-"""Prometheus metrics, read at scrape time from the XDP program's per-CPU maps and the
-workers' C counters. Nothing here runs per packet.
+"""Prometheus metrics, read at scrape time from the XDP program's per-CPU maps, the
+workers' C counters and the control plane's own counts. Nothing here runs per packet.
 
 Names follow the Prometheus naming guide: `xdpfw_` prefix, `_total` counters, base units,
 receive and forward as separate metrics, and only bounded labels: `device` (an interface
-of the appliance), `action` and `reason` (closed enums from xdpfw_shared.h), `queue`.
+of the appliance), `action`, `reason`, `event`, `result` (closed enums from the C headers),
+`queue` (at most XDPFW_MAX_QUEUES), `place`, `placement`, `collector`, `mode`.
+
+docs/OPERATIONS.md holds the catalogue (every metric, its type, labels and meaning);
+tests/unit/test_status.py checks that the two agree.
+
+Control-plane counts (rules loaded, alerts by EVE action, reloads) live in a
+`ControlStats` the daemon fills in and hands to the collector; the reload path updates its
+reload fields (`reload_done()`).
 """
 from __future__ import annotations
 
 import logging
+import os
+import re
 import threading
+import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, start_http_server
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import CollectorRegistry, ProcessCollector, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 import xdpfw
 from xdpfw.cheader import CHeader
@@ -36,22 +48,180 @@ XSK_STATS = (
     ("tx_invalid_descs", "xsk_tx_invalid_descs", "Invalid descriptors on an AF_XDP TX ring."),
 )
 
+# Engine counters exported one to one: engine counter name -> (metric name, help).
+ENGINE_COUNTERS = {
+    "packets": ("xdpfw_inspected_packets", "Frames the inspection engine looked at."),
+    "scanned_bytes": ("xdpfw_scanned_bytes", "Payload bytes given to the matchers."),
+    "decode_errors": ("xdpfw_decode_errors", "Frames the decoder could not decode past some layer."),
+    "non_ip": ("xdpfw_non_ip_packets", "Frames that were not IPv4/IPv6 (forwarded uninspected)."),
+    "no_flow": ("xdpfw_no_flow_packets", "Frames that got no flow entry (flow table full): the no-flow policy applied."),
+    "matches": ("xdpfw_matcher_reports", "Pattern reports from the matchers."),
+    "match_overflow": ("xdpfw_match_overflow", "Matcher reports beyond a scan's match buffer."),
+    "stream_pool_empty": ("xdpfw_stream_pool_exhausted", "Flows inspected without a matcher stream (pool empty)."),
+    "matcher_errors": ("xdpfw_matcher_errors", "Matcher calls that failed."),
+    "alerts": ("xdpfw_alerts_queued", "Alert records the engine queued to the control plane."),
+    "alert_ring_full": ("xdpfw_alerts_lost", "Alert records lost because the alert ring was full."),
+    "alerts_thresholded": ("xdpfw_alerts_thresholded", "Alerts muted by threshold/event_filter."),
+    "alerts_suppressed": ("xdpfw_alerts_suppressed", "Alerts muted by a threshold.config suppress."),
+    "threshold_evicted": ("xdpfw_threshold_trackers_evicted", "Rate-control trackers reused while live (table full)."),
+    "passed_by_rule": ("xdpfw_pass_rule_packets", "Frames a pass rule let through (remaining rules skipped)."),
+    "rejects_sent": ("xdpfw_rejects_sent", "TCP resets sent for reject rules."),
+    "tcp_fragments": ("xdpfw_tcp_fragments", "TCP segments carried in IP fragments (dropped inline)."),
+}
+# IP fragment streams: engine counter -> `event` label of xdpfw_ip_fragment_events_total.
+FRAG_EVENTS = {
+    "frag_datagrams": "datagram",
+    "frag_completed": "completed",
+    "frag_out_of_order": "out_of_order",
+    "frag_overlaps": "overlap",
+    "frag_after_bad": "after_bad",
+    "frag_evicted": "evicted",
+}
+EVE_ALERT_ACTIONS = ("allowed", "blocked")
+COLLECTORS = ("appliance", "xdp", "workers", "xsk", "engine", "control")
+
+_SUMMARY = re.compile(r"(\d+) rules successfully loaded, (\d+) rules failed, (\d+) rules skipped")
+
+
+@dataclass
+class ControlStats:
+    """What the control plane counts (never per packet), exported at scrape time.
+
+    The daemon sets the rule counts from the loaded Detection (`set_detection`) and the
+    alert sink (its `alerts` and `blocked` counts are the EVE alert records written, by
+    EVE `alert.action`); the reload path calls `reload_done()` after each attempt.
+    """
+
+    rules_loaded: int = 0
+    rules_failed: int = 0
+    rules_skipped: int = 0
+    rules_kernel: int = 0
+    rules_engine: int = 0
+    sink: object = None
+    reloads: int = 0
+    reload_failures: int = 0
+    last_reload_timestamp: float = 0.0
+    last_reload_success: bool = True
+    start_time: float = field(default_factory=time.time)
+
+    def set_detection(self, det) -> None:
+        """Rule counts from a loaded Detection (its loader summary, Suricata's words)."""
+        m = _SUMMARY.search(getattr(det, "summary", "") or "")
+        if m:
+            self.rules_loaded, self.rules_failed, self.rules_skipped = (int(x) for x in m.groups())
+        else:
+            self.rules_loaded = len(det.in_kernel) + det.engine_rules
+            self.rules_failed = self.rules_skipped = 0
+        self.rules_kernel = len(det.in_kernel)
+        self.rules_engine = det.engine_rules
+
+    def reload_done(self, ok: bool, det=None, when: float | None = None) -> None:
+        """Record one reload attempt (and the new rule counts when it succeeded)."""
+        self.reloads += 1
+        if not ok:
+            self.reload_failures += 1
+        elif det is not None:
+            self.set_detection(det)
+        self.last_reload_success = ok
+        self.last_reload_timestamp = time.time() if when is None else when
+
+    def alerts_by_action(self) -> dict[str, int]:
+        s = self.sink
+        total = getattr(s, "alerts", 0) if s is not None else 0
+        blocked = getattr(s, "blocked", 0) if s is not None else 0
+        return {"allowed": total - blocked, "blocked": blocked}
+
+
+def xdp_attach_state(devices: list[str]) -> dict[str, bool]:
+    """Whether the kernel reports an XDP program on each device (netlink IFLA_XDP, read in
+    the calling thread's network namespace). Missing devices count as detached."""
+    from pyroute2 import IPRoute
+
+    out = {dev: False for dev in devices}
+    with IPRoute() as ipr:
+        for dev in devices:
+            idx = ipr.link_lookup(ifname=dev)
+            if not idx:
+                continue
+            xdp = ipr.get_links(idx[0])[0].get_attr("IFLA_XDP")
+            attrs = dict(xdp["attrs"]) if xdp else {}
+            out[dev] = bool(attrs.get("IFLA_XDP_PROG_ID") or attrs.get("IFLA_XDP_ATTACHED"))
+    return out
+
+
+def _bcc_version() -> str:
+    try:
+        import bcc
+
+        return str(getattr(bcc, "__version__", "unknown"))
+    except Exception:  # noqa: BLE001 - a label value, never a failure
+        return "unknown"
+
 
 class ApplianceCollector:
-    """Custom collector over one Appliance (see prometheus client docs on custom collectors)."""
+    """Custom collector over one Appliance (see prometheus client docs on custom collectors).
 
-    def __init__(self, appliance: "Appliance"):
+    Each section is collected on its own: a section that fails (say, a socket closing
+    while the appliance stops) is left out of that scrape, logged, and reported by
+    xdpfw_scrape_collector_success{collector} = 0; the others are still served.
+    """
+
+    def __init__(self, appliance: "Appliance", control: ControlStats | None = None,
+                 kernel_attach_check=xdp_attach_state):
         self.app = appliance
+        self.control = control
+        self.kernel_attach_check = kernel_attach_check
+        self._build = (xdpfw.__version__, _bcc_version(), os.uname().release)
 
     def describe(self):
         return []  # no registration-time collect(): maps may not exist yet
 
     def collect(self):
         app = self.app
-        devices = [app.if_a, app.if_b]
+        self._dropped_p: dict[tuple[str, str], int] = {}
+        self._dropped_b: dict[tuple[str, str], int] = {}
+        dur = GaugeMetricFamily("xdpfw_scrape_collector_duration_seconds",
+                                "Time each part of the collector took for this scrape.", labels=["collector"])
+        ok = GaugeMetricFamily("xdpfw_scrape_collector_success",
+                               "1 if that part of the collector succeeded in this scrape.", labels=["collector"])
+        sections = {"appliance": self._appliance, "xdp": self._xdp, "workers": self._workers,
+                    "xsk": self._xsk, "engine": self._engine_metrics, "control": self._control}
+        for name, section in sections.items():
+            t0 = time.perf_counter()
+            try:
+                fams = list(section(app))
+                good = 1
+            except Exception:  # noqa: BLE001 - one broken part must not take the others down
+                log.exception("metrics collector %s failed", name)
+                fams, good = [], 0
+            dur.add_metric([name], time.perf_counter() - t0)
+            ok.add_metric([name], good)
+            yield from fams
+        # Drops come from the XDP program and the workers: one family, all reasons.
+        drop_p = CounterMetricFamily("xdpfw_dropped_packets",
+                                     "Frames dropped, by the device they arrived on and a closed set of reasons.",
+                                     labels=["device", "reason"])
+        drop_b = CounterMetricFamily("xdpfw_dropped_bytes", "Bytes dropped, by device and reason.",
+                                     labels=["device", "reason"])
+        for dev in (app.if_a, app.if_b):
+            for reason in shared.DROP_REASON_LABELS:
+                drop_p.add_metric([dev, reason], self._dropped_p.get((dev, reason), 0))
+                drop_b.add_metric([dev, reason], self._dropped_b.get((dev, reason), 0))
+        yield drop_p
+        yield drop_b
+        yield dur
+        yield ok
 
-        info = GaugeMetricFamily("xdpfw_build_info", "Build information.", labels=["version"])
-        info.add_metric([xdpfw.__version__], 1)
+    def _add_drop(self, dev: str, reason: str, packets: int, nbytes: int) -> None:
+        self._dropped_p[(dev, reason)] = self._dropped_p.get((dev, reason), 0) + packets
+        self._dropped_b[(dev, reason)] = self._dropped_b.get((dev, reason), 0) + nbytes
+
+    # -- sections ------------------------------------------------------------------------
+    def _appliance(self, app):
+        devices = [app.if_a, app.if_b]
+        info = GaugeMetricFamily("xdpfw_build_info", "Build information (always 1).",
+                                 labels=["version", "bcc_version", "kernel"])
+        info.add_metric(list(self._build), 1)
         yield info
 
         mode = GaugeMetricFamily("xdpfw_datapath_fail_mode",
@@ -61,27 +231,38 @@ class ApplianceCollector:
             mode.add_metric([m], 1 if (m == "open") == app.fail_open else 0)
         yield mode
 
-        attached = GaugeMetricFamily("xdpfw_xdp_attached", "1 while the XDP program is attached to the device.",
+        # Attached = the appliance attached it AND the kernel still reports a program there
+        # (someone running `ip link set DEV xdp off` shows up here).
+        ours = set(app.attached_devices())
+        kernel = self.kernel_attach_check(devices) if ours else {}
+        attached = GaugeMetricFamily("xdpfw_xdp_attached",
+                                     "1 while the appliance's XDP program is attached to the device.",
                                      labels=["device"])
         for dev in devices:
-            attached.add_metric([dev], 1 if dev in app.attached_devices() else 0)
+            attached.add_metric([dev], 1 if dev in ours and kernel.get(dev, False) else 0)
         yield attached
 
         workers = GaugeMetricFamily("xdpfw_workers", "Worker threads (queue pairs) running.")
         workers.add_metric([], app.workers_running())
         yield workers
+        pairs = GaugeMetricFamily("xdpfw_queue_pairs", "Queue pairs (AF_XDP socket pairs) the appliance opened.")
+        pairs.add_metric([], len(app.worker_counters()))
+        yield pairs
 
         acl = GaugeMetricFamily("xdpfw_acl_entries", "Entries in the kernel ACL maps.")
         acl.add_metric([], len(app.acl))
         yield acl
 
-        # -- XDP program ------------------------------------------------------------
+        start = GaugeMetricFamily("xdpfw_start_time_seconds", "When the appliance started (Unix time).")
+        start.add_metric([], self.control.start_time if self.control else 0)
+        yield start
+
+    def _xdp(self, app):
+        devices = [app.if_a, app.if_b]
         xdp_p = CounterMetricFamily("xdpfw_xdp_packets", "Frames seen by the XDP program, by what it did.",
                                     labels=["device", "action"])
         xdp_b = CounterMetricFamily("xdpfw_xdp_bytes", "Bytes seen by the XDP program, by what it did.",
                                     labels=["device", "action"])
-        dropped_p: dict[tuple[str, str], int] = {}
-        dropped_b: dict[tuple[str, str], int] = {}
         xdp = app.xdp_counters()
         for side, dev in enumerate(devices):
             for action, label in enumerate(shared.XDP_ACTION_LABELS):
@@ -91,12 +272,14 @@ class ApplianceCollector:
             for action, reason in ((shared.XdpAction.ACL_DROP, "acl"),
                                    (shared.XdpAction.FAIL_CLOSED, "fail_mode")):
                 pk, by = xdp[side][action] if xdp else (0, 0)
-                dropped_p[(dev, reason)] = dropped_p.get((dev, reason), 0) + pk
-                dropped_b[(dev, reason)] = dropped_b.get((dev, reason), 0) + by
+                self._add_drop(dev, reason, pk, by)
         yield xdp_p
         yield xdp_b
 
-        # -- workers ----------------------------------------------------------------
+    def _workers(self, app):
+        from xdpfw._fast.xsk import BATCH_NS_BOUNDS
+
+        devices = [app.if_a, app.if_b]
         rx_p = CounterMetricFamily("xdpfw_received_packets", "Frames workers took off the device's AF_XDP RX rings.",
                                    labels=["device"])
         rx_b = CounterMetricFamily("xdpfw_received_bytes", "Bytes workers took off the device's AF_XDP RX rings.",
@@ -111,11 +294,19 @@ class ApplianceCollector:
                                     labels=["device"])
         kick_err = CounterMetricFamily("xdpfw_tx_wakeup_errors", "Failed TX wakeups other than back-pressure.",
                                        labels=["device"])
+        replies = CounterMetricFamily("xdpfw_replies_sent", "Replies (reject RSTs) sent back out of the device.",
+                                      labels=["device"])
         acc_err = CounterMetricFamily("xdpfw_frame_accounting_errors",
                                       "UMEM frames seen where they cannot be (a bug; should stay 0).")
         batches = CounterMetricFamily("xdpfw_worker_batches", "Worker loop iterations that moved frames.",
                                       labels=["queue"])
-        totals = {k: [0, 0] for k in ("rx_packets", "rx_bytes", "fwd_packets", "fwd_bytes", "tx_kicks", "tx_kick_errors")}
+        idle = CounterMetricFamily("xdpfw_worker_idle_polls", "Times a worker slept in poll() for lack of frames.",
+                                   labels=["queue"])
+        hist = HistogramMetricFamily("xdpfw_batch_duration_seconds",
+                                     "Time a worker spent on one batch (RX of both sides, inspection, "
+                                     "forwarding, completions, refill).", labels=["queue"])
+        totals = {k: [0, 0] for k in ("rx_packets", "rx_bytes", "fwd_packets", "fwd_bytes", "tx_kicks",
+                                      "tx_kick_errors", "replies")}
         acc_total = 0
         for q, c in app.worker_counters():
             for k in totals:
@@ -123,10 +314,16 @@ class ApplianceCollector:
                     totals[k][side] += c[k][side]
             for side, dev in enumerate(devices):
                 for r, reason in enumerate(shared.DROP_REASON_LABELS):
-                    dropped_p[(dev, reason)] = dropped_p.get((dev, reason), 0) + c["drop_packets"][side][r]
-                    dropped_b[(dev, reason)] = dropped_b.get((dev, reason), 0) + c["drop_bytes"][side][r]
+                    self._add_drop(dev, reason, c["drop_packets"][side][r], c["drop_bytes"][side][r])
             acc_total += c["accounting_errors"]
             batches.add_metric([str(q)], c["batches"])
+            idle.add_metric([str(q)], c["idle_polls"])
+            cum, buckets = 0, []
+            for bound, n in zip(BATCH_NS_BOUNDS, c["batch_ns_buckets"]):
+                cum += n
+                buckets.append((repr(bound / 1e9), cum))
+            buckets.append(("+Inf", cum + c["batch_ns_buckets"][len(BATCH_NS_BOUNDS)]))
+            hist.add_metric([str(q)], buckets, c["batch_ns_sum"] / 1e9)
         for side, dev in enumerate(devices):
             rx_p.add_metric([dev], totals["rx_packets"][side])
             rx_b.add_metric([dev], totals["rx_bytes"][side])
@@ -134,22 +331,26 @@ class ApplianceCollector:
             fw_b.add_metric([dev], totals["fwd_bytes"][side])
             kicks.add_metric([dev], totals["tx_kicks"][side])
             kick_err.add_metric([dev], totals["tx_kick_errors"][side])
+            replies.add_metric([dev], totals["replies"][side])
         acc_err.add_metric([], acc_total)
-        yield from (rx_p, rx_b, fw_p, fw_b, kicks, kick_err, acc_err, batches)
+        yield from (rx_p, rx_b, fw_p, fw_b, kicks, kick_err, replies, acc_err, batches, idle, hist)
 
-        drop_p = CounterMetricFamily("xdpfw_dropped_packets",
-                                     "Frames dropped, by the device they arrived on and a closed set of reasons.",
-                                     labels=["device", "reason"])
-        drop_b = CounterMetricFamily("xdpfw_dropped_bytes", "Bytes dropped, by device and reason.",
-                                     labels=["device", "reason"])
-        for dev in devices:
-            for reason in shared.DROP_REASON_LABELS:
-                drop_p.add_metric([dev, reason], dropped_p.get((dev, reason), 0))
-                drop_b.add_metric([dev, reason], dropped_b.get((dev, reason), 0))
-        yield drop_p
-        yield drop_b
+        occ = GaugeMetricFamily("xdpfw_umem_frames", "UMEM frames by where they are.", labels=["place"])
+        places = {"free": 0, "fill": 0, "tx": 0}
+        for o in app.ring_occupancy():
+            places["free"] += o["free"]
+            places["fill"] += sum(o["fill"])
+            places["tx"] += sum(o["tx"])
+        for place, n in places.items():
+            occ.add_metric([place], n)
+        yield occ
+        cap = GaugeMetricFamily("xdpfw_umem_frames_max", "UMEM frames the queue pairs own in all.")
+        cap.add_metric([], app.cfg.frames * len(app.ring_occupancy()))
+        yield cap
 
-        # -- kernel AF_XDP socket statistics -------------------------------------------
+    def _xsk(self, app):
+        """Kernel AF_XDP socket statistics (getsockopt XDP_STATISTICS)."""
+        devices = [app.if_a, app.if_b]
         fams = {key: CounterMetricFamily(f"xdpfw_{name}", doc, labels=["device"]) for key, name, doc in XSK_STATS}
         sums = {key: [0, 0] for key, _, _ in XSK_STATS}
         for side_stats in app.xsk_statistics():
@@ -161,28 +362,13 @@ class ApplianceCollector:
                 fam.add_metric([dev], sums[key][side])
             yield fam
 
-        yield from self._engine_metrics(app)
-
-        occ = GaugeMetricFamily("xdpfw_umem_frames", "UMEM frames by where they are.", labels=["place"])
-        places = {"free": 0, "fill": 0, "tx": 0}
-        for o in app.ring_occupancy():
-            places["free"] += o["free"]
-            places["fill"] += sum(o["fill"])
-            places["tx"] += sum(o["tx"])
-        for place, n in places.items():
-            occ.add_metric([place], n)
-        yield occ
-
-
     def _engine_metrics(self, app):
         """Inspection engine, flow table and TCP tracker counters, summed over workers."""
         from xdpfw._fast import engine as E
 
         engines = [e for e in app.engines() if e is not None]
-        if not engines:
-            return
         totals = {name: 0 for name in E.COUNTER_NAMES}
-        flows_active = 0
+        flows_active = flows_max = 0
         flow_events = [0] * len(FLOW_EVENT_LABELS)
         tcp = [0] * len(TCP_RESULT_LABELS)
         for e in engines:
@@ -190,24 +376,23 @@ class ApplianceCollector:
             for name in E.COUNTER_NAMES:
                 totals[name] += c[name]
             flows_active += c["flows"]["active"]
+            flows_max += e.flow_table.size
             flow_events = [a + b for a, b in zip(flow_events, c["flows"]["events"])]
             tcp = [a + b for a, b in zip(tcp, c["flows"]["tcp"])]
-        simple = {
-            "packets": ("xdpfw_inspected_packets", "Frames the inspection engine looked at."),
-            "scanned_bytes": ("xdpfw_scanned_bytes", "Payload bytes given to the matchers."),
-            "decode_errors": ("xdpfw_decode_errors", "Frames the decoder could not decode past some layer."),
-            "alerts": ("xdpfw_alerts", "Alert records queued to the control plane."),
-            "alert_ring_full": ("xdpfw_alerts_lost", "Alert records lost because the alert ring was full."),
-            "match_overflow": ("xdpfw_match_overflow", "Matcher reports beyond a scan's match buffer."),
-            "stream_pool_empty": ("xdpfw_stream_pool_exhausted", "Flows inspected without a matcher stream."),
-            "matcher_errors": ("xdpfw_matcher_errors", "Matcher calls that failed."),
-        }
-        for key, (name, doc) in simple.items():
+        # Without engines (no inspection rules) the series still exist, at 0.
+        for key, (name, doc) in ENGINE_COUNTERS.items():
             fam = CounterMetricFamily(name, doc)
-            fam.add_metric([], totals[key])
+            fam.add_metric([], totals.get(key, 0))
             yield fam
+        fr = CounterMetricFamily("xdpfw_ip_fragment_events", "IP fragment streams, by event.", labels=["event"])
+        for key, label in FRAG_EVENTS.items():
+            fr.add_metric([label], totals.get(key, 0))
+        yield fr
         g = GaugeMetricFamily("xdpfw_flows_active", "Flows in the workers' flow tables.")
         g.add_metric([], flows_active)
+        yield g
+        g = GaugeMetricFamily("xdpfw_flow_table_entries_max", "Capacity of the workers' flow tables, in all.")
+        g.add_metric([], flows_max)
         yield g
         fe = CounterMetricFamily("xdpfw_flow_events", "Flow table events.", labels=["event"])
         for label, v in zip(FLOW_EVENT_LABELS, flow_events):
@@ -219,16 +404,55 @@ class ApplianceCollector:
             ts.add_metric([label], v)
         yield ts
 
+    def _control(self, app):
+        c = self.control or ControlStats(start_time=0)
+        for name, doc, value in (
+                ("xdpfw_rules_loaded", "Rules loaded by the last successful load or reload.", c.rules_loaded),
+                ("xdpfw_rules_failed", "Rules that failed to load (last load or reload).", c.rules_failed),
+                ("xdpfw_rules_skipped", "Rules skipped for unsupported keywords (last load or reload).",
+                 c.rules_skipped)):
+            g = GaugeMetricFamily(name, doc)
+            g.add_metric([], value)
+            yield g
+        g = GaugeMetricFamily("xdpfw_rules_placed", "Loaded rules by where they are enforced.", labels=["placement"])
+        g.add_metric(["kernel_acl"], c.rules_kernel)
+        g.add_metric(["engine"], c.rules_engine)
+        yield g
+        al = CounterMetricFamily("xdpfw_alerts", "Alert records written to EVE, by EVE alert.action.",
+                                 labels=["action"])
+        for action, n in c.alerts_by_action().items():
+            al.add_metric([action], n)
+        yield al
+        r = CounterMetricFamily("xdpfw_ruleset_reloads", "Rule-set reload attempts.")
+        r.add_metric([], c.reloads)
+        yield r
+        r = CounterMetricFamily("xdpfw_ruleset_reload_failures",
+                                "Rule-set reloads that failed (the running set was kept).")
+        r.add_metric([], c.reload_failures)
+        yield r
+        g = GaugeMetricFamily("xdpfw_ruleset_last_reload_timestamp_seconds",
+                              "When the last reload was attempted (Unix time; 0: never).")
+        g.add_metric([], c.last_reload_timestamp)
+        yield g
+        g = GaugeMetricFamily("xdpfw_ruleset_last_reload_success", "1 if the last reload succeeded (or none was tried).")
+        g.add_metric([], 1 if c.last_reload_success else 0)
+        yield g
+
 
 class MetricsServer:
-    """The /metrics endpoint on its own registry, served from a daemon thread."""
+    """The /metrics endpoint on its own registry, served from a daemon thread.
 
-    def __init__(self, appliance: "Appliance", listen: str):
+    The registry also holds the standard process collector (process_cpu_seconds_total,
+    process_resident_memory_bytes, process_start_time_seconds...)."""
+
+    def __init__(self, appliance: "Appliance", listen: str, control: ControlStats | None = None):
         host, _, port = listen.rpartition(":")
         self.host = host.strip("[]") or "127.0.0.1"
         self.port = int(port)
+        self.control = control if control is not None else ControlStats()
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(ApplianceCollector(appliance))
+        self.registry.register(ApplianceCollector(appliance, self.control))
+        ProcessCollector(registry=self.registry)
         self._server = None
         self._thread: threading.Thread | None = None
 
