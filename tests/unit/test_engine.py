@@ -408,8 +408,8 @@ def test_flowbits_toggle_and_name_limit():
             tables.add(parse_rule(f'alert tcp any any -> any any (flowbits:set,b{i}; sid:{i + 1};)'), has_payload=False)
 
 
-def _udp(src=CLI, dst=SRV, sport=1000, dport=9):
-    return bytes(ETH / IP(src=src, dst=dst) / UDP(sport=sport, dport=dport) / b"x")
+def _udp(src=CLI, dst=SRV, sport=1000, dport=9, payload=b"x"):
+    return bytes(ETH / IP(src=src, dst=dst) / UDP(sport=sport, dport=dport) / payload)
 
 
 @pytest.mark.parametrize("opt,alerting_hits", [
@@ -523,3 +523,48 @@ def test_tcp_fragments_are_dropped_inline_and_inspected_alone_in_ids():
     udp = ETH / IP(src=CLI, dst=SRV, id=78) / UDP(sport=1, dport=53) / (b"x" * 200)
     eng, t = build([], {})
     assert all(eng.inspect_frame(bytes(ETH / f), 0, S)[0] == "pass" for f in fragment(udp[IP], fragsize=64))
+
+
+def _rate_engine(tmp_path, rule, rate_line, **kw):
+    from xdpfw.control.detection import load_detection
+    (tmp_path / "r.rules").write_text(rule + "\n")
+    (tmp_path / "threshold.config").write_text(rate_line + "\n")
+    det = load_detection([str(tmp_path / "r.rules")], [], kernel_acl=False,
+                         threshold=str(tmp_path / "threshold.config"))
+    return det.engine_factory(flow_capacity=256, **kw)()
+
+
+def test_rate_filter_changes_the_action_for_its_timeout(tmp_path):
+    eng = _rate_engine(tmp_path, 'alert udp any any -> any 9 (msg:"knock"; sid:700;)',
+                       "rate_filter gen_id 1, sig_id 700, track by_src, count 3, seconds 60, "
+                       "new_action drop, timeout 10")
+    v = [eng.inspect_frame(_udp(), 0, t * S) for t in (1, 2, 3, 4, 12)]
+    # hits 1-2 alert only; the 3rd activates the filter (dropped), the 4th is within the
+    # 10 s timeout (dropped); at 12 s... the flow was condemned by the drop: dropped too
+    assert v[:2] == [PASS, PASS] and v[2] == RULE_DROP and v[3] == RULE_DROP
+    recs = eng.drain_alerts()
+    assert [r["action"] for r in recs] == ["alert", "alert", "drop"]   # then the flow is dropped
+    assert eng.counters()["rate_filter_activations"] == 1
+    # another source has its own count
+    assert eng.inspect_frame(_udp(src="198.18.0.9"), 0, 5 * S) == PASS
+
+
+def test_rate_filter_times_out_and_counting_starts_again(tmp_path):
+    # new_action alert on a drop rule: past the rate, matches are only alerted (no flow drop)
+    eng = _rate_engine(tmp_path, 'drop udp any any -> any 9 (msg:"x"; content:"z"; sid:701;)',
+                       "rate_filter gen_id 1, sig_id 701, track by_rule, count 2, seconds 60, "
+                       "new_action alert, timeout 5", ips=True)
+    frames = [(_udp(sport=1000 + i, payload=b"z"), t) for i, t in enumerate((1, 2, 3, 9, 10))]
+    v = [eng.inspect_frame(f, 0, t * S) for f, t in frames]
+    # 1st: drop; 2nd activates (alert only); 3rd within 5 s: alert; at 9 s the filter has
+    # timed out, counting restarts: drop; 10 s: 2nd hit of the new window: alert again
+    assert v == [RULE_DROP, PASS, PASS, RULE_DROP, PASS]
+    assert [r["action"] for r in eng.drain_alerts()] == ["drop", "alert", "alert", "drop", "alert"]
+
+
+def test_rate_filter_reject_on_udp_is_refused(tmp_path):
+    from xdpfw.control.detection import RulesNotEnforceable
+    with pytest.raises(RulesNotEnforceable, match="rate_filter new_action reject on udp"):
+        _rate_engine(tmp_path, 'alert udp any any -> any 9 (msg:"x"; sid:702;)',
+                     "rate_filter gen_id 1, sig_id 702, track by_rule, count 2, seconds 60, "
+                     "new_action reject, timeout 5")

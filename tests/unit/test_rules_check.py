@@ -73,7 +73,7 @@ def test_config_files_among_paths_and_vars():
     assert rc == 1  # the fixtures carry deliberate errors
     assert f"{DATA / 'classification.config'}:4:24: error:" in err
     assert f"{DATA / 'threshold.config'}:10:1: error: threshold: type 'sometimes'" in err
-    assert f"{DATA / 'threshold.config'}:8:1: warning: rate_filter is not supported" in err
+    assert f"{DATA / 'threshold.config'}:11:1: error: rate_filter: new_action 'sdrop'" in err
     # the rules use classtypes the custom classification.config lacks
     assert "unknown classtype 'web-application-activity'" in err
     rc, out, err = run_check(DATA / "mixed.rules", "--var", "FOO=[1.2.3.4]", "--quiet")

@@ -197,7 +197,10 @@ def test_threshold_config_parsing():
     kinds = [(type(e).__name__, e.gid, e.sid) for e in entries]
     assert kinds == [("ThresholdEntry", 1, 1000001), ("ThresholdEntry", 1, 1000002),
                      ("SuppressEntry", 1, 1000004), ("SuppressEntry", 1, 1000005),
-                     ("SuppressEntry", 0, 0), ("ThresholdEntry", 0, 0), ("ThresholdEntry", 1, 4242)]
+                     ("SuppressEntry", 0, 0), ("ThresholdEntry", 0, 0), ("RateFilterEntry", 1, 1000001),
+                     ("ThresholdEntry", 1, 4242)]
+    rf = entries[6].rate_filter
+    assert (rf.track, rf.count, rf.seconds, rf.new_action, rf.timeout) == ("by_rule", 100, 60, "drop", 30)
     first = entries[0]
     assert isinstance(first, ThresholdEntry)
     assert (first.threshold.type, first.threshold.track, first.threshold.count, first.threshold.seconds) == \
@@ -208,8 +211,10 @@ def test_threshold_config_parsing():
     assert sup.suppression.ip is not None and sup.suppression.ip.contains("192.168.3.4")
     assert sup.suppression.ip.contains("10.9.9.9")  # $DNS_SERVERS = $HOME_NET
     assert [(e.line, e.message) for e in errors] == [
-        (10, "threshold: type 'sometimes' must be one of limit, threshold, both")]
-    assert [(w.line, w.keyword) for w in warnings] == [(8, "rate_filter")]
+        (10, "threshold: type 'sometimes' must be one of limit, threshold, both"),
+        (11, "rate_filter: new_action 'sdrop' must be one of alert, drop, pass, reject (Suricata parses it "
+             "but does not implement it)")]
+    assert warnings == []
 
 
 def test_threshold_config_applied():
@@ -217,6 +222,9 @@ def test_threshold_config_applied():
     by = {r.sid: r for r in rs.rules}
     t1 = by[1000001].threshold
     assert t1 is not None and t1.type == "limit" and t1.source.endswith("threshold.config:2")
+    rf = by[1000001].rate_filter   # independent of the threshold: both apply
+    assert rf is not None and rf.new_action == "drop" and rf.source.endswith("threshold.config:8")
+    assert by[1000002].rate_filter is None   # its entry (line 11) is an error
     assert by[1000002].threshold is not None and by[1000002].threshold.keyword == "event_filter"
     # wildcard threshold for rules without their own
     assert by[1000003].threshold is not None and by[1000003].threshold.track == "by_rule"

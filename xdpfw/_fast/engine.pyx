@@ -75,7 +75,7 @@ cdef extern from "xdpfw_engine.h" nogil:
         XDPFW_SUPP_EITHER
     struct xdpfw_thr_entry:
         uint64_t k[4]
-        uint64_t window_start
+        uint64_t window_start, active_since
         uint32_t sig, count
         uint8_t used
     struct xdpfw_sig:
@@ -86,6 +86,10 @@ cdef extern from "xdpfw_engine.h" nogil:
         xdpfw_set_ref src, dst, sport, dport
         uint32_t dsize_lo, dsize_hi
         uint8_t action, proto, bidir, flow, dsize_op, noalert
+        uint8_t rf, rf_track, rf_action
+        uint32_t rf_count, rf_seconds, rf_timeout
+    enum:
+        XDPFW_THR_RATE_KEY
     struct xdpfw_alert_rec:
         uint64_t ts_ns, flow_id, pkt_num, flow_start_ns
         uint64_t flow_pkts[2]
@@ -138,6 +142,7 @@ cdef enum:
     C_FRAG_OVERLAPS
     C_FRAG_AFTER_BAD
     C_FRAG_EVICTED
+    C_RATE_FILTERED
     C_MAX
 
 COUNTER_NAMES = ("packets", "decode_errors", "non_ip", "no_flow", "flow_dropped", "tcp_dropped",
@@ -145,7 +150,7 @@ COUNTER_NAMES = ("packets", "decode_errors", "non_ip", "no_flow", "flow_dropped"
                  "alerts", "alert_ring_full", "passed_by_rule", "dropped_by_rule", "fired_overflow",
                  "threshold_evicted", "alerts_thresholded", "alerts_suppressed", "rejects_sent", "tcp_fragments",
                  "frag_datagrams", "frag_completed", "frag_out_of_order", "frag_overlaps", "frag_after_bad",
-                 "frag_evicted")
+                 "frag_evicted", "rate_filter_activations")
 
 cdef uint32_t NO_SIG = 0xFFFFFFFF   # report map entry with no signature
 
@@ -377,6 +382,7 @@ cdef class Engine:
     cdef uint32_t fired[MAX_FIRED]
     cdef uint32_t cand[MAX_FIRED]    # rules whose conditions but flowbits hold on this packet
     cdef bint quiet[MAX_FIRED]       # fired[i] matched but rate control or suppress mutes its alert
+    cdef uint8_t act[MAX_FIRED]      # fired[i]'s action on this packet (a rate_filter may change it)
     cdef frag_entry *frags           # datagrams being fragmented (fixed capacity, per worker)
     cdef uint32_t frag_mask
     cdef uint64_t frag_timeout_ns
@@ -730,15 +736,15 @@ cdef class Engine:
             return XDPFW_VERDICT_PASS
 
         for i in range(nfired):
-            if self.rs.sigs[self.fired[i]].action < best:
-                best = self.rs.sigs[self.fired[i]].action
+            if self.act[i] < best:
+                best = self.act[i]
         if best == XDPFW_ACT_PASS:
             self.cnt[C_PASSED_BY_RULE] += 1
             return XDPFW_VERDICT_PASS   # a pass rule silences the rest (Suricata action order)
         blocked = self.ips and (best == XDPFW_ACT_DROP or best == XDPFW_ACT_REJECT)
         for i in range(nfired):
             if not self.rs.sigs[self.fired[i]].noalert and not self.quiet[i]:
-                self._alert(self.fired[i], p, f, direction, side, blocked)
+                self._alert(self.fired[i], self.act[i], p, f, direction, side, blocked)
         if blocked:
             f.drop = 1
             self.cnt[C_DROPPED_BY_RULE] += 1
@@ -759,8 +765,9 @@ cdef class Engine:
         cdef const xdpfw_sig *s = &self.rs.sigs[sig]
         cdef uint32_t hits, n
         cdef bint quiet = False
+        cdef uint8_t action = s.action
         if s.thr_type != XDPFW_THR_NONE:
-            hits = self._thr_hit(sig, s, p, f, now)
+            hits = self._thr_hit(sig, s.thr_track, s.thr_seconds, p, f, now).count
             if s.thr_type == XDPFW_THR_DETECTION:
                 if hits <= s.thr_count:
                     return nfired
@@ -775,11 +782,33 @@ cdef class Engine:
         if not quiet and s.supp != XDPFW_SUPP_NONE and self._suppressed(s, p):
             quiet = True
             self.cnt[C_ALERTS_SUPPRESSED] += 1
+        if s.rf:
+            action = self._rate(sig, s, p, f, now)
         n = self._add(self.fired, sig, nfired)
         if n != nfired:
             self.quiet[nfired] = quiet
+            self.act[nfired] = action
             _fb_apply(&s.fb, f)
         return n
+
+    cdef uint8_t _rate(self, uint32_t sig, const xdpfw_sig *s, const xdpfw_pkt *p,
+                       const xdpfw_flow *f, uint64_t now) noexcept nogil:
+        """threshold.config rate_filter: the rule's action on this match. The count-th match
+        within `seconds` (per tracked key) switches it to rf_action for `timeout` seconds,
+        that match included; then counting starts again."""
+        cdef xdpfw_thr_entry *e
+        e = self._thr_hit(sig | XDPFW_THR_RATE_KEY, s.rf_track, s.rf_seconds, p, f, now)
+        if e.active_since:
+            if now - e.active_since <= <uint64_t>s.rf_timeout * 1000000000ULL:
+                return s.rf_action
+            e.active_since = 0           # timed out: this match starts a new window
+            e.window_start = now
+            e.count = 1
+        if e.count >= s.rf_count:
+            e.active_since = now if now else 1
+            self.cnt[C_RATE_FILTERED] += 1
+            return s.rf_action
+        return s.action
 
     cdef bint _suppressed(self, const xdpfw_sig *s, const xdpfw_pkt *p) noexcept nogil:
         if s.supp == XDPFW_SUPP_ALL:
@@ -792,21 +821,25 @@ cdef class Engine:
             return True
         return False
 
-    cdef uint32_t _thr_hit(self, uint32_t sig, const xdpfw_sig *s, const xdpfw_pkt *p,
-                           const xdpfw_flow *f, uint64_t now) noexcept nogil:
-        """Count one hit of (sig, tracked key) and return the hits in the current window."""
+    cdef xdpfw_thr_entry *_thr_hit(self, uint32_t sig, uint8_t track, uint32_t seconds,
+                                   const xdpfw_pkt *p, const xdpfw_flow *f, uint64_t now) noexcept nogil:
+        """Count one hit of (sig, tracked key); the tracker's count is the hits in the
+        current window."""
         cdef uint64_t k[4]
-        cdef uint64_t h, window = <uint64_t>s.thr_seconds * 1000000000ULL, oldest = 0xFFFFFFFFFFFFFFFFULL
+        cdef uint64_t h, window = <uint64_t>seconds * 1000000000ULL, oldest = 0xFFFFFFFFFFFFFFFFULL
         cdef uint32_t i, slot, victim = 0
         cdef xdpfw_thr_entry *e
         k[0] = k[1] = k[2] = k[3] = 0
-        if s.thr_track == XDPFW_TRACK_SRC or s.thr_track == XDPFW_TRACK_BOTH:
+        if track == XDPFW_TRACK_SRC or track == XDPFW_TRACK_BOTH:
             k[0], k[1] = _be64(p.src), _be64(p.src + 8)
-        if s.thr_track == XDPFW_TRACK_DST:
+        if track == XDPFW_TRACK_DST:
             k[0], k[1] = _be64(p.dst), _be64(p.dst + 8)
-        if s.thr_track == XDPFW_TRACK_BOTH:
+        if track == XDPFW_TRACK_BOTH:
             k[2], k[3] = _be64(p.dst), _be64(p.dst + 8)
-        if s.thr_track == XDPFW_TRACK_FLOW:
+            if k[2] < k[0] or (k[2] == k[0] and k[3] < k[1]):
+                # one pair whatever the direction, as Suricata tracks by_both
+                k[0], k[1], k[2], k[3] = k[2], k[3], k[0], k[1]
+        if track == XDPFW_TRACK_FLOW:
             k[0] = f.flow_id
         h = self.thr_seed ^ sig
         for i in range(4):
@@ -821,7 +854,7 @@ cdef class Engine:
                     e.window_start = now  # a new window starts with this hit
                     e.count = 0
                 e.count += 1
-                return e.count
+                return e
             if not e.used:
                 victim = slot
                 oldest = 0
@@ -836,8 +869,9 @@ cdef class Engine:
         e.sig = sig
         e.k[0], e.k[1], e.k[2], e.k[3] = k[0], k[1], k[2], k[3]
         e.window_start = now
+        e.active_since = 0
         e.count = 1
-        return 1
+        return e
 
     cdef inline uint32_t _add(self, uint32_t *arr, uint32_t sig, uint32_t n) noexcept nogil:
         """Append sig to a per-packet set (a rule fires at most once per packet)."""
@@ -1066,8 +1100,8 @@ cdef class Engine:
             return True
         return False
 
-    cdef void _alert(self, uint32_t sig, const xdpfw_pkt *p, const xdpfw_flow *f, int direction,
-                     uint32_t side, bint blocked) noexcept nogil:
+    cdef void _alert(self, uint32_t sig, uint8_t action, const xdpfw_pkt *p, const xdpfw_flow *f,
+                     int direction, uint32_t side, bint blocked) noexcept nogil:
         cdef unsigned int head = self.ring_head
         cdef xdpfw_alert_rec *r
         cdef timespec ts
@@ -1095,7 +1129,7 @@ cdef class Engine:
         r.sig = sig
         r.proto = p.l4_proto
         r.ip_version = p.ip_version
-        r.action = self.rs.sigs[sig].action
+        r.action = action          # the rule's, or its rate_filter's while active
         r.blocked = blocked
         r.direction = direction
         r.side = side
@@ -1457,6 +1491,8 @@ cdef void _fill_sig(xdpfw_sig *d, s):
     d.dsize_lo = s.dsize_lo
     d.dsize_hi = s.dsize_hi
     d.noalert = s.noalert
+    d.rf, d.rf_track, d.rf_action = s.rf, s.rf_track, s.rf_action
+    d.rf_count, d.rf_seconds, d.rf_timeout = s.rf_count, s.rf_seconds, s.rf_timeout
 
 
 ACT_PASS, ACT_DROP, ACT_REJECT, ACT_ALERT = XDPFW_ACT_PASS, XDPFW_ACT_DROP, XDPFW_ACT_REJECT, XDPFW_ACT_ALERT

@@ -87,11 +87,14 @@ struct xdpfw_sig_flowbits {
 struct xdpfw_thr_entry {
 	__u64 k[4];           /* tracked address(es) or flow id, see XDPFW_TRACK_* */
 	__u64 window_start;
-	__u32 sig;
+	__u64 active_since;   /* rate_filter: when its new action took effect, 0 if not active */
+	__u32 sig;            /* signature index; | XDPFW_THR_RATE_KEY for its rate_filter tracker */
 	__u32 count;
 	__u8 used;
 	__u8 pad[7];
 };
+
+#define XDPFW_THR_RATE_KEY 0x80000000u
 
 struct xdpfw_sig {
 	struct xdpfw_sig_flowbits fb;
@@ -108,7 +111,11 @@ struct xdpfw_sig {
 	__u8 flow;        /* XDPFW_SIGF_* */
 	__u8 dsize_op;    /* XDPFW_DSIZE_* */
 	__u8 noalert;     /* matched silently (flowbits:noalert) */
-	__u8 pad[2];
+	__u8 rf;          /* a rate_filter applies (threshold.config) */
+	__u8 rf_track;    /* XDPFW_TRACK_* */
+	__u8 rf_action;   /* XDPFW_ACT_* while the rate_filter is active */
+	__u8 pad[3];
+	__u32 rf_count, rf_seconds, rf_timeout;
 };
 
 /*

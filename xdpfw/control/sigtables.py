@@ -57,6 +57,12 @@ class Sig:
     thr_seconds: int = 0
     supp: int = E.SUPP_NONE
     supp_addrs: tuple[int, int, int] = (0, 0, 0)
+    rf: int = 0                  # a rate_filter applies
+    rf_track: int = 0
+    rf_count: int = 0
+    rf_seconds: int = 0
+    rf_action: int = 0
+    rf_timeout: int = 0
 
 
 @dataclass
@@ -171,6 +177,13 @@ class SigTables:
             self._threshold(rule.threshold, sig)
         if rule.suppressions:
             self._suppress(rule.suppressions, sig)
+        if rule.rate_filter is not None:
+            rf = rule.rate_filter
+            if rf.new_action == "reject" and rule.proto != "tcp":
+                raise NotEngineRule(f"rate_filter new_action reject on {rule.proto} ({rf.source}): "
+                                    "only tcp can be rejected")
+            sig.rf, sig.rf_track, sig.rf_count = 1, TRACK[rf.track], rf.count
+            sig.rf_seconds, sig.rf_action, sig.rf_timeout = rf.seconds, ACTION[rf.new_action], rf.timeout
         self.sigs.append(sig)
         self.rules.append(rule)
         idx = len(self.sigs) - 1

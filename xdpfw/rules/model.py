@@ -275,6 +275,20 @@ class Threshold:
 
 
 @dataclass(frozen=True, slots=True)
+class RateFilter:
+    """A threshold.config ``rate_filter``: once the rule has matched ``count`` times within
+    ``seconds`` (per ``track`` key), its action becomes ``new_action`` for ``timeout``
+    seconds (the activating match included)."""
+
+    track: ThresholdTrack
+    count: int
+    seconds: int
+    new_action: Literal["alert", "drop", "pass", "reject"]
+    timeout: int
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
 class Suppression:
     """A threshold.config ``suppress``: no alert (for ``ip`` when ``track`` is given).
 
@@ -359,6 +373,7 @@ class Rule:
     noalert: bool = False
     threshold: Threshold | None = None
     suppressions: list[Suppression] = field(default_factory=list)
+    rate_filter: RateFilter | None = None
     app_proto: str | None = None
     unsupported: tuple[str, ...] = ()
     file: str = "<string>"

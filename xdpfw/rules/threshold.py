@@ -5,7 +5,8 @@ Lines (``#`` comments, trailing ``\\`` continues a line)::
     threshold    gen_id G, sig_id S, type limit|threshold|both, track by_src|by_dst|by_rule|by_both, count N, seconds T
     event_filter (same as threshold)
     suppress     gen_id G, sig_id S[, track by_src|by_dst|by_either, ip ADDRESS]
-    rate_filter  ...   (recognized, not supported: a warning, no effect)
+    rate_filter  gen_id G, sig_id S, track by_src|by_dst|by_rule|by_both, count N, seconds T,
+                 new_action alert|drop|pass|reject, timeout T
 
 ``ADDRESS`` is anything a rule header accepts (address, CIDR, list, ``$VAR``).
 Semantics, as Suricata documents them (configuration/global-thresholds):
@@ -14,7 +15,11 @@ Semantics, as Suricata documents them (configuration/global-thresholds):
   detection_filter;
 * ``sig_id 0`` (all rules of ``gen_id``) and ``gen_id 0, sig_id 0`` (all rules) apply
   only to rules without a threshold of their own (Suricata does not override those);
-* suppress adds to whatever the rule has; without ``track`` the rule never alerts.
+* suppress adds to whatever the rule has; without ``track`` the rule never alerts;
+* rate_filter is independent of the rule's threshold (both apply); one per rule (a
+  second specific entry for a rule is ignored with a warning); sig_id 0 entries apply to rules without
+  a specific one. The parser accepts Suricata's ``sdrop``/``log`` values only to refuse
+  them by name (Suricata parses but does not implement them).
 """
 from __future__ import annotations
 
@@ -28,7 +33,7 @@ from xdpfw.rules.errors import ExprError, KeywordError, RuleError
 from xdpfw.rules.keywords.base import parse_uint
 from xdpfw.rules.keywords.threshold import TYPES, make_threshold
 from xdpfw.rules.lexer import logical_rules
-from xdpfw.rules.model import Rule, Suppression, Threshold
+from xdpfw.rules.model import RateFilter, Rule, Suppression, Threshold
 from xdpfw.rules.variables import Variables
 
 
@@ -52,12 +57,24 @@ class SuppressEntry:
     line: int
 
 
-Entry = Union[ThresholdEntry, SuppressEntry]
+@dataclass(frozen=True, slots=True)
+class RateFilterEntry:
+    gid: int
+    sid: int
+    rate_filter: RateFilter
+    path: str
+    line: int
+
+
+Entry = Union[ThresholdEntry, SuppressEntry, RateFilterEntry]
+RATE_ACTIONS = ("alert", "drop", "pass", "reject")
+RATE_TRACKS = ("by_src", "by_dst", "by_rule", "by_both")
 
 _KEYS = {
     "threshold": ("gen_id", "sig_id", "type", "track", "count", "seconds"),
     "event_filter": ("gen_id", "sig_id", "type", "track", "count", "seconds"),
     "suppress": ("gen_id", "sig_id", "track", "ip"),
+    "rate_filter": ("gen_id", "sig_id", "track", "count", "seconds", "new_action", "timeout"),
 }
 _SUPPRESS_TRACKS = ("by_src", "by_dst", "by_either")
 
@@ -98,10 +115,6 @@ def parse_threshold_text(text: str, path: str = "<string>", variables: Variables
         directive, _, rest = lr.text.partition(" ")
         directive = directive.rstrip(":")
         col = lr.indent + 1
-        if directive == "rate_filter":
-            warnings.append(RuleError("rate_filter is not supported; line ignored", path=path, line=lr.line,
-                                      col=col, keyword="rate_filter", severity="warning"))
-            continue
         if directive not in _KEYS:
             errors.append(RuleError(f"unknown directive {directive!r} (expected threshold, event_filter, "
                                     "suppress or rate_filter)", path=path, line=lr.line, col=col))
@@ -146,6 +159,20 @@ def _entry(directive: str, rest: str, path: str, line: int, variables: Variables
                 raise KeywordError(f"{e.message} in ip {ip_text!r}") from None
         sup = Suppression(track, ip, source)  # type: ignore[arg-type]
         return SuppressEntry(gid, sid, sup, path, line)
+    if directive == "rate_filter":
+        missing = [k for k in ("track", "count", "seconds", "new_action", "timeout") if k not in fields]
+        if missing:
+            raise KeywordError(f"missing {', '.join(missing)}")
+        if fields["track"] not in RATE_TRACKS:
+            raise KeywordError(f"track {fields['track']!r} must be one of {', '.join(RATE_TRACKS)}")
+        if fields["new_action"] not in RATE_ACTIONS:
+            raise KeywordError(f"new_action {fields['new_action']!r} must be one of {', '.join(RATE_ACTIONS)}"
+                               + (" (Suricata parses it but does not implement it)"
+                                  if fields["new_action"] in ("sdrop", "log") else ""))
+        rf = RateFilter(fields["track"], parse_uint(fields["count"], "count", 1),  # type: ignore[arg-type]
+                        parse_uint(fields["seconds"], "seconds", 1), fields["new_action"],  # type: ignore[arg-type]
+                        parse_uint(fields["timeout"], "timeout", 1), source)
+        return RateFilterEntry(gid, sid, rf, path, line)
     if fields.get("type") is not None and fields["type"] not in TYPES:
         raise KeywordError(f"type {fields['type']!r} must be one of {', '.join(TYPES)}")
     kind: Literal["threshold", "event_filter"] = "event_filter" if directive == "event_filter" else "threshold"
@@ -174,6 +201,7 @@ def apply_threshold_config(rules: Iterable[Rule], entries: Iterable[Entry]) -> l
     # specific entry must win over a wildcard whatever the line order.
     own = {id(r) for r in all_rules if r.threshold is not None}
     specific: set[int] = set()
+    rate_specific: set[int] = set()
     warnings: list[RuleError] = []
     entries = list(entries)
     for e in sorted(entries, key=lambda e: e.sid == 0):
@@ -189,6 +217,17 @@ def apply_threshold_config(rules: Iterable[Rule], entries: Iterable[Entry]) -> l
         for r in targets:
             if isinstance(e, SuppressEntry):
                 r.suppressions.append(e.suppression)
+            elif isinstance(e, RateFilterEntry):
+                if e.sid != 0:
+                    if id(r) in rate_specific:
+                        warnings.append(RuleError(f"a second rate_filter for {e.gid}:{e.sid}; entry ignored "
+                                                  f"(the first is {r.rate_filter.source})", path=e.path,
+                                                  line=e.line, col=1, severity="warning"))
+                        continue
+                    rate_specific.add(id(r))
+                    r.rate_filter = e.rate_filter
+                elif id(r) not in rate_specific and r.rate_filter is None:
+                    r.rate_filter = e.rate_filter
             elif e.sid != 0:
                 r.threshold = e.threshold
                 specific.add(id(r))
