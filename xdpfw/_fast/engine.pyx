@@ -1236,6 +1236,11 @@ cdef class Engine:
         rules = self._rules_by_gen.get(gen)
         return rules[sig] if rules is not None and sig < len(rules) else None
 
+    @property
+    def combination_state_bytes(self):
+        """Per stream (flow direction): the bitmap of operands seen and combinations fired."""
+        return self.rs.opwords * 8
+
     def counters(self):
         c = {name: self.cnt[i] for i, name in enumerate(COUNTER_NAMES)}
         c["flows"] = self.flows.counters()
