@@ -1,11 +1,9 @@
-"""xdpfw command line: run | check | replay | lab."""
+"""xdpfw command line: run | check | reload | replay | lab."""
 from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 
 
 def _setup_logging(verbose: int) -> None:
@@ -18,79 +16,40 @@ log = logging.getLogger("xdpfw")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from xdpfw.control.bpfload import AclTables
-    from xdpfw.control.daemon import Appliance, ApplianceConfig
-    from xdpfw.control.metrics import MetricsServer
-
-    acl, engine_factory, det = AclTables.empty(), None, None
-    if args.rules:
-        from xdpfw.control.detection import RulesNotEnforceable, load_detection
-
-        try:
-            det = load_detection(args.rules, args.var, kernel_acl=True, threshold=args.threshold,
-                                 classification=args.classification, matcher=args.matcher)
-        except RulesNotEnforceable as e:
-            print(str(e), file=sys.stderr)
-            return 1
-        acl = det.acl
-        if det.engine_rules:
-            engine_factory = det.engine_factory(flow_capacity=args.flows, replies=True)
-        log.info("%s: %d rule(s) in the kernel ACL, %d in the inspection engine", det.summary,
-                 len(det.in_kernel), det.engine_rules)
-    cfg = ApplianceConfig(if_a=args.inline[0], if_b=args.inline[1], queues=args.queues,
-                          fail_open=args.fail_mode == "open", xsk_mode=args.xsk_mode,
-                          xdp_mode=args.xdp_mode, busy_poll=args.busy_poll, acl=acl,
-                          engine_factory=engine_factory, watchdog_ms=args.watchdog_ms)
-    app = Appliance(cfg)
-    writer = None
-    sink = None
-    if det is not None and det.engine_rules:
-        from xdpfw.control.alerts import AlertSink, stdout_writer
-        from xdpfw.control.eve import EveFileWriter
-
-        writer = EveFileWriter(args.eve) if args.eve else None
-        sink = AlertSink(det.tables.rules, writer.write if writer else stdout_writer, ips=True,
-                         in_iface=lambda side: (cfg.if_a, cfg.if_b)[side],
-                         classifications=det.classifications)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    from xdpfw.control.bpfload import BpfLoadError
+    """`xdpfw run [-c FILE] [flags]`: the configuration file, flags over it (given flags
+    only), then xdpfw.control.daemon.Daemon (appliance, EVE outputs, metrics, control
+    socket, reload on SIGHUP/SIGUSR2/`xdpfw reload`)."""
+    from xdpfw.control.config import Config, ConfigError, check_runnable, load_config, merge_flags
+    from xdpfw.control.daemon import Daemon
 
     try:
-        app.start()
-    except (BpfLoadError, OSError, ValueError) as e:
-        log.error("cannot start: %s (nothing left attached)", e)
+        if args.config:
+            cfg = merge_flags(load_config(args.config), args)
+        else:
+            cfg = merge_flags(Config(), args, all_flags=True)
+    except ConfigError as e:
+        print(str(e), file=sys.stderr)
         return 1
-    metrics = None
-    try:
-        if args.metrics_listen:
-            from xdpfw.control.metrics import ControlStats
+    problems = check_runnable(cfg)
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return 1
+    return Daemon(cfg).run()
 
-            control = ControlStats(sink=sink)
-            if det is not None:
-                control.set_detection(det)
-            metrics = MetricsServer(app, args.metrics_listen, control=control)
-            metrics.start()
-        print("xdpfw: running", flush=True)  # readiness line for supervisors and tests
-        while not stop.wait(0.2):
-            if sink is not None:
-                for engine in app.engines():
-                    sink.drain(engine)  # alert rings -> EVE, off the packet path
-            if app.workers_running() != len(app.pairs):
-                log.error("a worker thread died; stopping")
-                return 1
-    finally:
-        if metrics:
-            metrics.stop()
-        app.stop()
-        if sink is not None:
-            for engine in app.engines():
-                sink.drain(engine)
-        if writer is not None:
-            writer.close()
-        log.info("stopped; XDP detached from %s and %s", cfg.if_a, cfg.if_b)
-    return 0
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """`xdpfw check -c FILE [PATH...]` checks a configuration and builds its rules as run
+    would; `xdpfw check PATH...` checks rule files alone (xdpfw.rules.check)."""
+    if getattr(args, "config", None):
+        from xdpfw.control.config import cmd_check as check_config
+
+        return check_config(args)
+    if not args.paths:
+        print("xdpfw check: error: give rule files (PATH...) or a configuration (-c FILE)", file=sys.stderr)
+        return 2
+    from xdpfw.rules import check as check_mod
+
+    return check_mod.run(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
 
     r = sub.add_parser("run", help="run inline between two interfaces")
-    r.add_argument("--inline", nargs=2, metavar=("IF_A", "IF_B"), required=True,
+    r.add_argument("-c", "--config", metavar="FILE", help="YAML configuration (docs/CONFIG.md); flags override it")
+    r.add_argument("--inline", nargs=2, metavar=("IF_A", "IF_B"),
                    help="the two interfaces; frames from one leave through the other")
     r.add_argument("--rules", action="append", default=[], metavar="PATH",
                    help="rule file or directory (repeatable)")
@@ -123,13 +83,30 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--flows", type=int, default=1 << 16, help="flow table capacity per worker")
     r.add_argument("--matcher", choices=("hs", "ac"), default="hs",
                    help="payload matcher: hs (Hyperscan, default) or ac (Aho-Corasick: literal rules only)")
+    r.add_argument("--control-socket", default="/run/xdpfw/xdpfw.sock", metavar="PATH",
+                   help="control socket for `xdpfw reload` (default /run/xdpfw/xdpfw.sock; empty to disable)")
     r.set_defaults(func=cmd_run)
+    from xdpfw.control.config import track_explicit
+
+    track_explicit(r)  # flags override the file only when given
 
     chk = sub.add_parser("check", help="validate rule files (and classification/threshold config)")
     from xdpfw.rules import check as check_mod
 
     check_mod.add_arguments(chk)
-    chk.set_defaults(func=check_mod.run)
+    chk.add_argument("-c", "--config", metavar="FILE",
+                     help="check a YAML configuration and build its rules as `xdpfw run` would "
+                          "(PATHs, if given, replace its rule files)")
+    for action in chk._actions:  # PATH becomes optional with -c
+        if action.dest == "paths":
+            action.nargs = "*"
+    chk.set_defaults(func=cmd_check)
+
+    rl = sub.add_parser("reload", help="reload the rules of a running xdpfw (control socket)")
+    from xdpfw.control import ctl as ctl_mod
+
+    ctl_mod.add_reload_arguments(rl)
+    rl.set_defaults(func=ctl_mod.cmd_reload)
 
     rp = sub.add_parser("replay", help="run the inspection engine over pcap files, alerts as EVE JSON")
     from xdpfw.control import replay as replay_mod

@@ -873,3 +873,70 @@ def reopen_on_sighup(*writers: EveFileWriter) -> Any:
 
     signal.signal(signal.SIGHUP, handler)
     return previous
+
+
+def stats_counters(*, xdp: list | None = None, workers: Iterable[Mapping[str, Any]] = (),
+                   xsk: Iterable[Iterable[Mapping[str, int]]] = (), engines: Iterable[Mapping[str, Any]] = (),
+                   alerts_written: int = 0, eve: Mapping[str, int] | None = None,
+                   xdp_action_labels: Iterable[str] = (), drop_reason_labels: Iterable[str] = (),
+                   flow_event_labels: Iterable[str] = (), tcp_result_labels: Iterable[str] = ()) -> list[tuple[str, int]]:
+    """The counter tree of a ``stats`` event (docs/EVE.md), from the counters the daemon
+    reads at stats time: ``xdp`` [side][action] -> (packets, bytes) from the XDP program,
+    ``workers`` each queue pair's ``counters()``, ``xsk`` each queue pair's
+    XDP_STATISTICS per side, ``engines`` each engine's ``counters()``. Suricata's names
+    where the meaning is the same, ``xdpfw.*`` for the rest. Pure: no appliance needed."""
+    xdp_labels = list(xdp_action_labels)
+    reasons = list(drop_reason_labels)
+    flow_event_labels, tcp_result_labels = list(flow_event_labels), list(tcp_result_labels)
+    out: list[tuple[str, int]] = []
+    kernel_packets = sum(p for side in (xdp or []) for p, _ in side)
+    kernel_drops = sum(st.get("rx_dropped", 0) + st.get("rx_ring_full", 0) for pair in xsk for st in pair)
+    out += [("capture.kernel_packets", kernel_packets), ("capture.kernel_drops", kernel_drops)]
+
+    workers = list(workers)
+    engines = list(engines)
+
+    def wsum(key: str) -> int:
+        return sum(sum(c[key]) for c in workers)
+
+    def esum(key: str) -> int:
+        return sum(int(e.get(key, 0)) for e in engines)
+
+    rx_packets, rx_bytes = wsum("rx_packets"), wsum("rx_bytes")
+    out += [("decoder.pkts", esum("packets") if engines else rx_packets), ("decoder.bytes", rx_bytes)]
+    if engines:
+        out.append(("decoder.invalid", esum("decode_errors")))
+        events = [sum(e["flows"]["events"][i] for e in engines) for i in range(len(flow_event_labels))]
+        ev = dict(zip(flow_event_labels, events))
+        tcp = [sum(e["flows"]["tcp"][i] for e in engines) for i in range(len(tcp_result_labels))]
+        tc = dict(zip(tcp_result_labels, tcp))
+        out += [("flow.total", ev.get("created", 0)),
+                ("flow.active", sum(e["flows"]["active"] for e in engines)),
+                ("flow.memcap", esum("no_flow")),
+                ("tcp.midstream_pickups", tc.get("midstream", 0)),
+                ("tcp.reassembly_gap", tc.get("gap", 0))]
+        out += [("detect.alert", alerts_written),
+                ("detect.alert_queue_overflow", esum("alert_ring_full")),
+                ("detect.alerts_suppressed", esum("alerts_suppressed"))]
+    drops: dict[str, int] = {r: 0 for r in reasons}
+    for side in xdp or []:
+        for i, label in enumerate(xdp_labels):
+            if label == "acl_drop":
+                drops["acl"] = drops.get("acl", 0) + side[i][0]
+            elif label == "fail_closed":
+                drops["fail_mode"] = drops.get("fail_mode", 0) + side[i][0]
+    worker_drops = 0
+    for c in workers:
+        for side in c["drop_packets"]:
+            for i, r in enumerate(reasons):
+                drops[r] = drops.get(r, 0) + side[i]
+                worker_drops += side[i]
+    out += [("ips.accepted", wsum("fwd_packets")), ("ips.blocked", worker_drops),
+            ("ips.rejected", wsum("replies") if workers and "replies" in workers[0] else 0)]
+    out += [(f"xdpfw.dropped.{r}", n) for r, n in drops.items()]
+    if engines:
+        out += [(f"xdpfw.flow.{k}", v) for k, v in ev.items() if k != "created"]
+        out += [(f"xdpfw.tcp.{k}", v) for k, v in tc.items()]
+    if eve is not None:
+        out += [(f"xdpfw.eve.{k}", int(v)) for k, v in eve.items()]
+    return out
