@@ -119,6 +119,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     lab_mod.add_arguments(lab)
     lab.set_defaults(func=lab_mod.run)
+
+    doc = sub.add_parser("doctor", help="check the kernel, bcc, capabilities and (--inline) the two interfaces")
+    from xdpfw.control import doctor as doctor_mod
+
+    doctor_mod.add_arguments(doc)
+    doc.set_defaults(func=doctor_mod.run)
+
+    st = sub.add_parser("status", help="live view of a running appliance from its metrics endpoint")
+    from xdpfw.control import status as status_mod
+
+    status_mod.add_arguments(st)
+    st.set_defaults(func=status_mod.run)
     return p
 
 
