@@ -409,6 +409,8 @@ def parse_config(text: str, path: str = "<string>") -> Config:
     cfg = Config(path=path)
     if root is not None:
         _walk(root, _SCHEMA, cfg, ctx, "")
+    if cfg.default_rule_path is None:
+        cfg.default_rule_path = ctx.base  # relative rule files: next to the configuration
     if ctx.problems:
         raise ConfigError(ctx.problems)
     return cfg

@@ -64,7 +64,7 @@ class ControlServer:
         self.path = path
         self.handlers = dict(handlers)
         self._sock: socket.socket | None = None
-        self._ino: tuple[int, int] | None = None
+        self._ino: tuple[int, int, int] | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.requests = 0
@@ -92,7 +92,7 @@ class ControlServer:
             os.umask(old)
         os.chmod(self.path, 0o600)
         st = os.stat(self.path)
-        self._ino = (st.st_dev, st.st_ino)
+        self._ino = (st.st_dev, st.st_ino, st.st_ctime_ns)  # inode numbers are reused
         s.listen(8)
         s.settimeout(0.2)
         self._sock = s
@@ -111,7 +111,7 @@ class ControlServer:
             self._sock = None
         try:  # remove the file only if it is still ours
             st = os.stat(self.path)
-            if (st.st_dev, st.st_ino) == self._ino:
+            if (st.st_dev, st.st_ino, st.st_ctime_ns) == self._ino:
                 os.unlink(self.path)
         except OSError:
             pass
