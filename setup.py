@@ -33,6 +33,7 @@ extensions = [
     Extension("xdpfw._fast.match_hs", ["xdpfw/_fast/match_hs.pyx"], libraries=["hs"], **common),
     Extension("xdpfw._fast.decode", ["xdpfw/_fast/decode.pyx"], **common),
     Extension("xdpfw._fast.engine", ["xdpfw/_fast/engine.pyx"], **common),
+    Extension("xdpfw._fast.app_dns", ["xdpfw/_fast/app_dns.pyx"], **common),
 ]
 
 directives = {"language_level": 3, "boundscheck": False, "wraparound": False, "cdivision": True}
