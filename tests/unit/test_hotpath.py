@@ -22,9 +22,9 @@ FAST = ROOT / "xdpfw" / "_fast"
 # module-level cdef functions.
 PER_PACKET = {
     "xsk.pyx": ["QueuePair._loop", "QueuePair._rx", "QueuePair._drop", "QueuePair._complete",
-                "QueuePair._refill", "QueuePair._kick_tx", "QueuePair._reply", "QueuePair._send_reply", "QueuePair._free_frame"],
+                "QueuePair._refill", "QueuePair._kick_tx", "QueuePair._reply", "QueuePair._free_frame"],
     "engine.pyx": ["Engine.inspect", "Engine._add", "Engine._match", "Engine._suppressed", "Engine._thr_hit", "Engine._scan_stream", "Engine._header_ok", "Engine._static_ok", "Engine._dynamic_ok",
-                   "Engine._alert", "Engine._between", "Engine._frag_slot", "Engine._frag_release", "Engine._frag_track", "Engine._frag_bad", "Engine._scan_fragment", "Engine._combos", "_prog_eval", "Engine._rate", "_between_entry", "_sleep_ms", "_addr_in", "_port_in", "_be64", "_fb_ok", "_fb_apply", "_tcp_rst", "_icmp_unreach_in_place", "Engine._reject", "_extra_entry", "_put16", "_put32", "_sum16", "_fold", "_le32", "_rd32", "_inspect_entry"],
+                   "Engine._alert", "Engine._between", "Engine._frag_slot", "Engine._frag_release", "Engine._frag_track", "Engine._frag_bad", "Engine._scan_fragment", "Engine._combos", "_prog_eval", "Engine._rate", "_between_entry", "_sleep_ms", "_addr_in", "_port_in", "_be64", "_fb_ok", "_fb_apply", "_tcp_rst_in_place", "_put16", "_put32", "_sum16", "_fold", "_le32", "_rd32", "_inspect_entry"],
     "flow.pyx": ["FlowTable.lookup", "FlowTable.tcp_track", "FlowTable._timeout", "FlowTable._reclaim",
                  "FlowTable._init", "FlowTable._count", "FlowTable._expired", "_mix", "_load64"],
     "decode.pyx": ["xdpfw_decode", "_decode_l4", "_decode_eth", "_decode_ipv4", "_ipv4_options",
