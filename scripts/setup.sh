@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent setup for a fresh Debian 12 machine (run as root):
 #  - Debian packages: bcc (python3-bpfcc), kernel headers, libxdp/libbpf, Hyperscan,
+#    suricata-update (the documented rule-update recipe and its test),
 #    lab tools (iproute2, ethtool, netsniff-ng for trafgen), clang for the benchmark's BPF object;
 #  - kernel headers wired where bcc looks for them when the running kernel has none;
 #  - bpffs mounted;
@@ -15,7 +16,7 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 
 pkgs=(python3 python3-venv python3-dev python3-bpfcc linux-headers-amd64
       libxdp-dev libbpf-dev libhyperscan-dev gcc make pkg-config clang
-      iproute2 ethtool netsniff-ng iputils-ping procps)
+      iproute2 ethtool netsniff-ng iputils-ping procps suricata-update)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

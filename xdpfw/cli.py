@@ -97,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("-c", "--config", metavar="FILE",
                      help="check a YAML configuration and build its rules as `xdpfw run` would "
                           "(PATHs, if given, replace its rule files)")
+    chk.add_argument("--disable-conf-out", metavar="FILE",
+                     help="with -c: write the sids of rules `run` would refuse as a suricata-update disable.conf")
     for action in chk._actions:  # PATH becomes optional with -c
         if action.dest == "paths":
             action.nargs = "*"

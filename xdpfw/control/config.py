@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -556,6 +557,9 @@ def cmd_check(args, out=None, err=None) -> int:
         for line in lines[:-1]:
             print(line, file=err)
         print(lines[-1] if lines else "rules failed", file=out)
+        if getattr(args, "disable_conf_out", None):
+            n = write_disable_conf(args.disable_conf_out, lines[:-1])
+            print(f"{args.disable_conf_out}: {n} rule(s) to disable (suricata-update --disable-conf)", file=out)
         return 1
     except (OSError, ValueError) as e:
         print(f"{cfg.path}:0:0: error: {e}", file=err)
@@ -565,3 +569,23 @@ def cmd_check(args, out=None, err=None) -> int:
           f"{det.engine_rules} in the inspection engine (built in {_time.monotonic() - t0:.1f} s)"
           if not problems else f"configuration {cfg.path}: {len(problems)} problem(s)", file=out)
     return 1 if problems else 0
+
+
+_SID_IN_ERROR = re.compile(r": error: (?:rule )?sid:(\d+) ")
+
+
+def write_disable_conf(path: str, problems: list[str]) -> int:
+    """suricata-update's disable.conf listing every rule `run` refused (one sid a line,
+    the first reason as a comment), so the next update leaves them out. Returns the
+    number of sids written."""
+    reasons: dict[int, str] = {}
+    for p in problems:
+        m = _SID_IN_ERROR.search(p)
+        if m:
+            reasons.setdefault(int(m.group(1)), p[m.end():].strip())
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("# Rules this xdpfw build cannot enforce exactly (written by `xdpfw check -c ... "
+                "--disable-conf-out`).\n")
+        for sid, why in sorted(reasons.items()):
+            f.write(f"{sid}  # {why}\n")
+    return len(reasons)
