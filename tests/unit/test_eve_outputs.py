@@ -310,3 +310,23 @@ def test_acl_union_keeps_every_entry_of_both_sets_and_refolds():
     assert u.src == {n("10.0.0.0/8"): 5, n("10.1.0.0/16"): 7}
     assert u.sport == {22: 3} and u.dport == {80: 1}
     assert u.flags() == old.flags() | new.flags()
+
+
+def test_eve_output_counters_are_exported_as_metrics(tmp_path):
+    from prometheus_client import CollectorRegistry
+
+    from xdpfw.control.metrics import ApplianceCollector
+
+    d, eng, _ = _daemon(tmp_path)
+    d.control.eve_outputs = d.outputs
+    d.outputs.write_event("alert", ALERT)
+    d.outputs.write_event("stats", "{}")  # this output takes stats too
+    (_, w), = d.outputs.outputs
+    os.close(w._fd)  # the next write fails (EBADF): counted, never raised
+    w._fd = 10**6
+    d.outputs.write_event("alert", ALERT)
+    reg = CollectorRegistry(auto_describe=False)
+    reg.register(ApplianceCollector(d.app, d.control))
+    assert reg.get_sample_value("xdpfw_eve_lines_written_total") == 2
+    assert reg.get_sample_value("xdpfw_eve_lines_dropped_total") == 1
+    assert reg.get_sample_value("xdpfw_eve_write_errors_total") >= 1

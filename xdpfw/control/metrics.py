@@ -103,6 +103,7 @@ class ControlStats:
     last_reload_timestamp: float = 0.0
     last_reload_success: bool = True
     start_time: float = field(default_factory=time.time)
+    eve_outputs: object = None   # daemon.EveOutputs: lines written / dropped / write errors
 
     def set_detection(self, det) -> None:
         """Rule counts from a loaded Detection (its loader summary, Suricata's words)."""
@@ -437,6 +438,14 @@ class ApplianceCollector:
         g = GaugeMetricFamily("xdpfw_ruleset_last_reload_success", "1 if the last reload succeeded (or none was tried).")
         g.add_metric([], 1 if c.last_reload_success else 0)
         yield g
+        eve = c.eve_outputs.counters() if c.eve_outputs is not None else {"written": 0, "dropped": 0, "errors": 0}
+        for key, name, doc in (("written", "xdpfw_eve_lines_written", "EVE lines handed to the configured outputs."),
+                               ("dropped", "xdpfw_eve_lines_dropped",
+                                "EVE lines lost by an output (write error, socket listener gone or slow)."),
+                               ("errors", "xdpfw_eve_write_errors", "EVE output write errors (disk full, I/O, ...).")):
+            fam = CounterMetricFamily(name, doc)
+            fam.add_metric([], eve[key])
+            yield fam
 
 
 class MetricsServer:
