@@ -34,7 +34,7 @@ def _run(argv, cwd=None):
 def test_promtool_check_rules():
     rc, out = _run([_tool("promtool"), "check", "rules", str(PROM / "xdpfw-alerts.yml")])
     assert rc == 0, out
-    assert "SUCCESS: 16 rules found" in out
+    assert "SUCCESS: 17 rules found" in out
 
 
 def test_promtool_check_config():
@@ -108,7 +108,7 @@ def test_dashboard_shape():
 
 def test_every_alert_has_severity_and_summary():
     rules = alert_rules()
-    assert len(rules) == 16
+    assert len(rules) == 17
     for r in rules:
         assert r["labels"]["severity"] in ("critical", "warning"), r["alert"]
         assert r["annotations"]["summary"], r["alert"]
