@@ -28,6 +28,33 @@ if ((${#missing[@]})); then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Prometheus and promtool (Debian's package) for the deploy/ tests, which run their own
+# instance on a private port: the packaged service must never start or stay enabled (it
+# would listen on :9090). Installed with service starts denied (policy-rc.d, any existing
+# one restored), then disabled and stopped on every run.
+if ! dpkg-query -W -f='${Status}' prometheus 2>/dev/null | grep -q "install ok installed"; then
+    log "installing prometheus (its service left disabled)"
+    export DEBIAN_FRONTEND=noninteractive
+    policy=/usr/sbin/policy-rc.d
+    saved=$(mktemp)
+    had_policy=0
+    if [ -e "$policy" ]; then cp -p "$policy" "$saved"; had_policy=1; fi
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod 755 "$policy"
+    rc=0
+    { apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } || rc=$?
+    if ((had_policy)); then cp -p "$saved" "$policy"; else rm -f "$policy"; fi
+    rm -f "$saved"
+    ((rc == 0)) || { log "installing prometheus failed"; exit 1; }
+fi
+if [ -d /run/systemd/system ]; then
+    systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+else
+    deb-systemd-helper disable prometheus.service >/dev/null 2>&1 || true
+    update-rc.d prometheus disable >/dev/null 2>&1 || true
+    [ -x /etc/init.d/prometheus ] && /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+fi
+
 # bcc looks for headers at /lib/modules/$(uname -r)/{build,source}. Debian splits them
 # into an arch package (generated headers, build) and a -common package (source tree).
 kver=$(uname -r)
