@@ -506,9 +506,104 @@ def test_reject_rewrites_the_segment_into_the_senders_rst(v6):
 def test_reject_rules_the_worker_cannot_answer_are_refused():
     from xdpfw.control.sigtables import NotEngineRule
     tables = SigTables()
-    for text in ('reject udp any any -> any 53 (sid:1;)', 'rejectboth tcp any any -> any 80 (sid:2;)'):
-        with pytest.raises(NotEngineRule, match="only reject/rejectsrc on tcp"):
+    for text in ('rejectdst udp any any -> any 53 (sid:1;)', 'rejectboth icmp any any -> any any (sid:2;)'):
+        with pytest.raises(NotEngineRule, match="rejectdst/rejectboth need tcp"):
             tables.add(parse_rule(text), has_payload=False)
+    tables.add(parse_rule('reject udp any any -> any 53 (sid:3;)'), has_payload=False)  # ICMP
+
+
+def _rechecksummed(raw: bytes, layers) -> bytes:
+    """The packet with the given layers' checksums recomputed by scapy."""
+    again = Ether(raw)
+    for layer in layers:
+        if again.haslayer(layer) and hasattr(again[layer], "chksum"):
+            del again[layer].chksum
+        if again.haslayer(layer) and hasattr(again[layer], "cksum"):
+            del again[layer].cksum
+    return bytes(Ether(bytes(again)))
+
+
+@pytest.mark.parametrize("v6", [False, True])
+def test_rejectboth_resets_the_sender_and_the_destination(v6):
+    eng, t = build(['rejectboth tcp any any -> any 80 (msg:"x"; content:"evil"; sid:141;)'], {0: b"evil"},
+                   replies=True)
+    cli, srv = ("2001:db8::1", "2001:db8::2") if v6 else (CLI, SRV)
+    c = Tcp(eng, cli=cli, srv=srv)
+    c.handshake()
+    pkt = Ether(c._frame(cli, srv, 40000, 80, c.cseq, "PA", b"GET /evil"))
+    pkt[TCP].ack = 5001
+    del pkt[TCP].chksum
+    assert eng.inspect_frame(bytes(pkt), 0, S) == ("reply_both", 2)
+    to_sender, to_dest = Ether(eng.last_reply), Ether(eng.last_extra)
+    ipl = IPv6 if v6 else IP
+    assert (to_sender[ipl].src, to_sender[ipl].dst, to_sender[TCP].seq, str(to_sender[TCP].flags)) == \
+        (srv, cli, 5001, "R")
+    # the destination gets a reset in the segment's place: same endpoints, its sequence number
+    assert (to_dest.src, to_dest.dst) == (pkt.src, pkt.dst)
+    assert (to_dest[ipl].src, to_dest[ipl].dst, to_dest[TCP].sport, to_dest[TCP].dport) == (cli, srv, 40000, 80)
+    assert (to_dest[TCP].seq, to_dest[TCP].ack, str(to_dest[TCP].flags)) == (pkt[TCP].seq, 5001, "RA")
+    assert len(to_dest[TCP].payload) == 0
+    for raw in (eng.last_reply, eng.last_extra):
+        assert _rechecksummed(raw, [IP, IPv6, TCP]) == raw
+    assert eng.counters()["rejects_sent"] == 2
+
+
+def test_rejectdst_forwards_a_reset_in_place_of_the_segment():
+    eng, t = build(['rejectdst tcp any any -> any 80 (msg:"x"; content:"evil"; sid:142;)'], {0: b"evil"},
+                   replies=True)
+    c = Tcp(eng)
+    c.handshake()
+    frame = c._frame(CLI, SRV, 40000, 80, c.cseq, "PA", b"GET /evil")
+    assert eng.inspect_frame(frame, 0, S) == ("reply_peer", 2)
+    rst = Ether(eng.last_reply)
+    assert (rst[IP].src, rst[IP].dst, rst[TCP].seq, rst[TCP].flags.R) == (CLI, SRV, Ether(frame)[TCP].seq, True)
+    assert _rechecksummed(eng.last_reply, [IP, TCP]) == eng.last_reply
+
+
+@pytest.mark.parametrize("v6", [False, True])
+def test_reject_on_udp_answers_with_icmp_port_unreachable(v6):
+    from scapy.layers.inet import ICMP, IPerror, UDPerror
+    from scapy.layers.inet6 import ICMPv6DestUnreach, IPerror6
+
+    eng, t = build(['reject udp any any -> any 53 (msg:"x"; content:"evil"; sid:143;)'], {0: b"evil"},
+                   replies=True)
+    cli, srv = ("2001:db8::1", "2001:db8::2") if v6 else (CLI, SRV)
+    ipl = IPv6(src=cli, dst=srv) if v6 else IP(src=cli, dst=srv, id=4242)
+    orig = ETH / Dot1Q(vlan=9) / ipl / UDP(sport=5353, dport=53) / (b"evil" + b"x" * 300)
+    assert eng.inspect_frame(bytes(orig), 0, S) == ("reply", 2)
+    rep = Ether(eng.last_reply)
+    assert (rep.src, rep.dst, rep[Dot1Q].vlan) == (orig.dst, orig.src, 9)
+    if v6:
+        assert (rep[IPv6].src, rep[IPv6].dst, rep[IPv6].nh) == (srv, cli, 58)
+        assert (rep[ICMPv6DestUnreach].type, rep[ICMPv6DestUnreach].code) == (1, 4)
+        quoted = rep[IPerror6]
+        assert (quoted.src, quoted.dst) == (cli, srv)
+        assert len(rep[IPv6].payload) == 8 + 48       # ICMPv6 header + IPv6 header + 8 bytes
+        from scapy.layers.inet6 import in6_chksum
+        icmp = bytearray(bytes(rep[IPv6].payload))
+        want = int.from_bytes(icmp[2:4], "big")
+        icmp[2:4] = b"\0\0"
+        assert in6_chksum(58, rep[IPv6], bytes(icmp)) == want
+        return
+    else:
+        assert (rep[IP].src, rep[IP].dst, rep[IP].proto) == (srv, cli, 1)
+        assert (rep[ICMP].type, rep[ICMP].code) == (3, 3)
+        assert (rep[IPerror].src, rep[IPerror].dst, rep[IPerror].id) == (cli, srv, 4242)
+        assert (rep[UDPerror].sport, rep[UDPerror].dport) == (5353, 53)
+        assert rep[IP].len == 20 + 8 + 20 + 8
+    assert _rechecksummed(eng.last_reply, [IP, IPv6, ICMP, ICMPv6DestUnreach]) == eng.last_reply
+
+
+def test_icmp_errors_and_multicast_are_never_answered():
+    from scapy.layers.inet import ICMP
+    eng, t = build(['reject icmp any any -> any any (msg:"x"; sid:144;)',
+                    'reject udp any any -> any any (msg:"y"; sid:145;)'], {}, replies=True)
+    err = ETH / IP(src=CLI, dst=SRV) / ICMP(type=3, code=1) / IP(src=SRV, dst=CLI) / UDP()
+    assert eng.inspect_frame(bytes(err), 0, S) == ("drop", 2)     # dropped, not answered
+    echo = ETH / IP(src="198.18.0.7", dst=SRV) / ICMP(type=8)   # another flow: the first was dropped
+    assert eng.inspect_frame(bytes(echo), 0, S)[0] == "reply"
+    mc = ETH / IP(src=CLI, dst="239.1.2.3") / UDP(dport=5000) / b"x"
+    assert eng.inspect_frame(bytes(mc), 0, S) == ("drop", 2)
 
 
 def test_tcp_fragments_are_dropped_inline_and_inspected_alone_in_ids():
@@ -562,9 +657,9 @@ def test_rate_filter_times_out_and_counting_starts_again(tmp_path):
     assert [r["action"] for r in eng.drain_alerts()] == ["drop", "alert", "alert", "drop", "alert"]
 
 
-def test_rate_filter_reject_on_udp_is_refused(tmp_path):
-    from xdpfw.control.detection import RulesNotEnforceable
-    with pytest.raises(RulesNotEnforceable, match="rate_filter new_action reject on udp"):
-        _rate_engine(tmp_path, 'alert udp any any -> any 9 (msg:"x"; sid:702;)',
-                     "rate_filter gen_id 1, sig_id 702, track by_rule, count 2, seconds 60, "
-                     "new_action reject, timeout 5")
+def test_rate_filter_reject_answers_the_sender(tmp_path):
+    eng = _rate_engine(tmp_path, 'alert udp any any -> any 9 (msg:"x"; sid:702;)',
+                       "rate_filter gen_id 1, sig_id 702, track by_rule, count 2, seconds 60, "
+                       "new_action reject, timeout 5", replies=True)
+    assert eng.inspect_frame(_udp(), 0, S) == PASS
+    assert eng.inspect_frame(_udp(sport=1001), 0, 2 * S) == ("reply", 2)   # ICMP unreachable

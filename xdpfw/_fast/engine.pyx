@@ -16,7 +16,7 @@ matcher scratch, stream pool and alert ring.
 from cpython.mem cimport PyMem_Calloc, PyMem_Free
 from cpython.pycapsule cimport PyCapsule_New
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.string cimport memcmp, memcpy, memset
+from libc.string cimport memcmp, memcpy, memmove, memset
 from posix.time cimport CLOCK_REALTIME, clock_gettime, timespec
 from posix.unistd cimport usleep
 
@@ -35,6 +35,8 @@ cdef extern from "xdpfw_engine.h" nogil:
         XDPFW_ACT_DROP
         XDPFW_ACT_REJECT
         XDPFW_ACT_ALERT
+        XDPFW_REJECT_SRC
+        XDPFW_REJECT_DST
         XDPFW_SIGF_ESTABLISHED
         XDPFW_SIGF_NOT_ESTABLISHED
         XDPFW_SIGF_TO_SERVER
@@ -86,7 +88,7 @@ cdef extern from "xdpfw_engine.h" nogil:
         xdpfw_set_ref src, dst, sport, dport
         uint32_t dsize_lo, dsize_hi
         uint8_t action, proto, bidir, flow, dsize_op, noalert
-        uint8_t rf, rf_track, rf_action
+        uint8_t rf, rf_track, rf_action, reject
         uint32_t rf_count, rf_seconds, rf_timeout
     enum:
         XDPFW_THR_RATE_KEY
@@ -394,6 +396,9 @@ cdef class Engine:
     cdef public bint ips             # False (IDS): drop/reject rules only alert, nothing blocks
     cdef public bint replies         # reject rules answer with a TCP RST (live workers only)
     cdef readonly bytes last_reply   # inspect_frame(): the reply the engine built, if any
+    cdef readonly bytes last_extra   # inspect_frame(): the extra reply of REPLY_BOTH, if any
+    cdef uint8_t extra[256]          # REPLY_BOTH: the reset for the destination
+    cdef uint32_t extra_len
     cdef uint64_t pkt_num
     cdef uint64_t pkt_ts_ns
     cdef uint64_t mono_to_real       # CLOCK_REALTIME - CLOCK_MONOTONIC at start (live flows)
@@ -614,6 +619,10 @@ cdef class Engine:
         """Rule sets swapped in since the engine was built (0: the one it was built with)."""
         return xdpfw_load_acq(&self.generation)
 
+    def extra_reply(self):
+        """A capsule of the extra-reply function (xdpfw_extra_fn) for the worker."""
+        return PyCapsule_New(<void *>_extra_entry, b"xdpfw_extra_fn", NULL)
+
     def between_batches(self):
         """A capsule of the between-batches function (xdpfw_batch_fn) for the worker."""
         return PyCapsule_New(<void *>_between_entry, b"xdpfw_batch_fn", NULL)
@@ -633,6 +642,7 @@ cdef class Engine:
         cdef uint32_t *rmap
         cdef uint32_t rmax
         cdef bint any_static
+        cdef uint32_t how
         cdef frag_entry *fe
         self.cnt[C_PACKETS] += 1
         if xdpfw_decode(frame, length, p) != 0:
@@ -742,6 +752,12 @@ cdef class Engine:
             self.cnt[C_PASSED_BY_RULE] += 1
             return XDPFW_VERDICT_PASS   # a pass rule silences the rest (Suricata action order)
         blocked = self.ips and (best == XDPFW_ACT_DROP or best == XDPFW_ACT_REJECT)
+        how = 0
+        for i in range(nfired):
+            if self.act[i] == XDPFW_ACT_REJECT:
+                # a rate_filter's reject answers the sender
+                how |= self.rs.sigs[self.fired[i]].reject if self.rs.sigs[self.fired[i]].action == \
+                    XDPFW_ACT_REJECT else XDPFW_REJECT_SRC
         for i in range(nfired):
             if not self.rs.sigs[self.fired[i]].noalert and not self.quiet[i]:
                 self._alert(self.fired[i], self.act[i], p, f, direction, side, blocked)
@@ -749,13 +765,47 @@ cdef class Engine:
             f.drop = 1
             self.cnt[C_DROPPED_BY_RULE] += 1
             reason[0] = XDPFW_DROP_RULE
-            if best == XDPFW_ACT_REJECT and self.replies and p.l4_proto == 6:
-                reply_len[0] = _tcp_rst_in_place(frame, p)
-                if reply_len[0]:
-                    self.cnt[C_REJECTS_SENT] += 1
-                    return XDPFW_VERDICT_REPLY
+            if best == XDPFW_ACT_REJECT and self.replies:
+                return self._reject(frame, length, p, how, reply_len)
             return XDPFW_VERDICT_DROP
         return XDPFW_VERDICT_PASS
+
+    cdef int _reject(self, uint8_t *frame, uint32_t length, const xdpfw_pkt *p, uint32_t how,
+                     uint32_t *reply_len) noexcept nogil:
+        """The replies of a reject (the packet is dropped whatever happens here). TCP: a RST
+        to the sender rewritten in place (REPLY), to the destination (REPLY_PEER), or both
+        (the destination's built aside from the headers first: REPLY_BOTH). Other
+        protocols: an ICMP port unreachable to the sender, in place. 0 length: a plain
+        drop (no room, an ICMP error or non-first fragment is never answered...)."""
+        cdef uint32_t room = reply_len[0], n
+        reply_len[0] = 0
+        if p.l4_proto == 6 and (p.layers & XDPFW_LAYER_L4):
+            if how & XDPFW_REJECT_DST:
+                if how & XDPFW_REJECT_SRC:
+                    if p.l4_off + 20 > sizeof(self.extra):
+                        return XDPFW_VERDICT_DROP
+                    memcpy(self.extra, frame, p.l4_off + 20)   # headers only
+                    self.extra_len = _tcp_rst(self.extra, p, False)
+                    n = _tcp_rst(frame, p, True)
+                    if n == 0 or self.extra_len == 0:
+                        return XDPFW_VERDICT_DROP
+                    reply_len[0] = n
+                    self.cnt[C_REJECTS_SENT] += 2
+                    return XDPFW_VERDICT_REPLY_BOTH
+                n = _tcp_rst(frame, p, False)
+                if n:
+                    reply_len[0] = n
+                    self.cnt[C_REJECTS_SENT] += 1
+                    return XDPFW_VERDICT_REPLY_PEER
+                return XDPFW_VERDICT_DROP
+            n = _tcp_rst(frame, p, True)
+        else:
+            n = _icmp_unreach_in_place(frame, length, room, p)
+        if n:
+            reply_len[0] = n
+            self.cnt[C_REJECTS_SENT] += 1
+            return XDPFW_VERDICT_REPLY
+        return XDPFW_VERDICT_DROP
 
     cdef uint32_t _match(self, uint32_t sig, const xdpfw_pkt *p, xdpfw_flow *f, uint32_t nfired,
                          uint64_t now) noexcept nogil:
@@ -1141,20 +1191,25 @@ cdef class Engine:
     def inspect_frame(self, frame, int side=0, uint64_t now_ns=0, *,
                       uint64_t ts_ns=0, uint64_t pkt_num=0):
         """Inspect one frame (replay and tests). Returns (verdict, drop reason or None);
-        verdict "reply" when the engine built a reply (then in last_reply). The frame is
-        copied first: the engine may rewrite what it inspects."""
-        cdef bytearray buf = bytearray(frame)
+        verdict "reply", "reply_peer" or "reply_both" when the engine built replies (then in
+        last_reply, and last_extra for reply_both). The frame is copied first, with room
+        for a reply longer than it (as a UMEM chunk has): the engine may rewrite it."""
+        cdef uint32_t n = len(frame)
+        cdef bytearray buf = bytearray(frame) + bytearray(256)
         cdef uint8_t[:] view = buf
-        cdef uint32_t reason = 0, reply_len = 0
+        cdef uint32_t reason = 0, reply_len = n + 256
         cdef int v
         self.pkt_ts_ns = ts_ns
         self.pkt_num = pkt_num
-        v = self.inspect(&view[0] if len(buf) else NULL, <uint32_t>len(buf), side, now_ns, &reason,
-                         &reply_len)
+        self.extra_len = 0
+        v = self.inspect(&view[0], n, side, now_ns, &reason, &reply_len)
         self.pkt_ts_ns = 0
         self.pkt_num = 0
-        self.last_reply = bytes(buf[:reply_len]) if v == XDPFW_VERDICT_REPLY else None
-        return (("pass", "drop", "reply")[v], None if v == XDPFW_VERDICT_PASS else reason)
+        replied = v == XDPFW_VERDICT_REPLY or v == XDPFW_VERDICT_REPLY_PEER or v == XDPFW_VERDICT_REPLY_BOTH
+        self.last_reply = bytes(buf[:reply_len]) if replied else None
+        self.last_extra = bytes(self.extra[:self.extra_len]) if v == XDPFW_VERDICT_REPLY_BOTH else None
+        return (("pass", "drop", "reply", "reply_peer", "reply_both")[v],
+                None if v == XDPFW_VERDICT_PASS else reason)
 
     def replay_pcap(self, const uint8_t[:] data, int side=0, *, size_t resume=0,
                     uint64_t packets_before=0):
@@ -1267,6 +1322,11 @@ cdef uint32_t *_report_array(report, uint32_t *n) except NULL:
     for mid, sig in report.items():
         a[mid] = sig
     return a
+
+
+cdef const uint8_t *_extra_entry(void *engine, uint32_t *length) noexcept nogil:
+    length[0] = (<Engine>engine).extra_len
+    return (<Engine>engine).extra
 
 
 cdef void _between_entry(void *engine) noexcept nogil:
@@ -1416,24 +1476,96 @@ cdef inline uint16_t _fold(uint32_t acc) noexcept nogil:
     return <uint16_t>(~acc & 0xFFFF)
 
 
-cdef uint32_t _tcp_rst_in_place(uint8_t *frame, const xdpfw_pkt *p) noexcept nogil:
-    """Rewrite a TCP segment into the RST its sender gets back (RFC 9293 3.10.7.1 for a
-    reset answering a segment): MACs, addresses and ports swapped, no payload, checksums
-    recomputed. Returns the reply's length, or 0 when the frame cannot carry one (IPv6
-    with extension headers). The reply is never longer than the frame."""
+cdef uint32_t _icmp_unreach_in_place(uint8_t *frame, uint32_t length, uint32_t room,
+                                     const xdpfw_pkt *p) noexcept nogil:
+    """Rewrite a (non-TCP) packet into the ICMP port unreachable its sender gets back
+    (ICMPv6 destination unreachable, port unreachable, for IPv6): new IP and ICMP headers
+    in front of the original IP header and the first 8 bytes after it (RFC 792 / RFC 4443;
+    the quote is moved forward in place: header bytes only). Returns the reply's length,
+    or 0 for what must not be answered (an ICMP error, a non-first fragment, a multicast
+    or broadcast destination) or does not fit in `room`."""
+    cdef uint8_t tmp[6]
+    cdef uint8_t *ip = frame + p.l3_off
+    cdef uint8_t *ic
+    cdef uint32_t avail = length - p.l3_off, ihl, q, acc
+    if p.frag_off:
+        return 0
+    if p.ip_version == 4:
+        if (p.l4_proto == 1 and p.icmp_type in (3, 4, 5, 11, 12)) or ip[16] >= 224 or \
+                (ip[16] == 255 and ip[17] == 255 and ip[18] == 255 and ip[19] == 255):
+            return 0
+        ihl = p.l4_off - p.l3_off
+        q = ihl + (8 if avail >= ihl + 8 else avail - ihl)
+        if p.l3_off + 28 + q > room:
+            return 0
+        memmove(ip + 28, ip, q)       # the quote: original IP header + 8 bytes
+        ic = ip + 20
+        ip[0] = 0x45
+        ip[1] = 0
+        _put16(ip + 2, 28 + q)
+        _put16(ip + 4, 0)
+        _put16(ip + 6, 0)
+        ip[8] = 64
+        ip[9] = 1
+        memcpy(ip + 12, ip + 28 + 16, 4)   # from: the original destination
+        memcpy(ip + 16, ip + 28 + 12, 4)   # to: the original source
+        _put16(ip + 10, 0)
+        _put16(ip + 10, _fold(_sum16(ip, 20, 0)))
+        ic[0] = 3                     # destination unreachable
+        ic[1] = 3                     # port unreachable
+        memset(ic + 2, 0, 6)
+        _put16(ic + 2, _fold(_sum16(ic, 8 + q, 0)))
+        q += 28
+    else:
+        if (p.l4_proto == 58 and p.icmp_type < 128) or ip[24] == 0xFF:
+            return 0
+        q = 48 if avail >= 48 else avail
+        if p.l3_off + 48 + q > room:
+            return 0
+        memmove(ip + 48, ip, q)       # the quote: original IPv6 header + 8 bytes
+        ic = ip + 40
+        ip[0] = 0x60
+        ip[1] = ip[2] = ip[3] = 0
+        _put16(ip + 4, 8 + q)
+        ip[6] = 58
+        ip[7] = 64
+        memcpy(ip + 8, ip + 48 + 24, 16)
+        memcpy(ip + 24, ip + 48 + 8, 16)
+        ic[0] = 1                     # destination unreachable
+        ic[1] = 4                     # port unreachable
+        memset(ic + 2, 0, 6)
+        acc = _sum16(ip + 8, 32, 0) + 8 + q + 58   # pseudo-header
+        _put16(ic + 2, _fold(_sum16(ic, 8 + q, acc)))
+        q += 48
+    memcpy(tmp, frame, 6)             # Ethernet: swap destination and source
+    memcpy(frame, frame + 6, 6)
+    memcpy(frame + 6, tmp, 6)
+    return p.l3_off + q
+
+
+cdef uint32_t _tcp_rst(uint8_t *frame, const xdpfw_pkt *p, bint to_sender) noexcept nogil:
+    """Rewrite a TCP segment's headers (in the frame, or a copy of them) into a RST.
+    to_sender: the RST its sender gets back (RFC 9293 3.10.7.1 for a reset answering a
+    segment): MACs, addresses and ports swapped. Else the RST the destination gets in its
+    place (rejectdst): same MACs, addresses and ports, at the segment's own sequence
+    number (the next byte the receiver expects, since the segment itself never arrives).
+    No payload, checksums recomputed. Returns the reply's length, or 0 when the frame
+    cannot carry one (IPv6 with extension headers). Never longer than the headers."""
     cdef uint8_t tmp[16]
     cdef uint8_t *ip = frame + p.l3_off
     cdef uint8_t *th = frame + p.l4_off
     cdef uint32_t seq, ack, acc, hlen
     cdef uint8_t flags
-    memcpy(tmp, frame, 6)            # Ethernet: swap destination and source
-    memcpy(frame, frame + 6, 6)
-    memcpy(frame + 6, tmp, 6)
+    if to_sender:
+        memcpy(tmp, frame, 6)        # Ethernet: swap destination and source
+        memcpy(frame, frame + 6, 6)
+        memcpy(frame + 6, tmp, 6)
     if p.ip_version == 4:
         hlen = p.l4_off - p.l3_off
-        memcpy(tmp, ip + 12, 4)
-        memcpy(ip + 12, ip + 16, 4)
-        memcpy(ip + 16, tmp, 4)
+        if to_sender:
+            memcpy(tmp, ip + 12, 4)
+            memcpy(ip + 12, ip + 16, 4)
+            memcpy(ip + 16, tmp, 4)
         _put16(ip + 2, hlen + 20)    # total length: header + bare TCP header
         _put16(ip + 4, 0)            # id
         _put16(ip + 6, 0x4000)       # DF, no fragment
@@ -1443,12 +1575,17 @@ cdef uint32_t _tcp_rst_in_place(uint8_t *frame, const xdpfw_pkt *p) noexcept nog
     else:
         if p.l4_off != p.l3_off + 40:
             return 0
-        memcpy(tmp, ip + 8, 16)
-        memcpy(ip + 8, ip + 24, 16)
-        memcpy(ip + 24, tmp, 16)
+        if to_sender:
+            memcpy(tmp, ip + 8, 16)
+            memcpy(ip + 8, ip + 24, 16)
+            memcpy(ip + 24, tmp, 16)
         _put16(ip + 4, 20)           # payload length
         ip[7] = 64                   # hop limit
-    if p.tcp_flags & 0x10:           # it carried an ACK: our RST takes that sequence number
+    if not to_sender:                # in the segment's place, at its sequence number
+        seq = p.tcp_seq
+        ack = p.tcp_ack if p.tcp_flags & 0x10 else 0
+        flags = 0x14 if p.tcp_flags & 0x10 else 0x04
+    elif p.tcp_flags & 0x10:         # it carried an ACK: our RST takes that sequence number
         seq = p.tcp_ack
         ack = 0
         flags = 0x04
@@ -1456,8 +1593,8 @@ cdef uint32_t _tcp_rst_in_place(uint8_t *frame, const xdpfw_pkt *p) noexcept nog
         seq = 0
         ack = p.tcp_seq + p.payload_len + (1 if p.tcp_flags & 0x02 else 0) + (1 if p.tcp_flags & 0x01 else 0)
         flags = 0x14
-    _put16(th, p.dport)
-    _put16(th + 2, p.sport)
+    _put16(th, p.dport if to_sender else p.sport)
+    _put16(th + 2, p.sport if to_sender else p.dport)
     _put32(th + 4, seq)
     _put32(th + 8, ack)
     th[12] = 5 << 4                  # data offset 5: no options
@@ -1496,11 +1633,12 @@ cdef void _fill_sig(xdpfw_sig *d, s):
     d.dsize_lo = s.dsize_lo
     d.dsize_hi = s.dsize_hi
     d.noalert = s.noalert
-    d.rf, d.rf_track, d.rf_action = s.rf, s.rf_track, s.rf_action
+    d.rf, d.rf_track, d.rf_action, d.reject = s.rf, s.rf_track, s.rf_action, s.reject
     d.rf_count, d.rf_seconds, d.rf_timeout = s.rf_count, s.rf_seconds, s.rf_timeout
 
 
 ACT_PASS, ACT_DROP, ACT_REJECT, ACT_ALERT = XDPFW_ACT_PASS, XDPFW_ACT_DROP, XDPFW_ACT_REJECT, XDPFW_ACT_ALERT
+REJECT_SRC, REJECT_DST = XDPFW_REJECT_SRC, XDPFW_REJECT_DST
 SIGF_ESTABLISHED, SIGF_NOT_ESTABLISHED = XDPFW_SIGF_ESTABLISHED, XDPFW_SIGF_NOT_ESTABLISHED
 SIGF_TO_SERVER, SIGF_TO_CLIENT = XDPFW_SIGF_TO_SERVER, XDPFW_SIGF_TO_CLIENT
 DSIZE_NONE, DSIZE_RANGE, DSIZE_NOT = XDPFW_DSIZE_NONE, XDPFW_DSIZE_RANGE, XDPFW_DSIZE_NOT

@@ -21,6 +21,10 @@
 #define XDPFW_ACT_REJECT 2
 #define XDPFW_ACT_ALERT 3
 
+/* xdpfw_sig.reject: who a reject rule answers (bits) */
+#define XDPFW_REJECT_SRC 1u   /* reject, rejectsrc: the sender (TCP RST, else ICMP unreachable) */
+#define XDPFW_REJECT_DST 2u   /* rejectdst: the destination (TCP RST) */
+
 /* xdpfw_sig.flow bits (the `flow` keyword). */
 #define XDPFW_SIGF_ESTABLISHED (1U << 0)
 #define XDPFW_SIGF_NOT_ESTABLISHED (1U << 1)
@@ -114,7 +118,8 @@ struct xdpfw_sig {
 	__u8 rf;          /* a rate_filter applies (threshold.config) */
 	__u8 rf_track;    /* XDPFW_TRACK_* */
 	__u8 rf_action;   /* XDPFW_ACT_* while the rate_filter is active */
-	__u8 pad[3];
+	__u8 reject;      /* XDPFW_REJECT_* bits, for XDPFW_ACT_REJECT */
+	__u8 pad[2];
 	__u32 rf_count, rf_seconds, rf_timeout;
 };
 

@@ -17,7 +17,7 @@ from cpython.pycapsule cimport PyCapsule_GetPointer
 from libc.errno cimport errno, EAGAIN, EBUSY, ENOBUFS
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from xdpfw._fast.includes.clock cimport monotonic_ns
-from libc.string cimport memset, strerror
+from libc.string cimport memcpy, memset, strerror
 
 from xdpfw._fast.includes.libxdp cimport *
 from xdpfw._fast.includes.shared cimport *
@@ -80,6 +80,7 @@ cdef class QueuePair:
     cdef uint64_t _batch_ns_sum
     cdef xdpfw_inspect_fn _inspect
     cdef xdpfw_batch_fn _between    # the engine's between-batches function, or NULL
+    cdef xdpfw_extra_fn _extra      # the engine's extra-reply function (rejectboth), or NULL
     cdef void *_engine
     cdef object _engine_ref   # keeps the engine alive while the loop uses it
     cdef readonly str ifname_a, ifname_b, mode
@@ -97,6 +98,7 @@ cdef class QueuePair:
         self._batch_ns_sum = 0
         self._inspect = NULL
         self._between = NULL
+        self._extra = NULL
         self._engine = NULL
 
     def __init__(self, str ifname_a, str ifname_b, int queue=0, *, int frames=8192,
@@ -215,12 +217,16 @@ cdef class QueuePair:
             raise RuntimeError("bind_engine() while the worker runs")
         if engine is None:
             self._inspect, self._between, self._engine, self._engine_ref = NULL, NULL, NULL, None
+            self._extra = NULL
             return
         cap = engine.inspector()
         self._inspect = <xdpfw_inspect_fn>PyCapsule_GetPointer(cap, b"xdpfw_inspect_fn")
         between = getattr(engine, "between_batches", None)
         self._between = (<xdpfw_batch_fn>PyCapsule_GetPointer(between(), b"xdpfw_batch_fn")
                          if between is not None else NULL)
+        extra = getattr(engine, "extra_reply", None)
+        self._extra = (<xdpfw_extra_fn>PyCapsule_GetPointer(extra(), b"xdpfw_extra_fn")
+                       if extra is not None else NULL)
         self._engine = <void *>engine
         self._engine_ref = engine
 
@@ -359,6 +365,36 @@ cdef class QueuePair:
         self._cnt.drop_packets[side][reason] += 1
         self._cnt.drop_bytes[side][reason] += length
 
+    cdef bint _send_reply(self, int verdict, uint32_t side, uint32_t frame, uint64_t addr,
+                          uint32_t length) noexcept nogil:
+        """Transmit what a REPLY verdict left in the frame; False: nothing sent with it
+        (the caller frees the frame)."""
+        cdef const uint8_t *extra
+        cdef uint32_t elen = 0, eframe
+        cdef uint64_t eaddr
+        if length == 0 or length > (1U << self._frame_shift) - <uint32_t>(addr & ((1ULL << self._frame_shift) - 1)):
+            return False
+        if verdict == XDPFW_VERDICT_REPLY:
+            return self._reply(side, frame, addr, length)
+        if verdict == XDPFW_VERDICT_REPLY_PEER:
+            return self._reply(side ^ 1, frame, addr, length)
+        if verdict != XDPFW_VERDICT_REPLY_BOTH:
+            return False
+        if self._extra != NULL and self._nfree:
+            extra = self._extra(self._engine, &elen)
+            if extra != NULL and 0 < elen <= 256:   # headers only (Engine.extra)
+                self._nfree -= 1
+                eaddr = self._free[self._nfree]
+                eframe = <uint32_t>(eaddr >> self._frame_shift)
+                if self._state[eframe] != AT_FREE:
+                    self._cnt.accounting_errors += 1
+                self._state[eframe] = AT_WORKER
+                # a few header bytes the engine built (the reset to the destination)
+                memcpy(xsk_umem__get_data(self._area, eaddr), extra, elen)
+                if not self._reply(side ^ 1, eframe, eaddr, elen):
+                    self._free_frame(eframe)
+        return self._reply(side, frame, addr, length)
+
     cdef bint _reply(self, uint32_t side, uint32_t frame, uint64_t addr, uint32_t length) noexcept nogil:
         """Send the frame (rewritten into a reply by the engine) back out of `side`. False
         when that TX ring has no room (the caller frees the frame)."""
@@ -410,7 +446,7 @@ cdef class QueuePair:
             verdict = XDPFW_VERDICT_PASS
             if self._inspect != NULL:
                 reason = XDPFW_DROP_RULE
-                reply_len = 0
+                reply_len = (1U << self._frame_shift) - <uint32_t>(d.addr & ((1ULL << self._frame_shift) - 1))
                 verdict = self._inspect(self._engine,
                                         <uint8_t *>xsk_umem__get_data(self._area, d.addr),
                                         d.len, side, now, &reason, &reply_len)
@@ -423,8 +459,7 @@ cdef class QueuePair:
                     reason = XDPFW_DROP_RULE
                 self._cnt.drop_packets[side][reason] += 1
                 self._cnt.drop_bytes[side][reason] += d.len
-                if verdict != XDPFW_VERDICT_REPLY or reply_len == 0 or reply_len > d.len \
-                        or not self._reply(side, frame, d.addr, reply_len):
+                if not self._send_reply(verdict, side, frame, d.addr, reply_len):
                     self._free_frame(frame)
         xsk_ring_cons__release(&s.rx, n)
 

@@ -72,8 +72,13 @@ enum xdpfw_drop_reason {
 enum xdpfw_verdict {
 	XDPFW_VERDICT_PASS = 0, /* forward to the peer side */
 	XDPFW_VERDICT_DROP = 1, /* back to the free pool; reason says why */
-	XDPFW_VERDICT_REPLY = 2, /* dropped, and the frame now holds a reply (a TCP RST) to send
-				  * back out of the side it came from; reason says why */
+	XDPFW_VERDICT_REPLY = 2, /* dropped, and the frame now holds a reply (a TCP RST, an ICMP
+				  * unreachable) to send back out of the side it came from */
+	XDPFW_VERDICT_REPLY_PEER = 3, /* dropped, and the frame now holds a reply for the
+				       * destination (rejectdst's RST): out of the peer side */
+	XDPFW_VERDICT_REPLY_BOTH = 4, /* as REPLY, and the engine's extra reply (xdpfw_extra_fn,
+				       * xdpfw_inspect.h) goes out of the peer side in a frame
+				       * of its own (rejectboth) */
 };
 
 /* fail_mode values of struct xdpfw_config */

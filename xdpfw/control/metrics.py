@@ -65,7 +65,7 @@ ENGINE_COUNTERS = {
     "alerts_suppressed": ("xdpfw_alerts_suppressed", "Alerts muted by a threshold.config suppress."),
     "threshold_evicted": ("xdpfw_threshold_trackers_evicted", "Rate-control trackers reused while live (table full)."),
     "passed_by_rule": ("xdpfw_pass_rule_packets", "Frames a pass rule let through (remaining rules skipped)."),
-    "rejects_sent": ("xdpfw_rejects_sent", "TCP resets sent for reject rules."),
+    "rejects_sent": ("xdpfw_rejects_sent", "Replies built for reject rules (TCP resets, ICMP unreachables)."),
     "tcp_fragments": ("xdpfw_tcp_fragments", "TCP segments carried in IP fragments (dropped inline)."),
 }
 # IP fragment streams: engine counter -> `event` label of xdpfw_ip_fragment_events_total.

@@ -22,6 +22,8 @@ THR_TYPE = {"limit": E.THR_LIMIT, "threshold": E.THR_THRESHOLD, "both": E.THR_BO
 TRACK = {"by_src": E.TRACK_SRC, "by_dst": E.TRACK_DST, "by_rule": E.TRACK_RULE, "by_both": E.TRACK_BOTH,
          "by_flow": E.TRACK_FLOW}
 PROTO = {"ip": 0, "tcp": 6, "udp": 17, "icmp": 1, "http": 6, "tls": 6, "dns": 0}
+REJECT = {"reject": E.REJECT_SRC, "rejectsrc": E.REJECT_SRC, "rejectdst": E.REJECT_DST,
+          "rejectboth": E.REJECT_SRC | E.REJECT_DST}
 ACTION = {"pass": E.ACT_PASS, "drop": E.ACT_DROP, "reject": E.ACT_REJECT, "rejectsrc": E.ACT_REJECT,
           "rejectdst": E.ACT_REJECT, "rejectboth": E.ACT_REJECT, "alert": E.ACT_ALERT}
 
@@ -63,6 +65,7 @@ class Sig:
     rf_seconds: int = 0
     rf_action: int = 0
     rf_timeout: int = 0
+    reject: int = 0              # XDPFW_REJECT_* bits
 
 
 @dataclass
@@ -150,11 +153,11 @@ class SigTables:
         """Append one rule; returns its signature index."""
         if rule.proto not in PROTO:
             raise NotEngineRule(f"protocol {rule.proto!r}")
-        if rule.action.is_reject and (str(rule.action) != "reject" and str(rule.action) != "rejectsrc"
-                                      or rule.proto != "tcp"):
-            # The worker answers a TCP segment's sender with a RST; resets towards the
-            # destination and ICMP unreachables for other protocols are not built yet.
-            raise NotEngineRule(f"action {rule.action} on {rule.proto}: only reject/rejectsrc on tcp")
+        if str(rule.action) in ("rejectdst", "rejectboth") and rule.proto != "tcp":
+            # reject/rejectsrc answer a TCP sender with a RST and any other sender with an
+            # ICMP port unreachable; a reset towards the destination exists for TCP only.
+            raise NotEngineRule(f"action {rule.action} on {rule.proto}: rejectdst/rejectboth need tcp "
+                                "(reject/rejectsrc answer other protocols with ICMP unreachable)")
         flow = 0
         if rule.flow is not None:
             if rule.flow.state == "established":
@@ -177,11 +180,9 @@ class SigTables:
             self._threshold(rule.threshold, sig)
         if rule.suppressions:
             self._suppress(rule.suppressions, sig)
+        sig.reject = REJECT.get(str(rule.action), 0)
         if rule.rate_filter is not None:
             rf = rule.rate_filter
-            if rf.new_action == "reject" and rule.proto != "tcp":
-                raise NotEngineRule(f"rate_filter new_action reject on {rule.proto} ({rf.source}): "
-                                    "only tcp can be rejected")
             sig.rf, sig.rf_track, sig.rf_count = 1, TRACK[rf.track], rf.count
             sig.rf_seconds, sig.rf_action, sig.rf_timeout = rf.seconds, ACTION[rf.new_action], rf.timeout
         self.sigs.append(sig)

@@ -39,7 +39,11 @@ def serve(bind: str, port: int, timeout: float, once: bool = True) -> dict:
             total = 0
             t0 = time.monotonic()
             while True:
-                b = conn.recv(CHUNK)
+                try:
+                    b = conn.recv(CHUNK)
+                except OSError as e:   # e.g. reset by an inline reject
+                    return {"bytes": total, "error": type(e).__name__, "peer": peer[0],
+                            "seconds": round(time.monotonic() - t0, 3)}
                 if not b:
                     break
                 h.update(b)

@@ -25,6 +25,8 @@ cdef extern from "xdpfw_shared.h" nogil:
         XDPFW_VERDICT_PASS
         XDPFW_VERDICT_DROP
         XDPFW_VERDICT_REPLY
+        XDPFW_VERDICT_REPLY_PEER
+        XDPFW_VERDICT_REPLY_BOTH
 
     struct xdpfw_worker_counters:
         uint64_t rx_packets[2]
@@ -49,3 +51,5 @@ cdef extern from "xdpfw_inspect.h" nogil:
                                      uint32_t *reply_len)
     # Called between batches (rule-set swap point).
     ctypedef void (*xdpfw_batch_fn)(void *engine)
+    # The extra reply of XDPFW_VERDICT_REPLY_BOTH.
+    ctypedef const uint8_t *(*xdpfw_extra_fn)(void *engine, uint32_t *length)
