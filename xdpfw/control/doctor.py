@@ -7,7 +7,7 @@ traffic), each with the advice to fix it. The exit status is 1 when any check fa
 
 The machine is read through a `Host` (files, sysfs, ethtool, capabilities, a socket
 probe), so the checks are unit-tested against fakes (tests/unit/test_doctor.py) and the
-real Host is tested against veths in a namespace (tests/priv/test_doctor.py).
+real Host is tested against veths in a namespace (tests/priv/test_doctor_veth.py).
 """
 from __future__ import annotations
 
@@ -179,7 +179,8 @@ def check_kernel(h: Host) -> list[Finding]:
         out.append(Finding("bpffs", OK, "/sys/fs/bpf mounted"))
     else:
         out.append(Finding("bpffs", WARN, "/sys/fs/bpf is not mounted",
-                           "xdpfw pins nothing, but the tests and bpftool expect it: mount -t bpf bpf /sys/fs/bpf"))
+                           "xdpfw pins nothing, but the tests and bpftool expect it: mount -t bpf bpf /sys/fs/bpf "
+                           "(under `ip netns exec`, /sys is remounted for the namespace, without bpffs)"))
     return out
 
 
