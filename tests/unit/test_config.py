@@ -210,7 +210,7 @@ def test_check_config_reports_rule_errors_with_file_line_and_keyword(tmp_path):
         """)
     assert rc == 1
     rules = tmp_path / "local.rules"
-    assert re.search(rf"^{re.escape(str(rules))}:2: error: sid:3 .*application-layer", err, re.M), err
+    assert re.search(rf"^{re.escape(str(rules))}:2: error: sid:3 .*http", err, re.M), err
     assert re.search(rf"^{re.escape(str(rules))}:3:\d+: error: .*'conten'", err, re.M), err
     assert "problem(s): nothing loaded" in out
 

@@ -198,7 +198,10 @@ def request(path: str, command: str, timeout: float = 300.0, **args: Any) -> tup
             raise ControlError(f"{path}: permission denied (the control socket is root only)") from None
         except OSError as e:
             raise ControlError(f"{path}: cannot connect: {e.strerror or e}") from None
-        s.sendall((json.dumps({"command": command, **args}) + "\n").encode())
+        try:
+            s.sendall((json.dumps({"command": command, **args}) + "\n").encode())
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered (a refusal) and closed first: read its answer
         try:
             raw = _read_line(s, 16 << 20)
         except socket.timeout:
