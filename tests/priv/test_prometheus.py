@@ -10,6 +10,7 @@ HTTP API:
 - every query of the Grafana dashboard returns data (Grafana's variables substituted);
 - every alert rule is loaded and evaluates without error, and every metric it names has
   data;
+- a reload (SIGHUP) of a broken rule file fires XdpfwReloadFailed (the running rules stay);
 - detaching XDP from one side (as an operator's `ip link set DEV xdp off` would) fires
   XdpfwXdpDetached for that side, and `xdpfw status --once` shows it DETACHED.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -142,7 +144,9 @@ def test_prometheus_dashboard_and_alerts_against_the_lab(lab):
     lab.add_address(lab.client, f"{BLOCKED_HOST}/24")
     work = Path(tempfile.mkdtemp(prefix="xdpfw-prom-"))
     eve = work / "eve.json"
-    app = ApplianceProcess(lab, "--rules", str(RULES), "--eve", str(eve), "--control-socket", "",
+    rules_file = work / "lab.rules"
+    rules_file.write_text(RULES.read_text())
+    app = ApplianceProcess(lab, "--rules", str(rules_file), "--eve", str(eve), "--control-socket", "",
                            metrics_port=METRICS_PORT)
     prom = Prometheus(lab.fw_ns, work)
     pinger = None
@@ -190,8 +194,8 @@ def test_prometheus_dashboard_and_alerts_against_the_lab(lab):
         assert float(batches[0]["value"][1]) > 100
 
         # Every alert rule is loaded and evaluates; every metric it names has data.
-        rules = prom.api("/api/v1/rules")["data"]["groups"]
-        loaded = {r["name"]: r for g in rules for r in g["rules"]}
+        groups = prom.api("/api/v1/rules")["data"]["groups"]
+        loaded = {r["name"]: r for g in groups for r in g["rules"]}
         shipped = alert_rules()
         assert set(loaded) == {r["alert"] for r in shipped}
         prom._wait(lambda: all(r.get("lastEvaluation", "").startswith("20") for r in
@@ -212,15 +216,25 @@ def test_prometheus_dashboard_and_alerts_against_the_lab(lab):
         screen = status_once(lab)
         assert re.search(rf"^{lab.side_a}\s+attached", screen, re.M), screen
         assert "rules 3 (kernel 2, engine 1)" in screen, screen
-        assert "blocked 1" in screen or re.search(r"blocked [1-9]", screen), screen
+        assert re.search(r"blocked [1-9]", screen), screen
+
+        # Provoke: a reload of a broken rule file (SIGHUP) keeps the running rules and fires
+        # XdpfwReloadFailed.
+        rules_file.write_text(RULES.read_text() + '\ndrop tcp any any -> any any (msg:"broken"; nosuchkeyword; sid:9000099;)\n')
+        app.proc.send_signal(signal.SIGHUP)
+
+        def firing(name):
+            return [a for a in prom.api("/api/v1/alerts")["data"]["alerts"]
+                    if a["labels"]["alertname"] == name and a["state"] == "firing"]
+        prom._wait(lambda: firing("XdpfwReloadFailed"), 30, "XdpfwReloadFailed firing")
+        failures = prom.query("xdpfw_ruleset_reload_failures_total")["data"]["result"]
+        assert failures[0]["value"][1] == "1"
+        assert prom.query("xdpfw_rules_loaded")["data"]["result"][0]["value"][1] == "3"
 
         # Provoke: detach XDP from side A behind the appliance's back.
         run_in(lab.fw_ns, ["ip", "link", "set", "dev", lab.side_a, "xdp", "off"])
 
-        def detached_firing():
-            alerts = prom.api("/api/v1/alerts")["data"]["alerts"]
-            return [a for a in alerts if a["labels"]["alertname"] == "XdpfwXdpDetached" and a["state"] == "firing"]
-        fired = prom._wait(detached_firing, 30, "XdpfwXdpDetached firing")
+        fired = prom._wait(lambda: firing("XdpfwXdpDetached"), 30, "XdpfwXdpDetached firing")
         assert [a["labels"]["device"] for a in fired] == [lab.side_a]
         assert fired[0]["labels"]["severity"] == "critical"
         screen = status_once(lab)
