@@ -306,3 +306,32 @@ def test_quantile_interpolates_like_promql():
     assert S._quantile(0.5, buckets) == pytest.approx(0.001)
     assert S._quantile(0.75, buckets) == pytest.approx(0.0015)
     assert S._quantile(0.5, [(float("inf"), 0.0)]) is None
+
+
+def test_concurrent_scrapes_do_not_mix_drop_totals():
+    """The endpoint serves scrapes from several threads; each sees consistent totals."""
+    from prometheus_client import generate_latest
+
+    reg = registry(FakeAppliance(drops={(0, "rule"): 4}))
+    results, errors = [], []
+
+    def scrape():
+        try:
+            for _ in range(30):
+                text = generate_latest(reg).decode()
+                results.append(re.search(r'xdpfw_dropped_packets_total\{device="a0",reason="rule"\} (\S+)', text).group(1))
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+    import sys
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)          # switch threads often: without the lock this mixes totals
+    try:
+        threads = [threading.Thread(target=scrape) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert not errors and len(results) == 120 and set(results) == {"4.0"}

@@ -173,11 +173,19 @@ class ApplianceCollector:
         self.control = control
         self.kernel_attach_check = kernel_attach_check
         self._build = (xdpfw.__version__, _bcc_version(), os.uname().release)
+        self._lock = threading.Lock()
 
     def describe(self):
         return []  # no registration-time collect(): maps may not exist yet
 
     def collect(self):
+        # The HTTP server answers scrapes in threads: one collection at a time, as the
+        # drop totals are summed across sections in instance state.
+        with self._lock:
+            fams = list(self._collect())
+        yield from fams
+
+    def _collect(self):
         app = self.app
         self._dropped_p: dict[tuple[str, str], int] = {}
         self._dropped_b: dict[tuple[str, str], int] = {}
