@@ -44,5 +44,5 @@ def test_refuses_rules_it_cannot_run(tmp_path):
                      'alert http any any -> any any (msg:"needs http"; content:"x"; sid:2;)\n')
     res = replay(SIP, "--rules", rules)
     assert res.returncode == 1
-    assert f"{rules}:2: error: sid:2" in res.stderr and "application-layer" in res.stderr
+    assert f"{rules}:2: error: sid:2" in res.stderr and "http decoder" in res.stderr
     assert res.stdout == ""  # nothing replayed with a rule it would have ignored

@@ -24,7 +24,7 @@ PER_PACKET = {
     "xsk.pyx": ["QueuePair._loop", "QueuePair._rx", "QueuePair._drop", "QueuePair._complete",
                 "QueuePair._refill", "QueuePair._kick_tx", "QueuePair._reply", "QueuePair._send_reply", "QueuePair._free_frame"],
     "engine.pyx": ["Engine.inspect", "Engine._add", "Engine._match", "Engine._suppressed", "Engine._thr_hit", "Engine._scan_stream", "Engine._header_ok", "Engine._static_ok", "Engine._dynamic_ok",
-                   "Engine._alert", "Engine._between", "Engine._frag_slot", "Engine._frag_release", "Engine._frag_track", "Engine._frag_bad", "Engine._scan_fragment", "Engine._combos", "_prog_eval", "Engine._rate", "_between_entry", "_sleep_ms", "_addr_in", "_port_in", "_be64", "_fb_ok", "_fb_apply", "_tcp_rst", "_icmp_unreach_in_place", "Engine._reject", "_extra_entry", "_put16", "_put32", "_sum16", "_fold", "_le32", "_rd32", "_inspect_entry"],
+                   "Engine._alert", "Engine._between", "Engine._frag_slot", "Engine._frag_release", "Engine._frag_track", "Engine._frag_bad", "Engine._scan_fragment", "Engine._combos", "_prog_eval", "Engine._rate", "Engine._app", "Engine._feed", "Engine._app_detect", "Engine._app_reset_slot", "Engine._app_end", "Engine._app_event_count", "Engine._piece", "_app_data", "_app_event", "_len_ok", "_between_entry", "_sleep_ms", "_addr_in", "_port_in", "_be64", "_fb_ok", "_fb_apply", "_tcp_rst", "_icmp_unreach_in_place", "Engine._reject", "_extra_entry", "_put16", "_put32", "_sum16", "_fold", "_le32", "_rd32", "_inspect_entry"],
     "flow.pyx": ["FlowTable.lookup", "FlowTable.tcp_track", "FlowTable._timeout", "FlowTable._reclaim",
                  "FlowTable._init", "FlowTable._count", "FlowTable._expired", "_mix", "_load64"],
     "decode.pyx": ["xdpfw_decode", "_decode_l4", "_decode_eth", "_decode_ipv4", "_ipv4_options",
@@ -49,6 +49,8 @@ BOUNDED_COPIES = {
     "Engine._reject": {"__pyx_v_p->l4_off + 20"},
     # the ICMP error's quote: the original IP header + 8 bytes (<= 68 v4, 48 v6)
     "_icmp_unreach_in_place": {"__pyx_v_q"},
+    # the first bytes of a direction kept for protocol detection: PROBE_MAX (16), a constant
+    "Engine._app_detect": {"__pyx_e_5xdpfw_5_fast_6engine_PROBE_MAX"},
 }
 PY_API = re.compile(r"\b(Py[A-Z]\w*|_Py\w+|__Pyx_(?!Raise|GetRef)\w+|Py_INCREF|Py_DECREF|__Pyx_GOTREF)\s*\(")
 

@@ -88,8 +88,8 @@ cdef extern from "xdpfw_engine.h" nogil:
         xdpfw_set_ref src, dst, sport, dport
         uint32_t dsize_lo, dsize_hi
         uint8_t action, proto, bidir, flow, dsize_op, noalert
-        uint8_t rf, rf_track, rf_action, reject
-        uint32_t rf_count, rf_seconds, rf_timeout
+        uint8_t rf, rf_track, rf_action, reject, app_proto, blen_op
+        uint32_t rf_count, rf_seconds, rf_timeout, blen_lo, blen_hi
     enum:
         XDPFW_THR_RATE_KEY
     struct xdpfw_alert_rec:
@@ -102,6 +102,7 @@ cdef extern from "xdpfw_engine.h" nogil:
         uint32_t sig
         uint8_t proto, ip_version, action, blocked, direction, side
         uint16_t gen
+        uint8_t app_proto
 
 cdef extern from *:
     """
@@ -145,16 +146,27 @@ cdef enum:
     C_FRAG_AFTER_BAD
     C_FRAG_EVICTED
     C_RATE_FILTERED
+    C_APP_DETECTED
+    C_APP_FAILED
+    C_APP_BYTES
+    C_APP_EVENTS
+    C_APP_INST_FULL
+    C_APP_PENDING_FULL
     C_MAX
+
+APP_PROTO_NAMES = ("unknown", "http", "tls", "dns", "failed")   # XDPFW_APP_PROTOS order (tested)
 
 COUNTER_NAMES = ("packets", "decode_errors", "non_ip", "no_flow", "flow_dropped", "tcp_dropped",
                  "scanned_bytes", "matches", "match_overflow", "stream_pool_empty", "matcher_errors",
                  "alerts", "alert_ring_full", "passed_by_rule", "dropped_by_rule", "fired_overflow",
                  "threshold_evicted", "alerts_thresholded", "alerts_suppressed", "rejects_sent", "tcp_fragments",
                  "frag_datagrams", "frag_completed", "frag_out_of_order", "frag_overlaps", "frag_after_bad",
-                 "frag_evicted", "rate_filter_activations")
+                 "frag_evicted", "rate_filter_activations", "app_detected", "app_detection_failed",
+                 "app_bytes", "app_events", "app_instances_full", "app_pending_full")
 
 cdef uint32_t NO_SIG = 0xFFFFFFFF   # report map entry with no signature
+
+include "engine_app.pxi"
 
 # What one rule set is for the worker: tables and matcher handles, all C. The live set is
 # `Engine.rs`; a reload builds `Engine.staged` aside and the worker swaps it in between
@@ -189,6 +201,8 @@ cdef struct ruleset:
     uint32_t combo_base         # combination c is reported as stream id combo_base + c
     uint32_t opwords
     uint64_t *opbits            # slots x opwords, zeroed = nothing seen
+    app_buf_rt abuf[XDPFW_APP_BUFFER_MAX]   # per app buffer: its database (NULL: no rule)
+    uint8_t app_on              # some rule inspects an app buffer: decoders run
     const void *fdb             # the block rules compiled for streaming: fragmented datagrams
     void *fpool                 # this worker's stream pool for fdb
     const xdpfw_matcher_ops *fops
@@ -385,6 +399,15 @@ cdef class Engine:
     cdef uint32_t cand[MAX_FIRED]    # rules whose conditions but flowbits hold on this packet
     cdef bint quiet[MAX_FIRED]       # fired[i] matched but rate control or suppress mutes its alert
     cdef uint8_t act[MAX_FIRED]      # fired[i]'s action on this packet (a rate_filter may change it)
+    cdef app_flow *aflow             # per flow slot: decoder state, protocol detection bytes
+    cdef app_inst *ainst             # per flow slot: 2 x APP_INST open buffer instances
+    cdef xdpfw_app_sink sink
+    cdef app_ctx actx
+    cdef xdpfw_match amrec[APP_MATCH_CAP]
+    cdef xdpfw_match_buf amb
+    cdef uint32_t app_fired[MAX_FIRED]   # rules an app buffer completed on this packet
+    cdef uint32_t app_nfired
+    cdef uint64_t app_events[XDPFW_APP_PROTO_MAX]
     cdef frag_entry *frags           # datagrams being fragmented (fixed capacity, per worker)
     cdef uint32_t frag_mask
     cdef uint64_t frag_timeout_ns
@@ -412,6 +435,8 @@ cdef class Engine:
         self.generation = 0
         self.mstreams = NULL
         self.frags = NULL
+        self.aflow = NULL
+        self.ainst = NULL
         self.mstream_owner = NULL
         self.mrec = NULL
         self.ring = NULL
@@ -425,6 +450,8 @@ cdef class Engine:
         _free_ruleset(&self.retired)
         PyMem_Free(self.mstreams)
         PyMem_Free(self.frags)
+        PyMem_Free(self.aflow)
+        PyMem_Free(self.ainst)
         PyMem_Free(self.mstream_owner)
         PyMem_Free(self.mrec)
         PyMem_Free(self.ring)
@@ -434,7 +461,7 @@ cdef class Engine:
                  uint32_t flow_capacity=65536, uint32_t stream_pool=0,
                  uint32_t alert_ring=4096, rules=None, bint midstream=True, uint32_t gap_resync=0,
                  bint ips=True, uint32_t thresholds=16384, bint replies=False,
-                 Database frag_db=None, uint32_t fragments=4096):
+                 Database frag_db=None, uint32_t fragments=4096, app=None):
         """tables: an xdpfw.detect.tables.SigTables (signature, address and port arrays and
         the matcher report map). Databases are shared, read-only; everything else is this
         worker's."""
@@ -455,8 +482,21 @@ cdef class Engine:
         self.frag_mask = ring - 1
         self.frag_timeout_ns = FRAG_TIMEOUT_NS
         ring = 64
+        self.aflow = <app_flow *>PyMem_Calloc(self.flows.capacity, sizeof(app_flow))
+        self.ainst = <app_inst *>PyMem_Calloc(<size_t>self.mstream_slots * APP_INST, sizeof(app_inst))
+        if self.aflow == NULL or self.ainst == NULL:
+            raise MemoryError()
+        self.actx.engine = <void *>self
+        self.sink.ctx = &self.actx
+        self.sink.data = _app_data
+        self.sink.event = _app_event
+        self.amb.rec = self.amrec
+        self.amb.capacity = APP_MATCH_CAP
+        self.amb.count = 0
+        self.amb.overflow = 0
+        memset(self.app_events, 0, sizeof(self.app_events))
         self._rules_by_gen = {}
-        self._live_refs = self._build(&self.rs, tables, stream_db, block_db, frag_db)
+        self._live_refs = self._build(&self.rs, tables, stream_db, block_db, frag_db, app)
         self.rules = rules
         self._rules_by_gen[0] = rules
         self.mrec = <xdpfw_match *>PyMem_Calloc(MATCH_CAP, sizeof(xdpfw_match))
@@ -489,7 +529,7 @@ cdef class Engine:
         self.replies = replies
 
     cdef object _build(self, ruleset *r, tables, Database stream_db, Database block_db,
-                       Database frag_db):
+                       Database frag_db, app):
         """Fill *r from the control plane's tables and databases (r must be empty); returns
         the Python objects that own its matcher handles, to keep while r is in use."""
         cdef uint32_t i
@@ -518,6 +558,8 @@ cdef class Engine:
             r.breport_sig = _report_array(breport, &r.nbreport)
             for i, sg in enumerate(sigs):
                 _fill_sig(&r.sigs[i], sg)
+                if sg.app_proto:
+                    r.app_on = 1    # protocol detection runs: this rule needs it
             for i, (lo, hi) in enumerate(addrs):
                 r.addrs[i].lo_hi = lo >> 64
                 r.addrs[i].lo_lo = lo & 0xFFFFFFFFFFFFFFFF
@@ -528,7 +570,8 @@ cdef class Engine:
                 r.ports[i].hi = hi
             for i, sg in enumerate(hdr_only):
                 r.hdr_only[i] = sg
-            dbs = [d for d in (stream_db, block_db, frag_db) if d is not None]
+            app_bufs = list(app.buffers) if app else []
+            dbs = [d for d in (stream_db, block_db, frag_db) if d is not None] + [ab.db for ab in app_bufs if ab.db is not None]
             if dbs:
                 scratch = _backend(dbs[0]).Scratch(*dbs)
                 r.scratch = scratch.c_scratch
@@ -540,10 +583,27 @@ cdef class Engine:
             if frag_db is not None:
                 fpool = _backend(frag_db).StreamPool(frag_db, self.frag_mask + 1)
                 r.fdb, r.fops, r.fpool = frag_db.c_db, frag_db.ops, fpool.c_pool
+            apools = []
+            for ab in app_bufs:
+                if not 0 <= ab.buf < XDPFW_APP_BUFFER_MAX or r.abuf[ab.buf].active:
+                    raise ValueError(f"app buffer id {ab.buf}: out of range or given twice")
+                r.abuf[ab.buf].active = 1
+                r.app_on = 1
+                r.abuf[ab.buf].every = _u32_array(ab.every, &r.abuf[ab.buf].nevery)
+                if ab.db is None:
+                    continue
+                if (<Database>ab.db).mode != "stream":
+                    raise ValueError("app buffer databases are streaming databases")
+                apool = _backend(ab.db).StreamPool(ab.db, APP_POOL)
+                apools.append(apool)
+                r.abuf[ab.buf].report = _report_array(ab.report, &r.abuf[ab.buf].nreport)
+                r.abuf[ab.buf].db = (<Database>ab.db).c_db
+                r.abuf[ab.buf].ops = (<Database>ab.db).ops
+                r.abuf[ab.buf].pool = (<StreamPool>apool).c_pool
         except BaseException:
             _free_ruleset(r)
             raise
-        return (stream_db, block_db, frag_db, scratch, pool, fpool)
+        return (stream_db, block_db, frag_db, scratch, pool, fpool, app, apools)
 
     # ---- rule-set swap (live reload) -------------------------------------------------------
     cdef void _between(self) noexcept nogil:
@@ -563,6 +623,7 @@ cdef class Engine:
         memset(self.thr, 0, (self.thr_mask + 1) * sizeof(xdpfw_thr_entry))
         for i in range(self.frag_mask + 1):
             memset(&self.frags[i].st, 0, sizeof(xdpfw_mstream))  # reopened from the new pool
+        memset(self.ainst, 0, <size_t>self.mstream_slots * APP_INST * sizeof(app_inst))
         for i in range(self.flows.capacity):
             self.flows.flows[i].hdr_rules[0] = HDR_UNKNOWN
             self.flows.flows[i].hdr_rules[1] = HDR_UNKNOWN
@@ -570,14 +631,14 @@ cdef class Engine:
         xdpfw_store_rel(&self.swap_state, SWAP_RETIRED)
 
     def stage_rules(self, tables, *, Database stream_db=None, Database block_db=None, rules=None,
-                    Database frag_db=None):
+                    Database frag_db=None, app=None):
         """Build a new rule set aside (matcher scratch and stream pool included) and hand
         it to the worker, which swaps it in between batches. Returns the generation the
         swap will produce; wait for it with finish_swap(). Raises if a swap is pending."""
         self._collect_retired()
         if xdpfw_load_acq(&self.swap_state) != SWAP_IDLE:
             raise RuntimeError("a rule-set swap is already pending")
-        refs = self._build(&self.staged, tables, stream_db, block_db, frag_db)
+        refs = self._build(&self.staged, tables, stream_db, block_db, frag_db, app)
         self._staged_refs = refs
         self._staged_rules = rules
         xdpfw_store_rel(&self.swap_state, SWAP_STAGED)
@@ -687,6 +748,7 @@ cdef class Engine:
         data = frame + p.payload_off
         dlen = p.payload_len
         self.mbuf.count = 0
+        self.app_nfired = 0
         rmap, rmax = self.rs.report_sig, self.rs.nreport
         if p.l4_proto == 6 and (p.layers & XDPFW_LAYER_L4):
             res = self.flows.tcp_track(f, direction, p.tcp_seq, p.tcp_flags, dlen, &skip)
@@ -697,16 +759,25 @@ cdef class Engine:
                 reason[0] = XDPFW_DROP_TCP_OUT_OF_ORDER
                 return XDPFW_VERDICT_DROP
             if (res == XDPFW_SEG_IN_ORDER or res == XDPFW_SEG_OVERLAP or res == XDPFW_SEG_MIDSTREAM
-                    or res == XDPFW_SEG_RESYNC) and dlen > skip and self.rs.sdb != NULL:
-                self._scan_stream(f, direction, data + skip, dlen - skip, res == XDPFW_SEG_RESYNC)
+                    or res == XDPFW_SEG_RESYNC) and dlen > skip:
+                if self.rs.sdb != NULL:
+                    self._scan_stream(f, direction, data + skip, dlen - skip, res == XDPFW_SEG_RESYNC)
+                if self.rs.app_on:
+                    self._app(f, p, direction, data + skip, dlen - skip,
+                              XDPFW_APP_F_GAP if res == XDPFW_SEG_RESYNC else 0)
+            if self.rs.app_on and (p.tcp_flags & 0x05) and res != XDPFW_SEG_RETRANSMIT:
+                self._app_end(f, direction)   # FIN or RST: the direction's open instances end
         elif fe != NULL:
             rmap, rmax = self.rs.breport_sig, self.rs.nbreport
             self._scan_fragment(fe, p, data, dlen)
-        elif dlen and self.rs.bops != NULL:
+        elif dlen:
             rmap, rmax = self.rs.breport_sig, self.rs.nbreport
-            self.cnt[C_SCANNED_BYTES] += dlen
-            if self.rs.bops.scan_block(self.rs.bdb, self.rs.scratch, data, dlen, &self.mbuf) < 0:
-                self.cnt[C_MATCHER_ERRORS] += 1
+            if self.rs.bops != NULL:
+                self.cnt[C_SCANNED_BYTES] += dlen
+                if self.rs.bops.scan_block(self.rs.bdb, self.rs.scratch, data, dlen, &self.mbuf) < 0:
+                    self.cnt[C_MATCHER_ERRORS] += 1
+            if self.rs.app_on and p.l4_proto == 17 and not (p.ip_flags & XDPFW_IP_FRAG):
+                self._app(f, p, direction, data, dlen, XDPFW_APP_F_DATAGRAM)
 
         # Rules the matcher reported, then rules with no payload condition.
         self.cnt[C_MATCHES] += self.mbuf.count
@@ -719,6 +790,9 @@ cdef class Engine:
                 sig = rmap[self.mrec[i].id]
                 if sig != NO_SIG and self._header_ok(&self.rs.sigs[sig], p, f, direction):
                     ncand = self._add(self.cand, sig, ncand)
+        for i in range(self.app_nfired):    # rules an application buffer completed
+            if self._header_ok(&self.rs.sigs[self.app_fired[i]], p, f, direction):
+                ncand = self._add(self.cand, self.app_fired[i], ncand)
         # Rules without payload conditions: whether any can match this flow direction's
         # protocol, addresses and ports is fixed for the flow, so it is worked out once and
         # most packets skip the list (an IP blocklist rarely matches).
@@ -1105,14 +1179,165 @@ cdef class Engine:
             self.cnt[C_FRAG_COMPLETED] += 1
             self._frag_release(e)
 
+    # ---- application layer (engine_app.pxi) ----------------------------------------------
+    cdef void _app(self, xdpfw_flow *f, const xdpfw_pkt *p, int direction, const uint8_t *data,
+                   uint32_t n, uint32_t flags) noexcept nogil:
+        """In-order payload of a direction (a TCP run, or a whole UDP datagram) to the
+        flow's decoder, after protocol detection."""
+        cdef uint32_t slot = <uint32_t>(f - self.flows.flows)
+        cdef app_flow *af = &self.aflow[slot]
+        if af.owner != f.flow_id:
+            self._app_reset_slot(slot, f.flow_id)
+        if f.app_proto == XDPFW_APP_UNKNOWN:
+            self._app_detect(f, p, af, slot, direction, data, n, flags)
+        elif f.app_proto == XDPFW_APP_DNS:
+            self._feed(f, af, slot, direction, data, n, flags)
+
+    cdef void _feed(self, xdpfw_flow *f, app_flow *af, uint32_t slot, int direction, const uint8_t *data,
+                    uint32_t n, uint32_t flags) noexcept nogil:
+        self.actx.slot = slot
+        self.actx.direction = direction
+        self.cnt[C_APP_BYTES] += n
+        if f.app_proto == XDPFW_APP_DNS:
+            dns_feed(&af.st.dns, direction, data, n, flags, &self.sink)
+
+    cdef void _app_detect(self, xdpfw_flow *f, const xdpfw_pkt *p, app_flow *af, uint32_t slot,
+                          int direction, const uint8_t *data, uint32_t n, uint32_t flags) noexcept nogil:
+        cdef uint8_t tmp[PROBE_MAX]
+        cdef uint32_t kept = af.probe_len[direction], take, i
+        cdef int r = XDPFW_PROBE_NO
+        cdef bint datagram = (flags & XDPFW_APP_F_DATAGRAM) != 0
+        if flags & XDPFW_APP_F_GAP:
+            kept = 0                # bytes were lost: what was kept no longer leads up to these
+        take = PROBE_MAX - kept if n > PROBE_MAX - kept else n
+        memcpy(tmp, af.probe[direction], PROBE_MAX)
+        for i in range(take):       # at most PROBE_MAX bytes, once per direction
+            tmp[kept + i] = data[i]
+        if p.sport == 53 or p.dport == 53:
+            if datagram:            # a whole datagram: probe all of it
+                r = dns_probe(data, n, direction, XDPFW_APP_F_DATAGRAM)
+            else:
+                r = dns_probe(tmp, kept + take, direction, 0)
+        if r == XDPFW_PROBE_YES:
+            f.app_proto = XDPFW_APP_DNS
+            dns_init(&af.st.dns)
+            self.cnt[C_APP_DETECTED] += 1
+            if kept:
+                self._feed(f, af, slot, direction, af.probe[direction], kept, 0)
+            af.probe_len[direction] = 0
+            self._feed(f, af, slot, direction, data, n, flags & ~XDPFW_APP_F_GAP)
+        elif r == XDPFW_PROBE_MORE and not datagram and kept + take < PROBE_MAX:
+            memcpy(af.probe[direction], tmp, PROBE_MAX)
+            af.probe_len[direction] = kept + take
+        else:
+            f.app_proto = XDPFW_APP_FAILED
+            self.cnt[C_APP_FAILED] += 1
+
+    cdef void _app_reset_slot(self, uint32_t slot, uint64_t flow_id) noexcept nogil:
+        """The slot holds a new flow: give the old flow's open instances back."""
+        cdef app_inst *ip = &self.ainst[<size_t>slot * 2 * APP_INST]
+        cdef uint32_t i
+        for i in range(2 * APP_INST):
+            if ip[i].used and (ip[i].st.flags & XDPFW_MSTREAM_OPEN) and self.rs.abuf[ip[i].buf].db != NULL:
+                self.rs.abuf[ip[i].buf].ops.close(self.rs.abuf[ip[i].buf].pool, self.rs.scratch, &ip[i].st, NULL)
+        memset(ip, 0, 2 * APP_INST * sizeof(app_inst))
+        memset(&self.aflow[slot], 0, sizeof(app_flow))
+        self.aflow[slot].owner = flow_id
+
+    cdef void _app_end(self, xdpfw_flow *f, int direction) noexcept nogil:
+        cdef uint32_t slot = <uint32_t>(f - self.flows.flows)
+        cdef app_flow *af = &self.aflow[slot]
+        if af.owner != f.flow_id:
+            return
+        self.actx.slot = slot
+        self.actx.direction = direction
+        if f.app_proto == XDPFW_APP_DNS:
+            dns_end(&af.st.dns, direction, &self.sink)
+
+    cdef void _app_event_count(self, uint32_t proto) noexcept nogil:
+        self.cnt[C_APP_EVENTS] += 1
+        if proto < XDPFW_APP_PROTO_MAX:
+            self.app_events[proto] += 1
+
+    cdef void _piece(self, uint32_t slot, int direction, uint32_t buf, const uint8_t *data, uint32_t n,
+                     uint32_t flags) noexcept nogil:
+        """One piece of a buffer instance (the decoder's sink)."""
+        cdef app_buf_rt *b
+        cdef app_inst *base
+        cdef app_inst *ip = NULL
+        cdef app_inst *free_ = NULL
+        cdef uint32_t i, sig
+        cdef bint end = (flags & XDPFW_APP_END) != 0
+        if buf >= XDPFW_APP_BUFFER_MAX or not self.rs.abuf[buf].active:
+            return                  # no rule inspects this buffer
+        b = &self.rs.abuf[buf]
+        base = &self.ainst[(<size_t>slot * 2 + direction) * APP_INST]
+        for i in range(APP_INST):
+            if base[i].used and base[i].buf == buf:
+                ip = &base[i]
+            elif not base[i].used and free_ == NULL:
+                free_ = &base[i]
+        if flags & XDPFW_APP_START:
+            if ip != NULL:          # the decoder restarted it: the old instance is over
+                if ip.st.flags & XDPFW_MSTREAM_OPEN:
+                    b.ops.close(b.pool, self.rs.scratch, &ip.st, NULL)
+            else:
+                ip = free_
+            if ip == NULL:
+                self.cnt[C_APP_INST_FULL] += 1
+                return
+            memset(ip, 0, sizeof(app_inst))
+            if b.db != NULL and b.ops.open(b.pool, &ip.st) != 0:
+                self.cnt[C_STREAM_POOL_EMPTY] += 1
+                return
+            ip.used = 1
+            ip.buf = <uint8_t>buf
+        elif ip == NULL:
+            return                  # an instance that was not opened (no room, a swap)
+        self.amb.count = 0
+        ip.len += n
+        if b.db != NULL:
+            if n:
+                self.cnt[C_SCANNED_BYTES] += n
+                if b.ops.scan(b.db, self.rs.scratch, &ip.st, data, n, &self.amb) < 0:
+                    self.cnt[C_MATCHER_ERRORS] += 1
+            if end and b.ops.close(b.pool, self.rs.scratch, &ip.st, &self.amb) < 0:
+                self.cnt[C_MATCHER_ERRORS] += 1
+        self.cnt[C_MATCHES] += self.amb.count
+        for i in range(self.amb.count):
+            if self.amrec[i].id >= b.nreport or b.report[self.amrec[i].id] == NO_SIG:
+                continue
+            sig = b.report[self.amrec[i].id]
+            if self.rs.sigs[sig].blen_op == XDPFW_DSIZE_NONE:
+                self.app_nfired = self._add(self.app_fired, sig, self.app_nfired)
+            elif end:
+                if _len_ok(&self.rs.sigs[sig], ip.len):
+                    self.app_nfired = self._add(self.app_fired, sig, self.app_nfired)
+            elif ip.npending < APP_PENDING:
+                ip.pending[ip.npending] = sig   # decided when the length is known
+                ip.npending += 1
+            else:
+                self.cnt[C_APP_PENDING_FULL] += 1
+        if end:
+            for i in range(ip.npending):
+                if _len_ok(&self.rs.sigs[ip.pending[i]], ip.len):
+                    self.app_nfired = self._add(self.app_fired, ip.pending[i], self.app_nfired)
+            for i in range(b.nevery):   # rules with only a length check on this buffer
+                if _len_ok(&self.rs.sigs[b.every[i]], ip.len):
+                    self.app_nfired = self._add(self.app_fired, b.every[i], self.app_nfired)
+            ip.used = 0
+
     cdef inline bint _header_ok(self, const xdpfw_sig *s, const xdpfw_pkt *p, const xdpfw_flow *f,
                                 int direction) noexcept nogil:
         return self._static_ok(s, p) and self._dynamic_ok(s, p, f, direction)
 
     cdef bint _dynamic_ok(self, const xdpfw_sig *s, const xdpfw_pkt *p, const xdpfw_flow *f,
                           int direction) noexcept nogil:
-        """The parts of a rule's header that change during a flow: flow state, dsize."""
+        """The parts of a rule's header that change during a flow: flow state, dsize, the
+        detected application protocol."""
         cdef bint est
+        if s.app_proto and f.app_proto != s.app_proto:
+            return False
         if s.flow:
             if f.key.proto == 6:
                 est = f.tcp_state == XDPFW_TCP_ESTABLISHED or f.tcp_state == XDPFW_TCP_CLOSING
@@ -1184,6 +1409,7 @@ cdef class Engine:
         r.direction = direction
         r.side = side
         r.gen = self.generation & 0xFFFF
+        r.app_proto = f.app_proto
         xdpfw_store_rel(&self.ring_head, head + 1)
         self.cnt[C_ALERTS] += 1
 
@@ -1282,6 +1508,8 @@ cdef class Engine:
                         "blocked": bool(r.blocked),
                         "direction": "to_server" if r.direction == XDPFW_DIR_TOSERVER else "to_client",
                         "side": r.side, "gen": r.gen,
+                        "app_proto": APP_PROTO_NAMES[r.app_proto] if XDPFW_APP_UNKNOWN < r.app_proto < XDPFW_APP_FAILED
+                        else None,
                         "rule": self._rule_of(r.gen, r.sig)})
             tail += 1
         xdpfw_store_rel(&self.ring_tail, tail)
@@ -1298,6 +1526,8 @@ cdef class Engine:
 
     def counters(self):
         c = {name: self.cnt[i] for i, name in enumerate(COUNTER_NAMES)}
+        c["app_events_by_proto"] = {APP_PROTO_NAMES[i]: self.app_events[i] for i in range(XDPFW_APP_PROTO_MAX)
+                                    if self.app_events[i]}
         c["flows"] = self.flows.counters()
         return c
 
@@ -1308,6 +1538,17 @@ cdef class Engine:
     def inspector(self):
         """A capsule of the C entry point (xdpfw_inspect_fn) for QueuePair.bind_engine()."""
         return PyCapsule_New(<void *>_inspect_entry, b"xdpfw_inspect_fn", NULL)
+
+
+cdef uint32_t *_u32_array(values, uint32_t *n) except NULL:
+    cdef uint32_t i
+    n[0] = len(values)
+    cdef uint32_t *a = <uint32_t *>PyMem_Calloc(max(1, n[0]), sizeof(uint32_t))
+    if a == NULL:
+        raise MemoryError()
+    for i in range(n[0]):
+        a[i] = values[i]
+    return a
 
 
 cdef uint32_t *_report_array(report, uint32_t *n) except NULL:
@@ -1441,6 +1682,10 @@ cdef void _free_ruleset(ruleset *r) noexcept:
     PyMem_Free(r.prog_first)
     PyMem_Free(r.prog)
     PyMem_Free(r.opbits)
+    cdef int b
+    for b in range(XDPFW_APP_BUFFER_MAX):
+        PyMem_Free(r.abuf[b].report)
+        PyMem_Free(r.abuf[b].every)
     memset(r, 0, sizeof(ruleset))
 
 
@@ -1634,6 +1879,7 @@ cdef void _fill_sig(xdpfw_sig *d, s):
     d.dsize_hi = s.dsize_hi
     d.noalert = s.noalert
     d.rf, d.rf_track, d.rf_action, d.reject = s.rf, s.rf_track, s.rf_action, s.reject
+    d.app_proto, d.blen_op, d.blen_lo, d.blen_hi = s.app_proto, s.blen_op, s.blen_lo, s.blen_hi
     d.rf_count, d.rf_seconds, d.rf_timeout = s.rf_count, s.rf_seconds, s.rf_timeout
 
 

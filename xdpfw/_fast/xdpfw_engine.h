@@ -119,8 +119,10 @@ struct xdpfw_sig {
 	__u8 rf_track;    /* XDPFW_TRACK_* */
 	__u8 rf_action;   /* XDPFW_ACT_* while the rate_filter is active */
 	__u8 reject;      /* XDPFW_REJECT_* bits, for XDPFW_ACT_REJECT */
-	__u8 pad[2];
+	__u8 app_proto;   /* the flow's detected protocol must be this XDPFW_APP_* (0: any) */
+	__u8 blen_op;     /* XDPFW_DSIZE_*: bsize/urilen on the length of its app buffer instance */
 	__u32 rf_count, rf_seconds, rf_timeout;
+	__u32 blen_lo, blen_hi;
 };
 
 /*
@@ -144,6 +146,8 @@ struct xdpfw_alert_rec {
 	__u8 direction;        /* XDPFW_DIR_* */
 	__u8 side;             /* interface side it arrived on */
 	__u16 gen;             /* rule-set generation (low bits): the table `sig` indexes */
+	__u8 app_proto;        /* the flow's detected application protocol (XDPFW_APP_*) */
+	__u8 pad[7];
 };
 
 #endif /* XDPFW_ENGINE_H */

@@ -80,7 +80,7 @@ class AlertSink:
             flow_start_ns=rec["flow_start_ns"],
             action=_effective_action(str(rule.action), rec["action"]),
             verdict="drop" if rec["blocked"] else None, ips=self.ips,
-            drop_reason="rules" if kind == "drop" else None)
+            drop_reason="rules" if kind == "drop" else None, app_proto=rec.get("app_proto"))
 
     def drain(self, engine) -> int:
         n = 0

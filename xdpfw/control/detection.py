@@ -16,14 +16,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from xdpfw.control import apprules
 from xdpfw.control.acl import compile_acl
 from xdpfw.control.bpfload import AclTables
 from xdpfw.control.sigtables import NotEngineRule, SigTables
 from xdpfw.rules.model import PAYLOAD
 
 APP_PROTOS = ("http", "tls", "dns")
-STREAM_PROTOS = ("tcp", "ip")
-BLOCK_PROTOS = ("udp", "icmp", "ip")
+STREAM_PROTOS = ("tcp", "ip", "http", "tls", "dns")   # DNS runs over TCP too
+BLOCK_PROTOS = ("udp", "icmp", "ip", "dns")
 
 
 @dataclass
@@ -32,6 +33,7 @@ class Detection:
     tables: SigTables
     stream_db: object = None
     block_db: object = None
+    app: object = None                 # apprules.AppTables: per app buffer databases
     frag_db: object = None             # the block rules compiled for streaming: IP fragments
     in_kernel: list = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -46,8 +48,8 @@ class Detection:
         """A callable making one Engine per worker (databases shared, state per worker)."""
         from xdpfw._fast.engine import Engine
 
-        tables, sdb, bdb, fdb = self.tables, self.stream_db, self.block_db, self.frag_db
-        return lambda: Engine(tables, stream_db=sdb, block_db=bdb, frag_db=fdb, rules=tables.rules,
+        tables, sdb, bdb, fdb, app = self.tables, self.stream_db, self.block_db, self.frag_db, self.app
+        return lambda: Engine(tables, stream_db=sdb, block_db=bdb, frag_db=fdb, app=app, rules=tables.rules,
                               **engine_kw)
 
     def stage(self, engine) -> int:
@@ -55,7 +57,7 @@ class Detection:
         worker swaps it in between batches. Returns the generation to wait for
         (engine.finish_swap())."""
         return engine.stage_rules(self.tables, stream_db=self.stream_db, block_db=self.block_db,
-                                  frag_db=self.frag_db, rules=self.tables.rules)
+                                  frag_db=self.frag_db, app=self.app, rules=self.tables.rules)
 
 
 def _problem(rule, msg: str) -> str:
@@ -83,23 +85,30 @@ def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = Non
         comp = compile_acl(rules)
         det.acl, det.in_kernel, rules = comp.tables, comp.in_kernel, comp.rest
 
-    header_only, payload = [], []
+    header_only, payload, app_rules = [], [], []
+    app_proto: dict[int, int] = {}    # id(rule) -> XDPFW_APP_* it requires (0: none)
     for r in rules:
         bufs = set(r.buffers())
-        if r.proto in APP_PROTOS:
-            det.problems.append(_problem(r, f"applies to '{r.proto}' flows: the application-layer protocol "
-                                            "detection it needs is not in this build"))
+        try:
+            proto = apprules.app_proto_of(r)
+        except NotEngineRule as e:
+            det.problems.append(_problem(r, str(e)))
             continue
+        if apprules.rule_buffers(r):
+            app_rules.append(r)       # apprules checks the decoder and the buffers
+            continue
+        if proto is not None and proto not in apprules.DECODERS:
+            det.problems.append(_problem(r, f"applies to '{proto}' flows: the {proto} decoder is not in "
+                                            "this build yet"))
+            continue
+        app_proto[id(r)] = apprules.PROTO_ID[proto] if proto else 0
         if not bufs:
             header_only.append(r)
-        elif bufs == {PAYLOAD}:
-            payload.append(r)
         else:
-            det.problems.append(_problem(r, f"inspects {', '.join(sorted(bufs - {PAYLOAD}))}: the application-"
-                                            "layer decoders that produce those buffers are not in this build"))
+            payload.append(r)
     for r in header_only:
         try:
-            det.tables.add(r, has_payload=False)
+            det.tables.add(r, has_payload=False, app_proto=app_proto[id(r)])
         except NotEngineRule as e:
             det.problems.append(_problem(r, f"not supported by the engine: {e}"))
 
@@ -150,7 +159,7 @@ def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = Non
             r = subset[idx]
             if id(r) not in sig_of_rule:
                 try:
-                    sig_of_rule[id(r)] = det.tables.add(r, has_payload=True)
+                    sig_of_rule[id(r)] = det.tables.add(r, has_payload=True, app_proto=app_proto[id(r)])
                 except NotEngineRule as e:
                     det.problems.append(_problem(r, f"not supported by the engine: {e}"))
                     sig_of_rule[id(r)] = None
@@ -167,6 +176,12 @@ def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = Non
             # The same patterns for streaming: a datagram split into IP fragments is
             # scanned fragment by fragment, in place (engine.pyx, FRAG_*).
             det.frag_db = type(db).compile(cb.patterns, mode="stream")
+    if app_rules:
+        if matcher != "hs":
+            det.problems.extend(_problem(r, "application-layer buffers need the Hyperscan matcher")
+                                for r in app_rules)
+        else:
+            det.app = apprules.build_app(app_rules, det.tables, det.problems, _problem)
     return det
 
 

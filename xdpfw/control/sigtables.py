@@ -66,6 +66,10 @@ class Sig:
     rf_action: int = 0
     rf_timeout: int = 0
     reject: int = 0              # XDPFW_REJECT_* bits
+    app_proto: int = 0           # XDPFW_APP_* the flow must be detected as (0: any)
+    blen_op: int = E.DSIZE_NONE  # bsize/urilen: length of the inspected buffer instance
+    blen_lo: int = 0
+    blen_hi: int = 0
 
 
 @dataclass
@@ -149,8 +153,10 @@ class SigTables:
         self.ports.extend(pset.ranges())
         return (first, len(self.ports) - first, 0)
 
-    def add(self, rule, *, has_payload: bool) -> int:
-        """Append one rule; returns its signature index."""
+    def add(self, rule, *, has_payload: bool, app_proto: int = 0, buf_len=None) -> int:
+        """Append one rule; returns its signature index. app_proto: the application
+        protocol the flow must be detected as; buf_len: (op, lo, hi) of its app buffer's
+        length check (bsize, urilen)."""
         if rule.proto not in PROTO:
             raise NotEngineRule(f"protocol {rule.proto!r}")
         if str(rule.action) in ("rejectdst", "rejectboth") and rule.proto != "tcp":
@@ -181,6 +187,9 @@ class SigTables:
         if rule.suppressions:
             self._suppress(rule.suppressions, sig)
         sig.reject = REJECT.get(str(rule.action), 0)
+        sig.app_proto = app_proto
+        if buf_len is not None:
+            sig.blen_op, sig.blen_lo, sig.blen_hi = buf_len
         if rule.rate_filter is not None:
             rf = rule.rate_filter
             sig.rf, sig.rf_track, sig.rf_count = 1, TRACK[rf.track], rf.count

@@ -1,0 +1,78 @@
+# The engine's application layer (included by engine.pyx): protocol detection, the
+# decoders (one module per protocol, xdpfw_app.h), and matching of the buffer pieces they
+# report. Per packet, no Python object, no payload copy (the first bytes of a direction,
+# at most PROBE_MAX, are kept for protocol detection).
+#
+# Detection. The first payload bytes of a direction (up to PROBE_MAX, across segments:
+# a 1-byte-segment request is still recognised) go to each decoder's probe(); the first
+# YES sets the flow's app_proto and the decoder is fed the kept bytes, then the stream as
+# it arrives. All NO, or no answer after PROBE_MAX bytes: app_proto "failed", no app-layer
+# rule applies to the flow. DNS is probed on port 53 only (as Suricata's default config).
+#
+# Matching. Every buffer a rule inspects has its own streaming database (the rules that
+# inspect exactly that buffer, compiled by xdpfw/control/apprules.py). An instance of the
+# buffer (xdpfw_app.h: START .. END) takes a matcher stream from the buffer's pool at
+# START, is scanned piece by piece, and is finished at END (end anchors, negations and
+# Hyperscan combinations are decided there). A plain expression fires as it matches, so a
+# drop takes the packet that completed it; a rule with a length check (bsize, urilen) is
+# held until END, when the instance's length is known. Up to APP_INST instances are open
+# per flow direction (more: counted, not inspected).
+
+from xdpfw._fast.includes.app cimport *
+from xdpfw._fast.app_dns cimport dns_end, dns_feed, dns_init, dns_probe, xdpfw_dns_state
+
+cdef enum:
+    APP_INST = 6          # buffer instances open at once per flow direction
+    APP_PENDING = 4       # rules with a length check held per instance until its end
+    PROBE_MAX = 16        # first bytes of a direction kept for protocol detection
+    APP_MATCH_CAP = 256   # matcher reports kept per piece
+    APP_POOL = 4096       # matcher streams per buffer per worker (instances open at once)
+
+cdef union app_state:
+    xdpfw_dns_state dns
+
+cdef struct app_flow:     # per flow slot
+    uint64_t owner        # flow_id the state belongs to
+    app_state st
+    uint8_t probe[2][PROBE_MAX]
+    uint8_t probe_len[2]
+
+cdef struct app_inst:     # an open buffer instance
+    xdpfw_mstream st
+    uint32_t len
+    uint32_t pending[APP_PENDING]
+    uint8_t npending
+    uint8_t buf
+    uint8_t used
+
+cdef struct app_buf_rt:   # per buffer id, in a rule set
+    const void *db
+    void *pool
+    const xdpfw_matcher_ops *ops
+    uint32_t *report      # pattern id -> signature (NO_SIG)
+    uint32_t nreport
+    uint32_t *every       # signatures with only a length check: decided at each end
+    uint32_t nevery
+    uint8_t active        # some rule inspects this buffer
+
+cdef struct app_ctx:      # the sink's context for one feed call
+    void *engine
+    uint32_t slot
+    int direction
+
+
+cdef void _app_data(void *ctx, uint32_t buf, const uint8_t *p, uint32_t n, uint32_t flags) noexcept nogil:
+    cdef app_ctx *c = <app_ctx *>ctx
+    (<Engine>c.engine)._piece(c.slot, c.direction, buf, p, n, flags)
+
+
+cdef void _app_event(void *ctx, uint32_t proto, uint32_t event) noexcept nogil:
+    (<Engine>(<app_ctx *>ctx).engine)._app_event_count(proto)
+
+
+cdef inline bint _len_ok(const xdpfw_sig *s, uint32_t n) noexcept nogil:
+    if s.blen_op == XDPFW_DSIZE_RANGE:
+        return s.blen_lo <= n <= s.blen_hi
+    if s.blen_op == XDPFW_DSIZE_NOT:
+        return not (s.blen_lo <= n <= s.blen_hi)
+    return True

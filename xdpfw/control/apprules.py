@@ -1,0 +1,174 @@
+"""Rules on application-layer buffers -> what the engine's app layer runs (engine_app.pxi).
+
+The decoders (xdpfw/_fast/app_<proto>.pyx) report each instance of a buffer (the URI of
+one request, the name of one DNS question...) as pieces; the engine scans them through one
+streaming database per buffer, reset at the instance's start and finished at its end, so
+anchors (startswith, endswith, `$`) and bsize hold per instance. A rule may inspect several
+buffers (`http.method; content:"POST"; http.uri; content:"/x.php"`): it holds when, within
+one transaction (a request, a response, a DNS message, a TLS handshake direction), every
+buffer it names has ended and its formula over what they matched holds. So this module
+compiles, per buffer, the rules' expressions (xdpfw/detect/compile.py, combine="engine":
+operands reported once per instance) and, per rule, a formula over operand indices shared
+by all buffers, plus the length checks (bsize, urilen) as operands set at a buffer's end.
+
+What is refused, with the reason named: buffers no decoder produces, rules mixing packet
+payload and app buffers, rules needing both directions of a transaction (http.uri with
+http.stat_code), transforms, and anything the per-buffer compiler refuses.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from xdpfw.cheader import CHeader
+from xdpfw.control.sigtables import NotEngineRule, SigTables, _dsize
+from xdpfw.rules.model import PAYLOAD
+
+_APP_H = CHeader(Path(__file__).resolve().parents[1] / "_fast" / "xdpfw_app.h")
+BUFFERS: list[str] = [label for _, label in _APP_H.xmacro("XDPFW_APP_BUFFERS")]  # index = buffer id
+PROTOS: list[str] = [label for _, label in _APP_H.xmacro("XDPFW_APP_PROTOS")]    # index = app proto id
+BUF_ID = {name: i for i, name in enumerate(BUFFERS)}
+PROTO_ID = {name: i for i, name in enumerate(PROTOS)}
+APP_PROTOS = ("http", "tls", "dns")
+
+# Which decoders exist in this build (the others' rules are refused).
+DECODERS = ("dns",)
+
+
+def proto_of_buffer(name: str) -> str:
+    if name.startswith("http.") or name == "file.data":
+        return "http"
+    if name.startswith(("tls.", "ja3")):
+        return "tls"
+    return "dns"
+
+
+# Buffers that exist in one direction only (the rest - headers, protocol, file.data - in both).
+TO_SERVER = {"http.method", "http.uri", "http.uri.raw", "http.request_line", "http.host", "http.host.raw",
+             "http.user_agent", "http.referer", "http.accept", "http.accept_enc", "http.accept_lang",
+             "http.request_body", "tls.sni", "ja3.hash", "ja3.string", "dns.query"}
+TO_CLIENT = {"http.response_line", "http.stat_code", "http.stat_msg", "http.location", "http.server",
+             "http.response_body", "tls.cert_subject", "tls.cert_issuer", "tls.cert_serial", "ja3s.hash",
+             "ja3s.string"}
+
+@dataclass
+class AppBuffer:
+    buf: int                      # buffer id (XDPFW_BUF_*)
+    db: object                    # streaming database: one stream per instance of the buffer
+    report: dict[int, int] = field(default_factory=dict)  # database pattern id -> signature
+    every: list[int] = field(default_factory=list)         # signatures checked at every instance's end
+
+
+@dataclass
+class AppTables:
+    buffers: list[AppBuffer] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return any(b.report or b.every for b in self.buffers)
+
+    def protos(self) -> set[str]:
+        return {proto_of_buffer(BUFFERS[b.buf]) for b in self.buffers}
+
+
+def rule_buffers(rule) -> list[str]:
+    """The app buffers a rule inspects: those with matches, and those only a length check
+    (bsize, urilen) names."""
+    out = [b for b in rule.buffers() if b != PAYLOAD]
+    for b in [x.buffer for x in rule.bsize] + ([("http.uri.raw" if rule.urilen.raw else "http.uri")]
+                                               if rule.urilen is not None else []):
+        if b not in out and b != PAYLOAD:
+            out.append(b)
+    return out
+
+
+def app_proto_of(rule) -> str | None:
+    """The application protocol a rule applies to (from its protocol or its buffers), None
+    for a plain L3/L4 rule; raises NotEngineRule when they disagree."""
+    protos = {proto_of_buffer(b) for b in rule_buffers(rule)}
+    if rule.proto in APP_PROTOS:
+        protos.add(rule.proto)
+    if len(protos) > 1:
+        raise NotEngineRule(f"mixes application protocols {', '.join(sorted(protos))}")
+    return protos.pop() if protos else None
+
+
+def build_app(rules, tables: SigTables, problems: list[str], problem) -> AppTables:
+    """Compile the rules that inspect one application-layer buffer into that buffer's
+    database; add their signatures (with their app protocol and length check) to `tables`.
+    Rules that cannot run are appended to `problems` (problem(rule, msg) formats one)."""
+    from xdpfw.detect.compile import build_database, compile_buffer
+
+    out = AppTables()
+    by_buf: dict[str, list] = {}
+    every: dict[str, list] = {}       # rules with only a length check on their buffer
+    for r in rules:
+        bufs = rule_buffers(r)
+        proto = app_proto_of(r)
+        if proto not in DECODERS:
+            problems.append(problem(r, f"needs the {proto} decoder, which is not in this build yet"))
+        elif [b for b in bufs if b not in BUF_ID]:
+            problems.append(problem(r, f"inspects {', '.join(b for b in bufs if b not in BUF_ID)}: "
+                                       "no decoder produces it"))
+        elif PAYLOAD in r.buffers():
+            problems.append(problem(r, "mixes packet payload and application-layer buffers"))
+        elif len(bufs) > 1:
+            problems.append(problem(r, f"inspects {len(bufs)} buffers ({', '.join(bufs)}): rules across "
+                                       "the buffers of a transaction are not in this build yet"))
+        elif bufs[0] not in r.buffers():
+            every.setdefault(bufs[0], []).append(r)
+        else:
+            by_buf.setdefault(bufs[0], []).append(r)
+
+    abufs: dict[str, AppBuffer] = {}
+    for b, group in every.items():    # no expression: decided at each instance's end
+        ab = abufs.setdefault(b, AppBuffer(BUF_ID[b], None))
+        for r in group:
+            checks = [x.match for x in r.bsize if x.buffer == b] + ([r.urilen.match] if r.urilen else [])
+            if len(checks) != 1:
+                problems.append(problem(r, f"{len(checks)} length checks on {b} (one is supported)"))
+                continue
+            try:
+                ab.every.append(tables.add(r, has_payload=True, app_proto=PROTO_ID[app_proto_of(r)],
+                                           buf_len=_dsize(checks[0])))
+            except NotEngineRule as e:
+                problems.append(problem(r, f"not supported by the engine: {e}"))
+
+    for b, group in by_buf.items():
+        # Hyperscan's own combinations: an instance always ends (finish), which is when a
+        # combination or an end anchor is decided, and a plain expression is reported as it
+        # matches, so a drop takes the packet that completed it.
+        cb = compile_buffer(group, b, "stream", singlematch=True)
+        refused = {id(e.rule) for e in cb.errors}
+        problems.extend(str(e) for e in cb.errors)
+        for idx, cr in cb.rules.items():
+            lens = [c for c in cr.checks if c.keyword in ("bsize", "urilen")]
+            other = [c.keyword for c in cr.checks if c.keyword not in ("dsize", "bsize", "urilen")]
+            why = (f"transform {cr.transforms[0]} on {b}: transforms are not applied yet" if cr.transforms
+                   else f"needs {', '.join(other)} on {b}, which the engine does not apply yet" if other
+                   else f"{len(lens)} length checks on {b} (one is supported)" if len(lens) > 1 else None)
+            if why:
+                problems.append(problem(group[idx], why))
+                refused.add(id(group[idx]))
+        if refused:
+            group = [r for r in group if id(r) not in refused]
+            if not group:
+                continue
+            cb = compile_buffer(group, b, "stream", singlematch=True)
+        db = build_database(cb, group)
+        problems.extend(str(e) for e in cb.errors)     # rules Hyperscan itself rejected
+        ab = abufs.setdefault(b, AppBuffer(BUF_ID[b], None))
+        ab.db = db
+        for rid, idx in cb.report.items():
+            if idx not in cb.rules:
+                continue
+            r = group[idx]
+            lens = [c for c in cb.rules[idx].checks if c.keyword in ("bsize", "urilen")]
+            try:
+                sig = tables.add(r, has_payload=True, app_proto=PROTO_ID[app_proto_of(r)],
+                                 buf_len=_dsize(lens[0].match) if lens else None)
+            except NotEngineRule as e:
+                problems.append(problem(r, f"not supported by the engine: {e}"))
+                continue
+            ab.report[rid] = sig
+    out.buffers = [ab for ab in abufs.values() if ab.report or ab.every]
+    return out
