@@ -34,6 +34,7 @@ extensions = [
     Extension("xdpfw._fast.decode", ["xdpfw/_fast/decode.pyx"], **common),
     Extension("xdpfw._fast.engine", ["xdpfw/_fast/engine.pyx"], **common),
     Extension("xdpfw._fast.app_dns", ["xdpfw/_fast/app_dns.pyx"], **common),
+    Extension("xdpfw._fast.app_tls", ["xdpfw/_fast/app_tls.pyx"], **common),
 ]
 
 directives = {"language_level": 3, "boundscheck": False, "wraparound": False, "cdivision": True}
