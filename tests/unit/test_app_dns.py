@@ -176,7 +176,7 @@ def test_name_too_long_is_capped_and_the_walk_goes_on():
     m = query(wire, "after.test")
     got = udp(TS, m)
     assert got == ([("dns.query", full[:1025]), ("dns.query", b"after.test")], ["dns.name_too_long"])
-    stream(TS, tcp(m), every_split=False)
+    stream(TS, tcp(m))
     # split positions around the cap
     data = tcp(m)
     for i in range(1000, 1100):

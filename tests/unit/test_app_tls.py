@@ -206,8 +206,9 @@ def test_ja3_public_test_vector():
 
 def test_ja3_drops_grease_and_keeps_extension_order():
     ciphers = [0x3A3A, 4865, 4866, 49195, 0xFAFA]
-    exts = (ext(0x0A0A) + ext_sni(b"grease.example") + ext(23) + ext(65281, b"\0") + ext_groups([0x2A2A, 29, 23])
-            + ext_points([0]) + ext(35) + ext(16, b"\0\x0c\x02h2\x08http/1.1") + ext(0x1A1A, b"\0") + ext(21, bytes(40)))
+    exts = (ext(0x0A0A) + ext_sni(b"grease.example") + ext(23) + ext(65281, b"\0")
+            + ext_groups([0x2A2A, 29, 23]) + ext_points([0]) + ext(35) + ext(16, b"\0\x0c\x02h2\x08http/1.1")
+            + ext(0x1A1A, b"\0") + ext(21, bytes(40)))
     ext_types = [0x0A0A, 0, 23, 65281, 10, 11, 35, 16, 0x1A1A, 21]
     want = ref.ja3_string(771, ciphers, ext_types, [0x2A2A, 29, 23], [0])
     assert want == "771,4865-4866-49195,0-23-65281-10-11-35-16-21,29-23,0"
@@ -237,7 +238,7 @@ def test_client_hello_spanning_records_and_records_holding_two_messages():
 
 def test_sni_events():
     def sni_of(exts):
-        return check(TS, record(22, client_hello(exts=exts)), every_split=False)
+        return check(TS, record(22, client_hello(exts=exts)))
     got = sni_of(ext_sni(b"first.example") + ext_sni(b"second.example"))
     assert buffers(got)["tls.sni"] == [b"first.example"] and got[1] == ["tls.multiple_sni_extensions"]
     got = sni_of(ext_sni(b"x.example", name_type=1))
@@ -258,7 +259,7 @@ def test_sni_events():
 
 def test_ja3_caps():
     groups = list(range(1, 41))
-    got = check(TS, record(22, client_hello(exts=ext_groups(groups))), every_split=False)
+    got = check(TS, record(22, client_hello(exts=ext_groups(groups))))
     assert got[1] == ["tls.ja3_truncated"]
     assert buffers(got)["ja3.string"][0].endswith(("," + "-".join(map(str, groups[:32])) + ",").encode())
 
@@ -271,7 +272,7 @@ def test_handshake_invalid_length_ends_the_instances_without_a_hash():
     # an extension longer than the extension block
     exts = ext_sni(b"ok.example") + struct.pack(">HH", 23, 50)
     msg = client_hello(exts=exts)
-    got = check(TS, record(22, msg), every_split=False)
+    got = check(TS, record(22, msg))
     assert got[1] == ["tls.handshake_invalid_length"]
     assert [b for b, _ in got[0]] == ["tls.sni", "ja3.string"]
     # a message that ends inside a field
@@ -293,14 +294,14 @@ def test_server_hello_ja3s():
 def test_tls13_server_flight_gives_ja3s_only():
     sh = server_hello(0x0303, 0x1301, ext(43, b"\x03\x04") + ext(51, b"\0\x1d\0\x20" + bytes(32)))
     flight = record(22, sh) + CCS + record(23, bytes(300)) + record(23, bytes(50))
-    got = check(TC, flight, every_split=False)
+    got = check(TC, flight)
     assert [b for b, _ in got[0]] == ["ja3s.string", "ja3s.hash"] and got[1] == []
     assert buffers(got)["ja3s.string"] == [b"771,4865,43-51"]
 
 
 def test_certificate_subject_issuer_serial():
     flight = record(22, server_hello() + certificate_msg(LEAF, CA) + SERVER_HELLO_DONE)
-    b = buffers(check(TC, flight, every_split=False))
+    b = buffers(check(TC, flight))
     assert b["tls.cert_subject"] == [expected_name(SUBJECT)]
     assert b["tls.cert_subject"] == [b"C=US, ST=California, L=Mountain View, O=Google LLC, CN=*.google.com"]
     assert b["tls.cert_issuer"] == [b"C=US, O=Google Trust Services LLC, CN=GTS CA 1C3"]
@@ -323,7 +324,7 @@ def test_certificate_name_forms():
         x509.RelativeDistinguishedName([x509.NameAttribute(NameOID.COMMON_NAME, "ünïcode")]),
     ])
     der = make_cert(subject, name(), 1)
-    b = buffers(check(TC, record(22, certificate_msg(der)), every_split=False))
+    b = buffers(check(TC, record(22, certificate_msg(der))))
     got = b["tls.cert_subject"][0]
     # the decoder follows the certificate's bytes; cryptography encodes a multi-valued
     # RDN sorted as DER's SET OF requires (OU's shorter encoding first) but does not
@@ -361,8 +362,7 @@ def test_certificate_hand_built_forms_and_events():
     odd = der(0x30, der(0x31, atv(b"\x2b\x06\x01\x04\x01\x82\x37\x3c\x02\x01\x03", 0x13, b"US"))
               + der(0x31, atv(b"\x55\x04\x2d", 0x03, b"\x00\xab"))
               + der(0x31, atv(b"\x2b" + b"\x81" * 30 + b"\x01", 0x0C, b"x")))
-    got = check(TC, record(22, certificate_msg(hand_cert(nm, odd, b"\x7f\x00", version=False))),
-                every_split=False)
+    got = check(TC, record(22, certificate_msg(hand_cert(nm, odd, b"\x7f\x00", version=False))))
     b = buffers(got)
     assert b["tls.cert_serial"] == [b"7F:00"] and b["tls.cert_issuer"] == [b"CN=host"]
     assert b["tls.cert_subject"] == [b"1.3.6.1.4.1.311.60.2.1.3=US, 2.5.4.45=00AB, UNKNOWN=x"]
@@ -388,8 +388,11 @@ def test_certificate_hand_built_forms_and_events():
     # an empty certificate list is not an error; an empty certificate is
     assert check(TC, record(22, handshake(11, b"\0\0\0"))) == ([], [])
     assert check(TC, record(22, handshake(11, b"\0\0\3\0\0\0"))) == ([], ["tls.invalid_certificate"])
+    # a certificate list too short to hold the leaf's length field
+    assert check(TC, record(22, handshake(11, b"\0\0\1\0\0\x10" + bytes(16)))) == (
+        [], ["tls.handshake_invalid_length"])
     # client certificates are not parsed
-    assert check(TS, record(22, certificate_msg(LEAF)), every_split=False) == ([], [])
+    assert check(TS, record(22, certificate_msg(LEAF))) == ([], [])
 
 
 # ---- records, encryption, events --------------------------------------------------------
@@ -397,7 +400,7 @@ def test_certificate_hand_built_forms_and_events():
 def test_nothing_is_parsed_after_change_cipher_spec():
     hello = record(22, client_hello(exts=ext_sni(b"before.example")))
     late = record(22, client_hello(exts=ext_sni(b"after.example")))
-    got = check(TS, hello + CCS + late + record(23, bytes(40)) + late, every_split=False)
+    got = check(TS, hello + CCS + late + record(23, bytes(40)) + late)
     assert buffers(got)["tls.sni"] == [b"before.example"] and got[1] == []
     got = check(TS, record(23, b"early") + hello)
     assert got == ([], [])
@@ -409,8 +412,8 @@ def test_record_header_events_give_up_the_direction():
                        (b"\x16\x03\x05\x00\x01\x00", "tls.invalid_record_version"),
                        (b"\x16\x02\x00\x00\x01\x00", "tls.invalid_record_version"),
                        (b"\x17\x03\x03\x48\x01", "tls.record_too_long")]:
-        assert check(TS, bad + hello, every_split=False) == ([], [event])
-    assert check(TS, b"\x17\x03\x03\x48\x00" + bytes(0x4800) + hello, every_split=False)[1] == []
+        assert check(TS, bad + hello) == ([], [event])
+    assert check(TS, b"\x17\x03\x03\x48\x00" + bytes(0x4800) + hello)[1] == []
 
 
 def test_record_and_handshake_events():
@@ -460,7 +463,7 @@ def test_sslv2_compatible_client_hello():
     assert buffers(got)["tls.sni"] == [b"after.v2.example"] and got[1] == []
     assert check(TS, bytes([0x80, 0x05, 0x04]) + bytes(4)) == ([], ["tls.invalid_sslv2_header"])
     # only as the first record of the client
-    assert check(TS, hello + v2, every_split=False)[1] == ["tls.invalid_record_type"]
+    assert check(TS, hello + v2)[1] == ["tls.invalid_record_type"]
     assert check(TC, v2) == ([], ["tls.invalid_record_type"])
 
 

@@ -963,8 +963,8 @@ cdef void _ct_byte(tctx *c, xdpfw_tls_cert *ct, uint8_t b) noexcept nogil:
                 ct.phase = CT_CERTLEN
                 ct.need = 3
                 ct.acc = 0
-        else:  # CT_CERTLEN: the leaf
-            if v > ct.list_end - pos:
+        else:  # CT_CERTLEN: the leaf (its length field may itself pass the list's end)
+            if pos > ct.list_end or v > ct.list_end - pos:
                 _ct_fail(c, ct, XDPFW_TLS_EV_HANDSHAKE_INVALID_LENGTH)
             elif v == 0:
                 _ct_fail(c, ct, XDPFW_TLS_EV_INVALID_CERTIFICATE)

@@ -54,12 +54,12 @@
  * Suricata has the event (its tls-events.rules carry over), (xdpfw) otherwise.
  */
 #define XDPFW_TLS_EVENTS(X)                                                                   \
-	X(XDPFW_TLS_EV_INVALID_SSLV2_HEADER, "tls.invalid_sslv2_header")     /* v2 record not a CLIENT-HELLO, or not first */ \
+	X(XDPFW_TLS_EV_INVALID_SSLV2_HEADER, "tls.invalid_sslv2_header")     /* v2 record: not a CLIENT-HELLO */ \
 	X(XDPFW_TLS_EV_INVALID_RECORD_TYPE, "tls.invalid_record_type")       /* not 20-24: given up */   \
 	X(XDPFW_TLS_EV_INVALID_RECORD_VERSION, "tls.invalid_record_version") /* not 0x0300-0x0304: given up */ \
 	X(XDPFW_TLS_EV_RECORD_TOO_LONG, "tls.record_too_long")               /* (xdpfw) > XDPFW_TLS_REC_MAX: given up */ \
 	X(XDPFW_TLS_EV_INVALID_RECORD_LENGTH, "tls.invalid_record_length")   /* (xdpfw) empty handshake/alert/CCS record */ \
-	X(XDPFW_TLS_EV_INVALID_HANDSHAKE_MESSAGE, "tls.invalid_handshake_message") /* unknown type, wrong direction, cut by another record type */ \
+	X(XDPFW_TLS_EV_INVALID_HANDSHAKE_MESSAGE, "tls.invalid_handshake_message") /* unknown, misdirected or cut */ \
 	X(XDPFW_TLS_EV_HANDSHAKE_INVALID_LENGTH, "tls.handshake_invalid_length")   /* an inner length past the message */ \
 	X(XDPFW_TLS_EV_INVALID_SNI_TYPE, "tls.invalid_sni_type")             /* server_name entry not host_name */ \
 	X(XDPFW_TLS_EV_INVALID_SNI_LENGTH, "tls.invalid_sni_length")         /* lengths inconsistent, empty, > 255 */ \
@@ -70,7 +70,7 @@
 	X(XDPFW_TLS_EV_CERTIFICATE_UNKNOWN_ELEMENT, "tls.certificate_unknown_element") /* attribute OID unrenderable */ \
 	X(XDPFW_TLS_EV_HEARTBEAT_MESSAGE, "tls.heartbeat_message")                                         \
 	X(XDPFW_TLS_EV_JA3_TRUNCATED, "tls.ja3_truncated")                   /* (xdpfw) groups/points past the JA3 caps */ \
-	X(XDPFW_TLS_EV_TRUNCATED, "tls.truncated")                           /* (xdpfw) ended inside a clear handshake message */ \
+	X(XDPFW_TLS_EV_TRUNCATED, "tls.truncated")                           /* (xdpfw) ended mid clear handshake message */ \
 	X(XDPFW_TLS_EV_GAP, "tls.gap")                                       /* (xdpfw) TCP bytes lost: given up */
 
 #define XDPFW__TLS_ENUM(name, label) name,
