@@ -2,7 +2,8 @@
 # Idempotent setup for a fresh Debian 12 machine (run as root):
 #  - Debian packages: bcc (python3-bpfcc), kernel headers, libxdp/libbpf, Hyperscan,
 #    suricata-update (the documented rule-update recipe and its test),
-#    lab tools (iproute2, ethtool, netsniff-ng for trafgen), clang for the benchmark's BPF object;
+#    lab tools (iproute2, ethtool, netsniff-ng for trafgen), clang for the benchmark's BPF object,
+#    python3-cryptography (tests: builds and parses the X.509 certificates the TLS decoder is checked on);
 #  - kernel headers wired where bcc looks for them when the running kernel has none;
 #  - bpffs mounted;
 #  - a virtualenv in .venv with system site packages (bcc comes from Debian, the PyPI
@@ -16,7 +17,7 @@ log() { printf 'setup: %s\n' "$*" >&2; }
 
 pkgs=(python3 python3-venv python3-dev python3-bpfcc linux-headers-amd64
       libxdp-dev libbpf-dev libhyperscan-dev gcc make pkg-config clang
-      iproute2 ethtool netsniff-ng iputils-ping procps suricata-update)
+      iproute2 ethtool netsniff-ng iputils-ping procps suricata-update python3-cryptography)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
