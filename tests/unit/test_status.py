@@ -110,6 +110,33 @@ def test_alert_sink_counts_blocked_as_eve_alert_action():
     assert c.alerts_by_action() == {"allowed": 1, "blocked": 2}
 
 
+def test_xdp_attached_compares_the_kernel_program_id(tmp_path, monkeypatch):
+    import xdpfw.control.metrics as M
+
+    monkeypatch.setattr(M, "our_prog_id", lambda app: 41)
+    reg = registry(attach=lambda devs: {"a0": 41, "b0": 77})   # b0: someone else's program
+    assert reg.get_sample_value("xdpfw_xdp_attached", {"device": "a0"}) == 1
+    assert reg.get_sample_value("xdpfw_xdp_attached", {"device": "b0"}) == 0
+    reg = registry(attach=lambda devs: {"a0": 0, "b0": 41})    # a0: nothing attached
+    assert reg.get_sample_value("xdpfw_xdp_attached", {"device": "a0"}) == 0
+    assert reg.get_sample_value("xdpfw_xdp_attached", {"device": "b0"}) == 1
+
+
+def test_our_prog_id_reads_fdinfo():
+    import os
+
+    from xdpfw.control.metrics import our_prog_id
+
+    assert our_prog_id(FakeAppliance()) is None                 # no program
+    r, w = os.pipe()
+    try:
+        app = SimpleNamespace(prog=SimpleNamespace(fn=SimpleNamespace(fd=r)))
+        assert our_prog_id(app) is None                          # an fd, but not a BPF program's
+    finally:
+        os.close(r)
+        os.close(w)
+
+
 def test_xdp_attached_needs_the_kernel_to_agree():
     reg = registry(attach=lambda devs: {"a0": True, "b0": False})
     assert reg.get_sample_value("xdpfw_xdp_attached", {"device": "a0"}) == 1

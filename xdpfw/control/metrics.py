@@ -133,12 +133,12 @@ class ControlStats:
         return {"allowed": total - blocked, "blocked": blocked}
 
 
-def xdp_attach_state(devices: list[str]) -> dict[str, bool]:
-    """Whether the kernel reports an XDP program on each device (netlink IFLA_XDP, read in
-    the calling thread's network namespace). Missing devices count as detached."""
+def xdp_attach_state(devices: list[str]) -> dict[str, int]:
+    """The id of the XDP program the kernel reports on each device (netlink IFLA_XDP, read
+    in the calling thread's network namespace); 0 when none, or the device is missing."""
     from pyroute2 import IPRoute
 
-    out = {dev: False for dev in devices}
+    out = {dev: 0 for dev in devices}
     with IPRoute() as ipr:
         for dev in devices:
             idx = ipr.link_lookup(ifname=dev)
@@ -146,8 +146,23 @@ def xdp_attach_state(devices: list[str]) -> dict[str, bool]:
                 continue
             xdp = ipr.get_links(idx[0])[0].get_attr("IFLA_XDP")
             attrs = dict(xdp["attrs"]) if xdp else {}
-            out[dev] = bool(attrs.get("IFLA_XDP_PROG_ID") or attrs.get("IFLA_XDP_ATTACHED"))
+            out[dev] = int(attrs.get("IFLA_XDP_PROG_ID") or attrs.get("IFLA_XDP_DRV_PROG_ID")
+                           or attrs.get("IFLA_XDP_SKB_PROG_ID") or 0)
     return out
+
+
+def our_prog_id(app) -> int | None:
+    """The kernel id of the appliance's XDP program (from its fd's fdinfo), None if unknown."""
+    fn = getattr(getattr(app, "prog", None), "fn", None)
+    fd = getattr(fn, "fd", None)
+    if fd is None:
+        return None
+    try:
+        with open(f"/proc/self/fdinfo/{fd}") as f:
+            m = re.search(r"^prog_id:\s*(\d+)", f.read(), re.M)
+    except OSError:
+        return None
+    return int(m.group(1)) if m else None
 
 
 def _bcc_version() -> str:
@@ -240,15 +255,18 @@ class ApplianceCollector:
             mode.add_metric([m], 1 if (m == "open") == app.fail_open else 0)
         yield mode
 
-        # Attached = the appliance attached it AND the kernel still reports a program there
-        # (someone running `ip link set DEV xdp off` shows up here).
+        # Attached = the appliance attached it AND the kernel still reports that program
+        # there: `ip link set DEV xdp off`, or another program put in its place, shows.
         ours = set(app.attached_devices())
         kernel = self.kernel_attach_check(devices) if ours else {}
+        pid = our_prog_id(app)
         attached = GaugeMetricFamily("xdpfw_xdp_attached",
                                      "1 while the appliance's XDP program is attached to the device.",
                                      labels=["device"])
         for dev in devices:
-            attached.add_metric([dev], 1 if dev in ours and kernel.get(dev, False) else 0)
+            k = kernel.get(dev, 0)
+            on = dev in ours and bool(k) and (pid is None or k is True or k == pid)
+            attached.add_metric([dev], 1 if on else 0)
         yield attached
 
         workers = GaugeMetricFamily("xdpfw_workers", "Worker threads (queue pairs) running.")
