@@ -34,6 +34,7 @@ extensions = [
     Extension("xdpfw._fast.decode", ["xdpfw/_fast/decode.pyx"], **common),
     Extension("xdpfw._fast.engine", ["xdpfw/_fast/engine.pyx"], **common),
     Extension("xdpfw._fast.app_dns", ["xdpfw/_fast/app_dns.pyx"], **common),
+    Extension("xdpfw._fast.app_http", ["xdpfw/_fast/app_http.pyx"], **common),
     Extension("xdpfw._fast.app_tls", ["xdpfw/_fast/app_tls.pyx"], **common),
 ]
 
