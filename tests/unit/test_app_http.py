@@ -615,6 +615,16 @@ def test_state_and_tables():
     assert fast.BUFFER_NAMES[0] == "http.method"
 
 
+def test_decode_count_counts_what_the_sink_gets():
+    conv = [(REQ, request(b"POST /a%41 HTTP/1.1", b"Host: h", b"Content-Length: 2", body=b"xy")),
+            (RESP, request(b"HTTP/1.1 200 OK", b"Transfer-Encoding: chunked", body=b"1\r\nz\r\n0\r\n\r\n")),
+            (REQ, b"GET")]
+    _, events, pieces = run(conv)
+    allp = pieces[REQ] + pieces[RESP]
+    assert fast.decode_count(conv) == (len(allp), sum(len(d) for _, d, _ in allp),
+                                       len(events[REQ]) + len(events[RESP]))
+
+
 def test_feed_refuses_a_bad_direction():
     with pytest.raises(ValueError):
         fast.HttpDecoder().feed(2, b"x")
