@@ -97,7 +97,7 @@ def test_alert_sink_counts_blocked_as_eve_alert_action():
                blocked=True)
 
     class Eng:
-        def drain_alerts(self):
+        def drain_alerts(self, **kw):
             return [dict(rec, sig=i, action=a) for i, a in enumerate(("alert", "drop", "reject"))]
 
     lines = []
