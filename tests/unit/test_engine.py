@@ -310,7 +310,9 @@ def test_gap_resync_restarts_the_stream_in_replay_mode():
     base = c.cseq
     c.c(b"xxABC")                                      # inspected
     assert c.c(b"zz", seq=base + 100) == OOO_DROP      # first gap: dropped, waiting
-    assert c.c(b"DEF", seq=base + 102) == PASS          # second gap: resync, fresh stream
+    assert c.c(b"DE", seq=base + 102) == OOO_DROP       # second gap, the hole only ms old: waiting
+    c.now += 2 * S                                      # the hole is older than 1 s of flow time
+    assert c.c(b"DEF", seq=base + 102) == PASS          # a gap again: resync, fresh stream
     assert sids(eng, t) == []                           # "ABC" + hole + "DEF" is no match
     c.c(b"ABCDEF", seq=base + 105)
     assert sids(eng, t) == [90]

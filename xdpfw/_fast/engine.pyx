@@ -35,6 +35,7 @@ cdef extern from "xdpfw_engine.h" nogil:
         XDPFW_ACT_DROP
         XDPFW_ACT_REJECT
         XDPFW_ACT_ALERT
+        XDPFW_NO_SIG
         XDPFW_REJECT_SRC
         XDPFW_REJECT_DST
         XDPFW_SIGF_ESTABLISHED
@@ -102,7 +103,9 @@ cdef extern from "xdpfw_engine.h" nogil:
         uint32_t sig
         uint8_t proto, ip_version, action, blocked, direction, side
         uint16_t gen
-        uint8_t app_proto
+        uint8_t app_proto, vlan_depth
+        uint16_t vlan[2]
+        uint8_t policy_reason, has_flow
 
 cdef extern from *:
     """
@@ -152,6 +155,7 @@ cdef enum:
     C_APP_EVENTS
     C_APP_INST_FULL
     C_APP_PENDING_FULL
+    C_IDS_WOULD_DROP
     C_MAX
 
 APP_PROTO_NAMES = ("unknown", "http", "tls", "dns", "failed")   # XDPFW_APP_PROTOS order (tested)
@@ -162,7 +166,7 @@ COUNTER_NAMES = ("packets", "decode_errors", "non_ip", "no_flow", "flow_dropped"
                  "threshold_evicted", "alerts_thresholded", "alerts_suppressed", "rejects_sent", "tcp_fragments",
                  "frag_datagrams", "frag_completed", "frag_out_of_order", "frag_overlaps", "frag_after_bad",
                  "frag_evicted", "rate_filter_activations", "app_detected", "app_detection_failed",
-                 "app_bytes", "app_events", "app_instances_full", "app_pending_full")
+                 "app_bytes", "app_events", "app_instances_full", "app_pending_full", "ids_would_drop")
 
 cdef uint32_t NO_SIG = 0xFFFFFFFF   # report map entry with no signature
 
@@ -709,8 +713,7 @@ cdef class Engine:
         if xdpfw_decode(frame, length, p) != 0:
             self.cnt[C_DECODE_ERRORS] += 1
             if self.decode_error_policy == POLICY_DROP_:
-                reason[0] = XDPFW_DROP_DECODE_ERROR
-                return XDPFW_VERDICT_DROP
+                return self._policy_drop(p, NULL, direction, side, XDPFW_DROP_DECODE_ERROR, reason)
             return XDPFW_VERDICT_PASS
         if p.ip_version == 0:
             self.cnt[C_NON_IP] += 1
@@ -722,12 +725,12 @@ cdef class Engine:
                 # fragment is dropped, TCP resends unfragmented; IDS inspects it alone.
                 self.cnt[C_TCP_FRAGMENTS] += 1
                 if self.ips:
-                    reason[0] = XDPFW_DROP_IP_FRAGMENT
-                    return XDPFW_VERDICT_DROP
+                    return self._policy_drop(p, NULL, direction, side, XDPFW_DROP_IP_FRAGMENT, reason)
+                self.cnt[C_IDS_WOULD_DROP] += 1
             elif self._frag_track(p, now, &fe) == FRAG_REFUSED:
                 if self.ips:
-                    reason[0] = XDPFW_DROP_IP_FRAGMENT
-                    return XDPFW_VERDICT_DROP
+                    return self._policy_drop(p, NULL, direction, side, XDPFW_DROP_IP_FRAGMENT, reason)
+                self.cnt[C_IDS_WOULD_DROP] += 1
                 fe = NULL   # IDS: inspected alone
 
         f = self.flows.lookup(p.src, p.dst, p.sport, p.dport, p.l4_proto,
@@ -735,9 +738,14 @@ cdef class Engine:
         if f == NULL:
             self.cnt[C_NO_FLOW] += 1
             if self.no_flow_policy == POLICY_DROP_:
-                reason[0] = XDPFW_DROP_FLOW_TABLE_FULL
-                return XDPFW_VERDICT_DROP
+                return self._policy_drop(p, NULL, direction, side, XDPFW_DROP_FLOW_TABLE_FULL, reason)
             return XDPFW_VERDICT_PASS
+        if p.l4_proto == 6 and (p.tcp_flags & 0x12) == 0x02 and \
+                (f.tcp_state == XDPFW_TCP_CLOSED or f.tcp_state == XDPFW_TCP_CLOSING) and \
+                not (f.dir[direction].seq_known and p.tcp_seq + 1 == f.dir[direction].next_seq):
+            # a new connection on the 5-tuple of a finished one: a new flow (the old one's
+            # matcher streams, flowbits, drop mark and protocol do not carry over)
+            direction = self.flows.restart(f, direction, now)
         f.dir[direction].packets += 1
         f.dir[direction].bytes += length
         if f.drop:
@@ -755,9 +763,9 @@ cdef class Engine:
             if res == XDPFW_SEG_GAP or res == XDPFW_SEG_WINDOW:
                 self.cnt[C_TCP_DROPPED] += 1
                 if not self.ips:
+                    self.cnt[C_IDS_WOULD_DROP] += 1
                     return XDPFW_VERDICT_PASS  # IDS: not inspected, not blocked
-                reason[0] = XDPFW_DROP_TCP_OUT_OF_ORDER
-                return XDPFW_VERDICT_DROP
+                return self._policy_drop(p, f, direction, side, XDPFW_DROP_TCP_OUT_OF_ORDER, reason)
             if (res == XDPFW_SEG_IN_ORDER or res == XDPFW_SEG_OVERLAP or res == XDPFW_SEG_MIDSTREAM
                     or res == XDPFW_SEG_RESYNC) and dlen > skip:
                 if self.rs.sdb != NULL:
@@ -826,6 +834,8 @@ cdef class Engine:
             self.cnt[C_PASSED_BY_RULE] += 1
             return XDPFW_VERDICT_PASS   # a pass rule silences the rest (Suricata action order)
         blocked = self.ips and (best == XDPFW_ACT_DROP or best == XDPFW_ACT_REJECT)
+        if not self.ips and (best == XDPFW_ACT_DROP or best == XDPFW_ACT_REJECT):
+            self.cnt[C_IDS_WOULD_DROP] += 1
         how = 0
         for i in range(nfired):
             if self.act[i] == XDPFW_ACT_REJECT:
@@ -1375,8 +1385,16 @@ cdef class Engine:
             return True
         return False
 
+    cdef int _policy_drop(self, const xdpfw_pkt *p, const xdpfw_flow *f, int direction, uint32_t side,
+                          uint32_t why, uint32_t *reason) noexcept nogil:
+        """Drop by the engine's own policy (not a rule): the reason for the worker, and a
+        record for an EVE drop event (the ring's loss counter covers a burst)."""
+        reason[0] = why
+        self._alert(XDPFW_NO_SIG, XDPFW_ACT_DROP, p, f, direction, side, True, <uint8_t>(why + 1))
+        return XDPFW_VERDICT_DROP
+
     cdef void _alert(self, uint32_t sig, uint8_t action, const xdpfw_pkt *p, const xdpfw_flow *f,
-                     int direction, uint32_t side, bint blocked) noexcept nogil:
+                     int direction, uint32_t side, bint blocked, uint8_t policy=0) noexcept nogil:
         cdef unsigned int head = self.ring_head
         cdef xdpfw_alert_rec *r
         cdef timespec ts
@@ -1389,14 +1407,20 @@ cdef class Engine:
         else:
             clock_gettime(CLOCK_REALTIME, &ts)
             r.ts_ns = <uint64_t>ts.tv_sec * 1000000000ULL + <uint64_t>ts.tv_nsec
-        r.flow_id = f.flow_id
         r.pkt_num = self.pkt_num
-        # Live, the flow clock is monotonic; in replay it is the capture's (already wall time).
-        r.flow_start_ns = f.first_ns if self.pkt_ts_ns else f.first_ns + self.mono_to_real
-        r.flow_pkts[0] = f.dir[0].packets
-        r.flow_pkts[1] = f.dir[1].packets
-        r.flow_bytes[0] = f.dir[0].bytes
-        r.flow_bytes[1] = f.dir[1].bytes
+        r.has_flow = f != NULL
+        r.policy_reason = policy
+        if f != NULL:
+            r.flow_id = f.flow_id
+            # Live, the flow clock is monotonic; in replay it is the capture's (wall time).
+            r.flow_start_ns = f.first_ns if self.pkt_ts_ns else f.first_ns + self.mono_to_real
+            r.flow_pkts[0] = f.dir[0].packets
+            r.flow_pkts[1] = f.dir[1].packets
+            r.flow_bytes[0] = f.dir[0].bytes
+            r.flow_bytes[1] = f.dir[1].bytes
+        else:
+            r.flow_id = r.flow_start_ns = 0
+            r.flow_pkts[0] = r.flow_pkts[1] = r.flow_bytes[0] = r.flow_bytes[1] = 0
         memcpy(r.src, p.src, 16)
         memcpy(r.dst, p.dst, 16)
         r.sport = p.sport
@@ -1409,9 +1433,13 @@ cdef class Engine:
         r.direction = direction
         r.side = side
         r.gen = self.generation & 0xFFFF
-        r.app_proto = f.app_proto
+        r.app_proto = f.app_proto if f != NULL else 0
+        r.vlan_depth = p.vlan_depth
+        r.vlan[0] = p.vlan_id[0]
+        r.vlan[1] = p.vlan_id[1]
         xdpfw_store_rel(&self.ring_head, head + 1)
-        self.cnt[C_ALERTS] += 1
+        if not policy:
+            self.cnt[C_ALERTS] += 1
 
     # ---- control plane and tests (Python objects allowed) ---------------------------------
     def inspect_frame(self, frame, int side=0, uint64_t now_ns=0, *,
@@ -1491,14 +1519,20 @@ cdef class Engine:
         return {"packets": packets, "dropped": dropped, "truncated": truncated, "offset": off,
                 "done": done}
 
-    def drain_alerts(self, int max_records=1 << 30):
-        """Records the worker has pushed since the last drain, as dicts (control plane)."""
+    def drain_alerts(self, int max_records=1 << 30, *, bint policy_drops=False):
+        """Records the worker has pushed since the last drain, as dicts (control plane).
+        policy_drops: also the records of packets the engine dropped by policy (no rule:
+        "rule" None, "policy_reason" the XDPFW_DROP_* reason), else they are consumed
+        silently."""
         cdef unsigned int tail = self.ring_tail
         cdef unsigned int head = xdpfw_load_acq(&self.ring_head)
         cdef xdpfw_alert_rec *r
         out = []
         while tail != head and len(out) < max_records:
             r = &self.ring[tail & self.ring_mask]
+            if r.policy_reason and not policy_drops:
+                tail += 1
+                continue
             out.append({"ts_ns": r.ts_ns, "flow_id": r.flow_id, "pkt_num": r.pkt_num,
                         "flow_start_ns": r.flow_start_ns, "flow_pkts": (r.flow_pkts[0], r.flow_pkts[1]),
                         "flow_bytes": (r.flow_bytes[0], r.flow_bytes[1]),
@@ -1507,10 +1541,11 @@ cdef class Engine:
                         "action": ("pass", "drop", "reject", "alert")[r.action],
                         "blocked": bool(r.blocked),
                         "direction": "to_server" if r.direction == XDPFW_DIR_TOSERVER else "to_client",
-                        "side": r.side, "gen": r.gen,
+                        "side": r.side, "gen": r.gen, "has_flow": bool(r.has_flow),
+                        "policy_reason": r.policy_reason - 1 if r.policy_reason else None, "vlan": tuple(r.vlan[i] for i in range(min(r.vlan_depth, 2))),
                         "app_proto": APP_PROTO_NAMES[r.app_proto] if XDPFW_APP_UNKNOWN < r.app_proto < XDPFW_APP_FAILED
                         else None,
-                        "rule": self._rule_of(r.gen, r.sig)})
+                        "rule": self._rule_of(r.gen, r.sig) if r.sig != XDPFW_NO_SIG else None})
             tail += 1
         xdpfw_store_rel(&self.ring_tail, tail)
         return out

@@ -49,6 +49,7 @@ cdef extern from "xdpfw_flow.h" nogil:
         uint8_t seq_known
         uint8_t fin_seen
         uint8_t gap_run
+        uint64_t gap_since
 
     struct xdpfw_flow:
         xdpfw_flow_key key
@@ -88,6 +89,7 @@ cdef class FlowTable:
                             int *direction) noexcept nogil
     cdef int tcp_track(self, xdpfw_flow *f, int direction, uint32_t seq, uint8_t flags,
                        uint32_t plen, uint32_t *skip) noexcept nogil
+    cdef int restart(self, xdpfw_flow *f, int direction, uint64_t now) noexcept nogil
     cdef uint64_t _timeout(self, const xdpfw_flow *f) noexcept nogil
     cdef bint _expired(self, const xdpfw_flow *f, uint64_t now) noexcept nogil
     cdef void _reclaim(self, xdpfw_flow *f, int why) noexcept nogil

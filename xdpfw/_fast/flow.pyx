@@ -48,6 +48,10 @@ cdef uint64_t NEVER = 0xFFFFFFFFFFFFFFFF
 cdef enum:
     MAX_SEQ_JUMP = 1 << 30
 
+# gap_resync waits this much flow time after the first gap segment (> any retransmission
+# timeout after a reorder: Linux's minimum RTO is 200 ms).
+cdef uint64_t GAP_RESYNC_NS = 1000000000ULL
+
 
 cdef inline uint64_t _mix(uint64_t h, uint64_t w) noexcept nogil:
     h ^= w
@@ -269,15 +273,21 @@ cdef class FlowTable:
                     d.stream_off += <uint32_t>end_rel
             elif rel > MAX_SEQ_JUMP:
                 res = XDPFW_SEG_WINDOW
-            elif self.gap_resync and d.gap_run + 1 >= self.gap_resync:
+            elif self.gap_resync and d.gap_run + 1 >= self.gap_resync and \
+                    f.last_ns - d.gap_since >= GAP_RESYNC_NS:
                 # Replay/IDS only: nobody will retransmit what the capture lacks. Skip
                 # to this segment; the matcher stream restarts (nothing spans a hole).
+                # Only after N gap segments over at least GAP_RESYNC_NS of flow time: a
+                # reordered burst whose hole is retransmitted within a round trip must
+                # not be mistaken for capture loss.
                 res = XDPFW_SEG_RESYNC
                 d.next_seq = seq + plen
                 d.stream_off += plen
                 d.gap_run = 0
             else:
                 res = XDPFW_SEG_GAP
+                if d.gap_run == 0:
+                    d.gap_since = f.last_ns
                 if d.gap_run < 255:
                     d.gap_run += 1
         if res == XDPFW_SEG_IN_ORDER or res == XDPFW_SEG_OVERLAP:
@@ -289,6 +299,19 @@ cdef class FlowTable:
             d.fin_seen = 1
             f.tcp_state = XDPFW_TCP_CLOSED if o.fin_seen else XDPFW_TCP_CLOSING
         return self._count(res)
+
+    cdef int restart(self, xdpfw_flow *f, int direction, uint64_t now) noexcept nogil:
+        """A SYN reusing the 5-tuple of a finished TCP connection: a new flow in the same
+        slot (new id, its sender the initiator, nothing of the old connection kept - TCP
+        state, flowbits, drop mark, detected protocol). Returns the packet's direction in
+        the new flow (to_server)."""
+        cdef xdpfw_flow_key key = f.key
+        cdef uint32_t h = f.hash
+        cdef bint src_is_a = f.init_is_a if direction == XDPFW_DIR_TOSERVER else not f.init_is_a
+        self.events[XDPFW_FLOW_CLOSED] += 1
+        self.events[XDPFW_FLOW_CREATED] += 1
+        self._init(f, &key, h, src_is_a, now)
+        return XDPFW_DIR_TOSERVER
 
     cdef inline int _count(self, int res) noexcept nogil:
         self.tcp_results[res] += 1

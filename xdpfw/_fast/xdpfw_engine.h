@@ -147,7 +147,13 @@ struct xdpfw_alert_rec {
 	__u8 side;             /* interface side it arrived on */
 	__u16 gen;             /* rule-set generation (low bits): the table `sig` indexes */
 	__u8 app_proto;        /* the flow's detected application protocol (XDPFW_APP_*) */
-	__u8 pad[7];
+	__u8 vlan_depth;       /* VLAN tags on the packet (0-2) */
+	__u16 vlan[2];         /* their ids, outer first */
+	__u8 policy_reason;    /* sig == XDPFW_NO_SIG: the engine dropped the packet by policy,
+				* this is the XDPFW_DROP_* reason + 1 (an EVE drop event, no alert) */
+	__u8 has_flow;         /* the flow_* fields are valid */
 };
+
+#define XDPFW_NO_SIG 0xFFFFFFFFu
 
 #endif /* XDPFW_ENGINE_H */

@@ -81,6 +81,7 @@ struct xdpfw_flow_dir {
 	__u8 fin_seen;
 	__u8 gap_run;      /* consecutive gap segments since the last in-order one */
 	__u8 pad;
+	__u64 gap_since;   /* flow time (last_ns) of the first of those gap segments */
 };
 
 struct xdpfw_flow {

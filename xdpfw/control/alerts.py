@@ -15,7 +15,8 @@ from __future__ import annotations
 import sys
 from typing import Callable
 
-from xdpfw.control.eve import _REJECT_TARGET, EveEvent, EveFormatter, RuleInfo
+from xdpfw.control.eve import _REJECT_TARGET, DROP_REASON_FOR, EveEvent, EveFormatter, RuleInfo
+from xdpfw.control.shared import DROP_REASON_LABELS
 
 
 class AlertSink:
@@ -80,11 +81,34 @@ class AlertSink:
             flow_start_ns=rec["flow_start_ns"],
             action=_effective_action(str(rule.action), rec["action"]),
             verdict="drop" if rec["blocked"] else None, ips=self.ips,
-            drop_reason="rules" if kind == "drop" else None, app_proto=rec.get("app_proto"))
+            drop_reason="rules" if kind == "drop" else None, app_proto=rec.get("app_proto"),
+            vlan=tuple(rec.get("vlan", ())))
+
+    def policy_event(self, rec: dict) -> EveEvent:
+        """A packet the engine dropped by its own policy (TCP gap, refused fragment, full
+        flow table...): an EVE drop event without a rule."""
+        flow = rec.get("has_flow", True)
+        return EveEvent(
+            kind="drop", ts_ns=rec["ts_ns"], ip_version=rec["ip_version"], src_addr=rec["src"],
+            dst_addr=rec["dst"], proto=rec["proto"],
+            src_port=rec["sport"] if rec["proto"] in (6, 17, 132) else 0,
+            dst_port=rec["dport"] if rec["proto"] in (6, 17, 132) else 0,
+            in_iface=self.in_iface(rec["side"]), pcap_cnt=rec["pkt_num"] if self.replay else None,
+            flow_id=rec["flow_id"] if flow else None, direction=rec["direction"] if flow else None,
+            flow_pkts_toserver=rec["flow_pkts"][0], flow_pkts_toclient=rec["flow_pkts"][1],
+            flow_bytes_toserver=rec["flow_bytes"][0], flow_bytes_toclient=rec["flow_bytes"][1],
+            flow_start_ns=rec["flow_start_ns"], rule=None, action="drop", verdict="drop", ips=True,
+            drop_reason=DROP_REASON_FOR.get(DROP_REASON_LABELS[rec["policy_reason"]]),
+            app_proto=rec.get("app_proto"), vlan=tuple(rec.get("vlan", ())))
 
     def drain(self, engine) -> int:
         n = 0
-        for rec in engine.drain_alerts():
+        for rec in engine.drain_alerts(policy_drops=True):
+            if rec.get("policy_reason") is not None:
+                if self.ips:
+                    self._emit("drop", self.fmt.format(self.policy_event(rec)))
+                    self.drops += 1
+                continue
             ev = self.event(rec)
             self._emit("alert", self.fmt.format(ev))
             self.alerts += 1

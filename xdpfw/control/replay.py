@@ -76,7 +76,9 @@ def replay_files(paths, det, write, *, ips: bool = False, flows: int = 1 << 18, 
         packets += n
         dropped += d
     c = engine.counters()
-    return {"packets": packets, "dropped": dropped, "alerts": sink.alerts, "drops": sink.drops,
+    # IDS drops nothing: report what inline would have dropped at the point it decides
+    return {"packets": packets, "dropped": dropped if ips else c["ids_would_drop"], "alerts": sink.alerts,
+            "drops": sink.drops,
             "decode_errors": c["decode_errors"], "flows": c["flows"]["active"], "engine": c}
 
 
