@@ -27,7 +27,7 @@ CASES = json.loads((SV / "manifest.json").read_text())["tests"]
 
 # case -> (a substring of the refusal or mismatch it fails with, why). docs/TESTING.md
 # carries the same list.
-APP = ("decoder", "needs the HTTP/TLS decoders (issue 4; the DNS decoder is in)")
+APP = ("decoder", "needs the HTTP decoder (issue 4; DNS and TLS are in)")
 CANNOT_PASS_YET = {
     "bug-2158": ("mixes packet payload", "a rule with dns.query and a raw payload content: rules across "
                                          "buffers of a transaction are not in this build yet"),
@@ -39,9 +39,7 @@ CANNOT_PASS_YET = {
     "detect-http-uri/UriTestSig24": APP,
     "eve-alert-metadata-defaults": APP,
     "http-uri-spaces": APP,
-    "issues/issue-4759": APP,
     "tcp-fastopen-13": APP,
-    "tls/tls-client-hello-frag-01": APP,
     "uricontent/detect-uricontent-01": APP,
     "uricontent/detect-uricontent-03": APP,
     "uricontent/detect-uricontent-07": APP,

@@ -104,12 +104,10 @@ def test_header_only_app_rule_needs_the_detected_protocol():
 def test_rules_on_undetected_protocols_and_unsupported_shapes_are_refused():
     det = build_detection([parse_rule(t) for t in [
         'alert http any any -> any any (msg:"h"; http.uri; content:"/x"; sid:10;)',
-        'alert dns any any -> any any (msg:"t"; dns.query; dotprefix; content:".x.example"; endswith; sid:11;)',
         'alert dns any any -> any any (msg:"m"; dns.query; content:"x"; pkt_data; content:"y"; sid:12;)',
     ]], kernel_acl=False)
     text = "\n".join(det.problems)
     assert "sid:10 needs the http decoder" in text
-    assert "sid:11 transform dotprefix" in text
     assert "sid:12 mixes packet payload" in text
     assert det.tables.sigs == []
 
@@ -141,3 +139,15 @@ def test_corpus_dns_traffic_runs_through_the_decoder():
     e = st["engine"]
     assert e["app_detected"] > 100 and st["alerts"] > 100
     assert e["app_instances_full"] == 0 and e["matcher_errors"] == 0
+
+
+def test_dotprefix_matches_the_name_and_its_subdomains_only():
+    eng = engine('alert dns any any -> any any (msg:"d"; dns.query; dotprefix; content:".evil.example"; '
+                 'endswith; sid:40;)',
+                 'alert dns any any -> any any (msg:"plain"; dns.query; content:"evil.example"; endswith; sid:41;)',
+                 'alert dns any any -> any any (msg:"len"; dns.query; dotprefix; content:".x"; startswith; '
+                 'bsize:2; sid:42;)')   # bsize counts the prefixed dot
+    for i, (name, want) in enumerate([("evil.example", [40, 41]), ("www.evil.example", [40, 41]),
+                                      ("notevil.example", [41]), ("x", [42]), ("xy", [])]):
+        eng.inspect_frame(query(name, sport=4000 + i), 0, S)
+        assert sids(eng) == want, name

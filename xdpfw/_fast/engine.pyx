@@ -205,7 +205,7 @@ cdef struct ruleset:
     uint32_t combo_base         # combination c is reported as stream id combo_base + c
     uint32_t opwords
     uint64_t *opbits            # slots x opwords, zeroed = nothing seen
-    app_buf_rt abuf[XDPFW_APP_BUFFER_MAX]   # per app buffer: its database (NULL: no rule)
+    app_buf_rt abuf[APP_VBUF_MAX]   # per app buffer and variant: its database (NULL: no rule)
     uint8_t app_on              # some rule inspects an app buffer: decoders run
     const void *fdb             # the block rules compiled for streaming: fragmented datagrams
     void *fpool                 # this worker's stream pool for fdb
@@ -589,21 +589,22 @@ cdef class Engine:
                 r.fdb, r.fops, r.fpool = frag_db.c_db, frag_db.ops, fpool.c_pool
             apools = []
             for ab in app_bufs:
-                if not 0 <= ab.buf < XDPFW_APP_BUFFER_MAX or r.abuf[ab.buf].active:
-                    raise ValueError(f"app buffer id {ab.buf}: out of range or given twice")
-                r.abuf[ab.buf].active = 1
+                vb = ab.buf + ab.variant * XDPFW_APP_BUFFER_MAX
+                if not 0 <= ab.buf < XDPFW_APP_BUFFER_MAX or ab.variant not in (0, 1) or r.abuf[vb].active:
+                    raise ValueError(f"app buffer id {ab.buf}/{ab.variant}: out of range or given twice")
+                r.abuf[vb].active = 1
                 r.app_on = 1
-                r.abuf[ab.buf].every = _u32_array(ab.every, &r.abuf[ab.buf].nevery)
+                r.abuf[vb].every = _u32_array(ab.every, &r.abuf[vb].nevery)
                 if ab.db is None:
                     continue
                 if (<Database>ab.db).mode != "stream":
                     raise ValueError("app buffer databases are streaming databases")
                 apool = _backend(ab.db).StreamPool(ab.db, APP_POOL)
                 apools.append(apool)
-                r.abuf[ab.buf].report = _report_array(ab.report, &r.abuf[ab.buf].nreport)
-                r.abuf[ab.buf].db = (<Database>ab.db).c_db
-                r.abuf[ab.buf].ops = (<Database>ab.db).ops
-                r.abuf[ab.buf].pool = (<StreamPool>apool).c_pool
+                r.abuf[vb].report = _report_array(ab.report, &r.abuf[vb].nreport)
+                r.abuf[vb].db = (<Database>ab.db).c_db
+                r.abuf[vb].ops = (<Database>ab.db).ops
+                r.abuf[vb].pool = (<StreamPool>apool).c_pool
         except BaseException:
             _free_ruleset(r)
             raise
@@ -1200,7 +1201,7 @@ cdef class Engine:
             self._app_reset_slot(slot, f.flow_id)
         if f.app_proto == XDPFW_APP_UNKNOWN:
             self._app_detect(f, p, af, slot, direction, data, n, flags)
-        elif f.app_proto == XDPFW_APP_DNS:
+        elif f.app_proto == XDPFW_APP_DNS or f.app_proto == XDPFW_APP_TLS:
             self._feed(f, af, slot, direction, data, n, flags)
 
     cdef void _feed(self, xdpfw_flow *f, app_flow *af, uint32_t slot, int direction, const uint8_t *data,
@@ -1210,12 +1211,15 @@ cdef class Engine:
         self.cnt[C_APP_BYTES] += n
         if f.app_proto == XDPFW_APP_DNS:
             dns_feed(&af.st.dns, direction, data, n, flags, &self.sink)
+        elif f.app_proto == XDPFW_APP_TLS:
+            tls_feed(&af.st.tls, direction, data, n, flags, &self.sink)
 
     cdef void _app_detect(self, xdpfw_flow *f, const xdpfw_pkt *p, app_flow *af, uint32_t slot,
                           int direction, const uint8_t *data, uint32_t n, uint32_t flags) noexcept nogil:
         cdef uint8_t tmp[PROBE_MAX]
         cdef uint32_t kept = af.probe_len[direction], take, i
-        cdef int r = XDPFW_PROBE_NO
+        cdef int r = XDPFW_PROBE_NO, r2
+        cdef uint8_t proto = XDPFW_APP_DNS
         cdef bint datagram = (flags & XDPFW_APP_F_DATAGRAM) != 0
         if flags & XDPFW_APP_F_GAP:
             kept = 0                # bytes were lost: what was kept no longer leads up to these
@@ -1228,9 +1232,16 @@ cdef class Engine:
                 r = dns_probe(data, n, direction, XDPFW_APP_F_DATAGRAM)
             else:
                 r = dns_probe(tmp, kept + take, direction, 0)
+        if r != XDPFW_PROBE_YES and p.l4_proto == 6:
+            r2 = tls_probe(tmp, kept + take, direction, 0)
+            if r2 == XDPFW_PROBE_YES or (r2 == XDPFW_PROBE_MORE and r == XDPFW_PROBE_NO):
+                r, proto = r2, XDPFW_APP_TLS
         if r == XDPFW_PROBE_YES:
-            f.app_proto = XDPFW_APP_DNS
-            dns_init(&af.st.dns)
+            f.app_proto = proto
+            if proto == XDPFW_APP_DNS:
+                dns_init(&af.st.dns)
+            else:
+                tls_init(&af.st.tls)
             self.cnt[C_APP_DETECTED] += 1
             if kept:
                 self._feed(f, af, slot, direction, af.probe[direction], kept, 0)
@@ -1263,6 +1274,8 @@ cdef class Engine:
         self.actx.direction = direction
         if f.app_proto == XDPFW_APP_DNS:
             dns_end(&af.st.dns, direction, &self.sink)
+        elif f.app_proto == XDPFW_APP_TLS:
+            tls_end(&af.st.tls, direction, &self.sink)
 
     cdef void _app_event_count(self, uint32_t proto) noexcept nogil:
         self.cnt[C_APP_EVENTS] += 1
@@ -1271,16 +1284,25 @@ cdef class Engine:
 
     cdef void _piece(self, uint32_t slot, int direction, uint32_t buf, const uint8_t *data, uint32_t n,
                      uint32_t flags) noexcept nogil:
-        """One piece of a buffer instance (the decoder's sink)."""
-        cdef app_buf_rt *b
+        """One piece of a buffer instance (the decoder's sink), for both variants."""
+        if buf >= XDPFW_APP_BUFFER_MAX:
+            return
+        if self.rs.abuf[buf].active:
+            self._vpiece(slot, direction, buf, data, n, flags, False)
+        if self.rs.abuf[buf + XDPFW_APP_BUFFER_MAX].active:
+            self._vpiece(slot, direction, buf + XDPFW_APP_BUFFER_MAX, data, n, flags, True)
+
+    cdef void _vpiece(self, uint32_t slot, int direction, uint32_t buf, const uint8_t *data, uint32_t n,
+                      uint32_t flags, bint dot) noexcept nogil:
+        """One piece of an instance of (variant) buffer `buf`; dot: the dotprefix variant,
+        a "." scanned before the instance's first byte."""
+        cdef app_buf_rt *b = &self.rs.abuf[buf]
         cdef app_inst *base
         cdef app_inst *ip = NULL
         cdef app_inst *free_ = NULL
         cdef uint32_t i, sig
         cdef bint end = (flags & XDPFW_APP_END) != 0
-        if buf >= XDPFW_APP_BUFFER_MAX or not self.rs.abuf[buf].active:
-            return                  # no rule inspects this buffer
-        b = &self.rs.abuf[buf]
+        cdef uint8_t dot_byte = 46   # "."
         base = &self.ainst[(<size_t>slot * 2 + direction) * APP_INST]
         for i in range(APP_INST):
             if base[i].used and base[i].buf == buf:
@@ -1305,6 +1327,10 @@ cdef class Engine:
         elif ip == NULL:
             return                  # an instance that was not opened (no room, a swap)
         self.amb.count = 0
+        if dot and (flags & XDPFW_APP_START):
+            ip.len += 1
+            if b.db != NULL and b.ops.scan(b.db, self.rs.scratch, &ip.st, &dot_byte, 1, &self.amb) < 0:
+                self.cnt[C_MATCHER_ERRORS] += 1
         ip.len += n
         if b.db != NULL:
             if n:
@@ -1718,7 +1744,7 @@ cdef void _free_ruleset(ruleset *r) noexcept:
     PyMem_Free(r.prog)
     PyMem_Free(r.opbits)
     cdef int b
-    for b in range(XDPFW_APP_BUFFER_MAX):
+    for b in range(APP_VBUF_MAX):
         PyMem_Free(r.abuf[b].report)
         PyMem_Free(r.abuf[b].every)
     memset(r, 0, sizeof(ruleset))

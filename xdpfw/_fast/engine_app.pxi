@@ -7,7 +7,8 @@
 # a 1-byte-segment request is still recognised) go to each decoder's probe(); the first
 # YES sets the flow's app_proto and the decoder is fed the kept bytes, then the stream as
 # it arrives. All NO, or no answer after PROBE_MAX bytes: app_proto "failed", no app-layer
-# rule applies to the flow. DNS is probed on port 53 only (as Suricata's default config).
+# rule applies to the flow. DNS is probed on port 53 only (as Suricata's default config);
+# TLS on any TCP port (a ClientHello record is unmistakable).
 #
 # Matching. Every buffer a rule inspects has its own streaming database (the rules that
 # inspect exactly that buffer, compiled by xdpfw/control/apprules.py). An instance of the
@@ -20,8 +21,13 @@
 
 from xdpfw._fast.includes.app cimport *
 from xdpfw._fast.app_dns cimport dns_end, dns_feed, dns_init, dns_probe, xdpfw_dns_state
+from xdpfw._fast.app_tls cimport tls_end, tls_feed, tls_init, tls_probe, xdpfw_tls_state
 
 cdef enum:
+    # A buffer's rules come in two variants: as the buffer is, and with the dotprefix
+    # transform (a "." before the first byte: `dotprefix; content:".evil.com"; endswith`
+    # matches the name and its subdomains). Variant v of buffer b is slot b + v * MAX.
+    APP_VBUF_MAX = XDPFW_APP_BUFFER_MAX * 2
     APP_INST = 6          # buffer instances open at once per flow direction
     APP_PENDING = 4       # rules with a length check held per instance until its end
     PROBE_MAX = 16        # first bytes of a direction kept for protocol detection
@@ -30,6 +36,7 @@ cdef enum:
 
 cdef union app_state:
     xdpfw_dns_state dns
+    xdpfw_tls_state tls
 
 cdef struct app_flow:     # per flow slot
     uint64_t owner        # flow_id the state belongs to

@@ -32,7 +32,7 @@ PROTO_ID = {name: i for i, name in enumerate(PROTOS)}
 APP_PROTOS = ("http", "tls", "dns")
 
 # Which decoders exist in this build (the others' rules are refused).
-DECODERS = ("dns",)
+DECODERS = ("dns", "tls")
 
 
 def proto_of_buffer(name: str) -> str:
@@ -55,6 +55,7 @@ TO_CLIENT = {"http.response_line", "http.stat_code", "http.stat_msg", "http.loca
 class AppBuffer:
     buf: int                      # buffer id (XDPFW_BUF_*)
     db: object                    # streaming database: one stream per instance of the buffer
+    variant: int = 0              # 0: the buffer as it is; 1: dotprefix (a "." first)
     report: dict[int, int] = field(default_factory=dict)  # database pattern id -> signature
     every: list[int] = field(default_factory=list)         # signatures checked at every instance's end
 
@@ -99,7 +100,7 @@ def build_app(rules, tables: SigTables, problems: list[str], problem) -> AppTabl
     from xdpfw.detect.compile import build_database, compile_buffer
 
     out = AppTables()
-    by_buf: dict[str, list] = {}
+    by_buf: dict[tuple[str, int], list] = {}   # (buffer, variant) -> rules
     every: dict[str, list] = {}       # rules with only a length check on their buffer
     for r in rules:
         bufs = rule_buffers(r)
@@ -117,11 +118,16 @@ def build_app(rules, tables: SigTables, problems: list[str], problem) -> AppTabl
         elif bufs[0] not in r.buffers():
             every.setdefault(bufs[0], []).append(r)
         else:
-            by_buf.setdefault(bufs[0], []).append(r)
+            tr = next((tuple(m.transforms) for m in r.buffers()[bufs[0]] if getattr(m, "transforms", ())), ())
+            if tr in ((), ("dotprefix",)):
+                by_buf.setdefault((bufs[0], len(tr)), []).append(r)
+            else:
+                problems.append(problem(r, f"transform {', '.join(tr)} on {bufs[0]}: only dotprefix is "
+                                           "applied yet"))
 
     abufs: dict[str, AppBuffer] = {}
     for b, group in every.items():    # no expression: decided at each instance's end
-        ab = abufs.setdefault(b, AppBuffer(BUF_ID[b], None))
+        ab = abufs.setdefault(f"{b}/0", AppBuffer(BUF_ID[b], None))
         for r in group:
             checks = [x.match for x in r.bsize if x.buffer == b] + ([r.urilen.match] if r.urilen else [])
             if len(checks) != 1:
@@ -133,18 +139,20 @@ def build_app(rules, tables: SigTables, problems: list[str], problem) -> AppTabl
             except NotEngineRule as e:
                 problems.append(problem(r, f"not supported by the engine: {e}"))
 
-    for b, group in by_buf.items():
+    for (b, variant), group in by_buf.items():
         # Hyperscan's own combinations: an instance always ends (finish), which is when a
         # combination or an end anchor is decided, and a plain expression is reported as it
-        # matches, so a drop takes the packet that completed it.
-        cb = compile_buffer(group, b, "stream", singlematch=True)
+        # matches, so a drop takes the packet that completed it. The dotprefix variant is
+        # the same buffer with a "." before its first byte (the engine scans it).
+        tr = ("dotprefix",) if variant else ()
+        cb = compile_buffer(group, b, "stream", singlematch=True, transforms=tr)
         refused = {id(e.rule) for e in cb.errors}
         problems.extend(str(e) for e in cb.errors)
         for idx, cr in cb.rules.items():
             lens = [c for c in cr.checks if c.keyword in ("bsize", "urilen")]
             other = [c.keyword for c in cr.checks if c.keyword not in ("dsize", "bsize", "urilen")]
-            why = (f"transform {cr.transforms[0]} on {b}: transforms are not applied yet" if cr.transforms
-                   else f"needs {', '.join(other)} on {b}, which the engine does not apply yet" if other
+            why = (f"transform {cr.transforms[0]} on {b}: only dotprefix is applied yet"
+                   if tuple(cr.transforms) != tr else f"needs {', '.join(other)} on {b}, which the engine does not apply yet" if other
                    else f"{len(lens)} length checks on {b} (one is supported)" if len(lens) > 1 else None)
             if why:
                 problems.append(problem(group[idx], why))
@@ -153,10 +161,10 @@ def build_app(rules, tables: SigTables, problems: list[str], problem) -> AppTabl
             group = [r for r in group if id(r) not in refused]
             if not group:
                 continue
-            cb = compile_buffer(group, b, "stream", singlematch=True)
+            cb = compile_buffer(group, b, "stream", singlematch=True, transforms=tr)
         db = build_database(cb, group)
         problems.extend(str(e) for e in cb.errors)     # rules Hyperscan itself rejected
-        ab = abufs.setdefault(b, AppBuffer(BUF_ID[b], None))
+        ab = abufs.setdefault(f"{b}/{variant}", AppBuffer(BUF_ID[b], None, variant))
         ab.db = db
         for rid, idx in cb.report.items():
             if idx not in cb.rules:
