@@ -41,8 +41,8 @@ def test_threshold_and_classification_files(tmp_path):
 def test_refuses_rules_it_cannot_run(tmp_path):
     rules = tmp_path / "t.rules"
     rules.write_text('alert udp any any -> any any (msg:"ok"; sid:1;)\n'
-                     'alert http any any -> any any (msg:"needs http"; content:"x"; sid:2;)\n')
+                     'alert http any any -> any any (msg:"mixed"; content:"x"; http.uri; content:"y"; sid:2;)\n')
     res = replay(SIP, "--rules", rules)
     assert res.returncode == 1
-    assert f"{rules}:2: error: sid:2" in res.stderr and "http decoder" in res.stderr
+    assert f"{rules}:2: error: sid:2" in res.stderr and "mixes packet payload" in res.stderr
     assert res.stdout == ""  # nothing replayed with a rule it would have ignored

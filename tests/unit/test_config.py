@@ -205,12 +205,12 @@ def test_check_config_builds_the_rules_as_run_would(tmp_path):
 def test_check_config_reports_rule_errors_with_file_line_and_keyword(tmp_path):
     rc, out, err = _check(tmp_path, """\
         drop tcp any any -> any 80 (msg:"x"; content:"evil"; sid:2;)
-        alert http any any -> any any (msg:"h"; http.uri; content:"/a"; sid:3;)
+        alert http any any -> any any (msg:"h"; content:"x"; http.uri; content:"/a"; sid:3;)
         alert tcp any any -> any any (msg:"t"; conten:"b"; sid:4;)
         """)
     assert rc == 1
     rules = tmp_path / "local.rules"
-    assert re.search(rf"^{re.escape(str(rules))}:2: error: sid:3 .*http", err, re.M), err
+    assert re.search(rf"^{re.escape(str(rules))}:2: error: sid:3 mixes packet payload", err, re.M), err
     assert re.search(rf"^{re.escape(str(rules))}:3:\d+: error: .*'conten'", err, re.M), err
     assert "problem(s): nothing loaded" in out
 

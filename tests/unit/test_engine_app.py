@@ -103,11 +103,9 @@ def test_header_only_app_rule_needs_the_detected_protocol():
 
 def test_rules_on_undetected_protocols_and_unsupported_shapes_are_refused():
     det = build_detection([parse_rule(t) for t in [
-        'alert http any any -> any any (msg:"h"; http.uri; content:"/x"; sid:10;)',
         'alert dns any any -> any any (msg:"m"; dns.query; content:"x"; pkt_data; content:"y"; sid:12;)',
     ]], kernel_acl=False)
     text = "\n".join(det.problems)
-    assert "sid:10 needs the http decoder" in text
     assert "sid:12 mixes packet payload" in text
     assert det.tables.sigs == []
 
@@ -151,3 +149,48 @@ def test_dotprefix_matches_the_name_and_its_subdomains_only():
                                       ("notevil.example", [41]), ("x", [42]), ("xy", [])]):
         eng.inspect_frame(query(name, sport=4000 + i), 0, S)
         assert sids(eng) == want, name
+
+
+HTTP_RULES = [
+    'drop http any any -> any any (msg:"post php"; flow:to_server; http.method; content:"POST"; '
+    'http.uri; content:"/gate.php"; endswith; sid:50;)',
+    'alert http any any -> any any (msg:"ua+host"; http.user_agent; content:"curl/"; startswith; '
+    'http.host; content:"example"; bsize:<20; sid:51;)',
+    'alert http any any -> any any (msg:"uri"; http.uri; content:"/admin"; sid:52;)',
+]
+
+
+def test_http_rules_on_one_and_several_buffers_of_a_transaction():
+    eng = engine(*HTTP_RULES)
+    c = Tcp(eng, sport=41000, dport=8080)
+    c.handshake()
+    v = c.c(b"GET /admin HTTP/1.1\r\nHost: a.example\r\nUser-Agent: curl/8.0\r\n\r\n")
+    assert v == PASS and sids(eng) == [51, 52]
+    # POST with /gate.php: the request line completes both parts: dropped on that segment
+    d = Tcp(eng, sport=41001, dport=80)
+    d.handshake()
+    assert d.c(b"POST /ga") == PASS
+    assert d.c(b"te.php HTTP/1.1\r\nHost: b\r\n\r\n") == RULE_DROP
+    assert sids(eng) == [50]
+
+
+def test_parts_do_not_join_across_pipelined_transactions():
+    eng = engine(*HTTP_RULES)
+    c = Tcp(eng, sport=41002)
+    c.handshake()
+    c.c(b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"
+        b"GET /gate.php HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert sids(eng) == []                     # POST in one request, the URI in the next
+    c.c(b"POST /gate.php HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n")
+    assert sids(eng) == [50]
+
+
+def test_a_multi_buffer_rule_fires_once_per_transaction_and_length_checks_hold():
+    eng = engine(*HTTP_RULES)
+    c = Tcp(eng, sport=41003)
+    c.handshake()
+    c.c(b"GET / HTTP/1.1\r\nHost: www.example.invalid.long.name\r\nUser-Agent: curl/8\r\n\r\n")
+    assert sids(eng) == []                     # host longer than bsize:<20
+    c.c(b"GET / HTTP/1.1\r\nHost: example\r\nUser-Agent: curl/8\r\n\r\n")
+    c.c(b"GET / HTTP/1.1\r\nHost: example\r\nUser-Agent: curl/8\r\n\r\n")
+    assert sids(eng) == [51, 51]               # once per request

@@ -246,7 +246,7 @@ def test_failed_reload_keeps_the_running_set_and_reports_every_error(tmp_path):
     before = d.det
     rules.write_text('drop tcp any any -> any 80 (msg:"a"; content:"x"; sid:5;)\n'
                      'alert tcp any any -> any any (msg:"b"; conten:"y"; sid:6;)\n'
-                     'alert http any any -> any any (msg:"c"; http.uri; content:"/z"; sid:7;)\n')
+                     'alert http any any -> any any (msg:"c"; content:"q"; http.uri; content:"/z"; sid:7;)\n')
     res = d.reload()
     assert not res.ok and res.generation == 0 and d.det is before and eng.rules_generation == 0
     assert len(res.errors) == 2, res.errors

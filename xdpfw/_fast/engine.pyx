@@ -207,6 +207,17 @@ cdef struct ruleset:
     uint64_t *opbits            # slots x opwords, zeroed = nothing seen
     app_buf_rt abuf[APP_VBUF_MAX]   # per app buffer and variant: its database (NULL: no rule)
     uint8_t app_on              # some rule inspects an app buffer: decoders run
+    uint32_t nparts             # parts of multi-buffer rules (apprules.AppPart), shared
+    uint32_t *part_lo
+    uint32_t *part_hi
+    uint8_t *part_op
+    uint32_t *part_rfirst       # part -> the multi-buffer rules using it: part_rlist[first[k]:first[k+1]]
+    uint32_t *part_rlist
+    uint32_t *m_sig             # multi-buffer rule -> its signature
+    uint32_t *m_pfirst          # multi-buffer rule -> its parts: m_plist[first[m]:first[m+1]]
+    uint32_t *m_plist
+    uint32_t ptx_words          # per flow direction: a bitmap of the parts its transaction holds
+    uint64_t *ptx               # slots x 2 x ptx_words (exact: sized by this rule set's parts)
     const void *fdb             # the block rules compiled for streaming: fragmented datagrams
     void *fpool                 # this worker's stream pool for fdb
     const xdpfw_matcher_ops *fops
@@ -588,6 +599,29 @@ cdef class Engine:
                 fpool = _backend(frag_db).StreamPool(frag_db, self.frag_mask + 1)
                 r.fdb, r.fops, r.fpool = frag_db.c_db, frag_db.ops, fpool.c_pool
             apools = []
+            parts = list(app.parts) if app else []
+            multi = list(app.multi) if app else []
+            r.nparts = len(parts)
+            r.part_lo = <uint32_t *>PyMem_Calloc(max(1, r.nparts), sizeof(uint32_t))
+            r.part_hi = <uint32_t *>PyMem_Calloc(max(1, r.nparts), sizeof(uint32_t))
+            r.part_op = <uint8_t *>PyMem_Calloc(max(1, r.nparts), 1)
+            if not (r.part_lo and r.part_hi and r.part_op):
+                raise MemoryError()
+            for i, pt in enumerate(parts):
+                if pt.blen is not None:
+                    r.part_op[i], r.part_lo[i], r.part_hi[i] = pt.blen
+            users = [[] for _ in parts]
+            for m, (sg, ps) in enumerate(multi):
+                for k in ps:
+                    users[k].append(m)
+            r.part_rlist = _csr(users, &r.part_rfirst)
+            r.m_plist = _csr([ps for _, ps in multi], &r.m_pfirst)
+            r.m_sig = _u32_array([sg for sg, _ in multi], &i)
+            r.ptx_words = (r.nparts + 63) // 64
+            if r.ptx_words:
+                r.ptx = <uint64_t *>PyMem_Calloc(<size_t>self.mstream_slots * r.ptx_words, sizeof(uint64_t))
+                if r.ptx == NULL:
+                    raise MemoryError()
             for ab in app_bufs:
                 vb = ab.buf + ab.variant * XDPFW_APP_BUFFER_MAX
                 if not 0 <= ab.buf < XDPFW_APP_BUFFER_MAX or ab.variant not in (0, 1) or r.abuf[vb].active:
@@ -595,6 +629,7 @@ cdef class Engine:
                 r.abuf[vb].active = 1
                 r.app_on = 1
                 r.abuf[vb].every = _u32_array(ab.every, &r.abuf[vb].nevery)
+                r.abuf[vb].every_parts = _u32_array(ab.every_parts, &r.abuf[vb].nevery_parts)
                 if ab.db is None:
                     continue
                 if (<Database>ab.db).mode != "stream":
@@ -1201,7 +1236,7 @@ cdef class Engine:
             self._app_reset_slot(slot, f.flow_id)
         if f.app_proto == XDPFW_APP_UNKNOWN:
             self._app_detect(f, p, af, slot, direction, data, n, flags)
-        elif f.app_proto == XDPFW_APP_DNS or f.app_proto == XDPFW_APP_TLS:
+        elif f.app_proto != XDPFW_APP_FAILED:
             self._feed(f, af, slot, direction, data, n, flags)
 
     cdef void _feed(self, xdpfw_flow *f, app_flow *af, uint32_t slot, int direction, const uint8_t *data,
@@ -1210,9 +1245,12 @@ cdef class Engine:
         self.actx.direction = direction
         self.cnt[C_APP_BYTES] += n
         if f.app_proto == XDPFW_APP_DNS:
+            self._tx_reset(slot, direction)   # a message per datagram / segment
             dns_feed(&af.st.dns, direction, data, n, flags, &self.sink)
         elif f.app_proto == XDPFW_APP_TLS:
             tls_feed(&af.st.tls, direction, data, n, flags, &self.sink)
+        elif f.app_proto == XDPFW_APP_HTTP:
+            http_feed(&af.st.http, direction, data, n, flags, &self.sink)
 
     cdef void _app_detect(self, xdpfw_flow *f, const xdpfw_pkt *p, app_flow *af, uint32_t slot,
                           int direction, const uint8_t *data, uint32_t n, uint32_t flags) noexcept nogil:
@@ -1236,12 +1274,18 @@ cdef class Engine:
             r2 = tls_probe(tmp, kept + take, direction, 0)
             if r2 == XDPFW_PROBE_YES or (r2 == XDPFW_PROBE_MORE and r == XDPFW_PROBE_NO):
                 r, proto = r2, XDPFW_APP_TLS
+        if r != XDPFW_PROBE_YES and p.l4_proto == 6:
+            r2 = http_probe(tmp, kept + take, direction, 0)
+            if r2 == XDPFW_PROBE_YES or (r2 == XDPFW_PROBE_MORE and r == XDPFW_PROBE_NO):
+                r, proto = r2, XDPFW_APP_HTTP
         if r == XDPFW_PROBE_YES:
             f.app_proto = proto
             if proto == XDPFW_APP_DNS:
                 dns_init(&af.st.dns)
-            else:
+            elif proto == XDPFW_APP_TLS:
                 tls_init(&af.st.tls)
+            else:
+                http_init(&af.st.http)
             self.cnt[C_APP_DETECTED] += 1
             if kept:
                 self._feed(f, af, slot, direction, af.probe[direction], kept, 0)
@@ -1262,6 +1306,8 @@ cdef class Engine:
             if ip[i].used and (ip[i].st.flags & XDPFW_MSTREAM_OPEN) and self.rs.abuf[ip[i].buf].db != NULL:
                 self.rs.abuf[ip[i].buf].ops.close(self.rs.abuf[ip[i].buf].pool, self.rs.scratch, &ip[i].st, NULL)
         memset(ip, 0, 2 * APP_INST * sizeof(app_inst))
+        self._tx_reset(slot, 0)
+        self._tx_reset(slot, 1)
         memset(&self.aflow[slot], 0, sizeof(app_flow))
         self.aflow[slot].owner = flow_id
 
@@ -1276,6 +1322,8 @@ cdef class Engine:
             dns_end(&af.st.dns, direction, &self.sink)
         elif f.app_proto == XDPFW_APP_TLS:
             tls_end(&af.st.tls, direction, &self.sink)
+        elif f.app_proto == XDPFW_APP_HTTP:
+            http_end(&af.st.http, direction, &self.sink)
 
     cdef void _app_event_count(self, uint32_t proto) noexcept nogil:
         self.cnt[C_APP_EVENTS] += 1
@@ -1287,6 +1335,11 @@ cdef class Engine:
         """One piece of a buffer instance (the decoder's sink), for both variants."""
         if buf >= XDPFW_APP_BUFFER_MAX:
             return
+        if (flags & XDPFW_APP_START) and ((buf == XDPFW_BUF_HTTP_METHOD and direction == XDPFW_DIR_TOSERVER) or
+                                          (buf == XDPFW_BUF_HTTP_PROTOCOL and direction == XDPFW_DIR_TOCLIENT)):
+            # the first piece of a request (its method) or of a response (its protocol):
+            # a new HTTP transaction in this direction
+            self._tx_reset(slot, direction)
         if self.rs.abuf[buf].active:
             self._vpiece(slot, direction, buf, data, n, flags, False)
         if self.rs.abuf[buf + XDPFW_APP_BUFFER_MAX].active:
@@ -1343,12 +1396,12 @@ cdef class Engine:
         for i in range(self.amb.count):
             if self.amrec[i].id >= b.nreport or b.report[self.amrec[i].id] == NO_SIG:
                 continue
-            sig = b.report[self.amrec[i].id]
-            if self.rs.sigs[sig].blen_op == XDPFW_DSIZE_NONE:
-                self.app_nfired = self._add(self.app_fired, sig, self.app_nfired)
+            sig = b.report[self.amrec[i].id]       # a signature, or PART_FLAG | part
+            if not self._has_len_check(sig):
+                self._holds(slot, direction, sig)
             elif end:
-                if _len_ok(&self.rs.sigs[sig], ip.len):
-                    self.app_nfired = self._add(self.app_fired, sig, self.app_nfired)
+                if self._len_passes(sig, ip.len):
+                    self._holds(slot, direction, sig)
             elif ip.npending < APP_PENDING:
                 ip.pending[ip.npending] = sig   # decided when the length is known
                 ip.npending += 1
@@ -1356,12 +1409,62 @@ cdef class Engine:
                 self.cnt[C_APP_PENDING_FULL] += 1
         if end:
             for i in range(ip.npending):
-                if _len_ok(&self.rs.sigs[ip.pending[i]], ip.len):
-                    self.app_nfired = self._add(self.app_fired, ip.pending[i], self.app_nfired)
+                if self._len_passes(ip.pending[i], ip.len):
+                    self._holds(slot, direction, ip.pending[i])
             for i in range(b.nevery):   # rules with only a length check on this buffer
                 if _len_ok(&self.rs.sigs[b.every[i]], ip.len):
                     self.app_nfired = self._add(self.app_fired, b.every[i], self.app_nfired)
+            for i in range(b.nevery_parts):
+                if self._len_passes(PART_FLAG | b.every_parts[i], ip.len):
+                    self._holds(slot, direction, PART_FLAG | b.every_parts[i])
             ip.used = 0
+
+    cdef inline bint _has_len_check(self, uint32_t v) noexcept nogil:
+        if v & PART_FLAG:
+            return self.rs.part_op[v & ~PART_FLAG] != XDPFW_DSIZE_NONE
+        return self.rs.sigs[v].blen_op != XDPFW_DSIZE_NONE
+
+    cdef inline bint _len_passes(self, uint32_t v, uint32_t n) noexcept nogil:
+        cdef uint32_t k
+        if not (v & PART_FLAG):
+            return _len_ok(&self.rs.sigs[v], n)
+        k = v & ~PART_FLAG
+        if self.rs.part_op[k] == XDPFW_DSIZE_RANGE:
+            return self.rs.part_lo[k] <= n <= self.rs.part_hi[k]
+        if self.rs.part_op[k] == XDPFW_DSIZE_NOT:
+            return not (self.rs.part_lo[k] <= n <= self.rs.part_hi[k])
+        return True
+
+    cdef void _holds(self, uint32_t slot, int direction, uint32_t v) noexcept nogil:
+        """A rule (or a part of multi-buffer rules) holds on this instance. A part joins
+        the parts this direction's transaction holds; each rule using it whose other parts
+        are all held fires - once per transaction, as a part joins once."""
+        cdef uint64_t *held
+        cdef uint32_t k, i, j, m, q
+        cdef bint all_held
+        if not (v & PART_FLAG):
+            self.app_nfired = self._add(self.app_fired, v, self.app_nfired)
+            return
+        k = v & ~PART_FLAG
+        held = &self.rs.ptx[(<size_t>slot * 2 + direction) * self.rs.ptx_words]
+        if held[k >> 6] & (1ULL << (k & 63)):
+            return                      # held already in this transaction
+        held[k >> 6] |= 1ULL << (k & 63)
+        for i in range(self.rs.part_rfirst[k], self.rs.part_rfirst[k + 1]):
+            m = self.rs.part_rlist[i]
+            all_held = True
+            for j in range(self.rs.m_pfirst[m], self.rs.m_pfirst[m + 1]):
+                q = self.rs.m_plist[j]
+                if not (held[q >> 6] & (1ULL << (q & 63))):
+                    all_held = False
+                    break
+            if all_held:
+                self.app_nfired = self._add(self.app_fired, self.rs.m_sig[m], self.app_nfired)
+
+    cdef inline void _tx_reset(self, uint32_t slot, int direction) noexcept nogil:
+        if self.rs.ptx_words:
+            memset(&self.rs.ptx[(<size_t>slot * 2 + direction) * self.rs.ptx_words], 0,
+                   self.rs.ptx_words * sizeof(uint64_t))
 
     cdef inline bint _header_ok(self, const xdpfw_sig *s, const xdpfw_pkt *p, const xdpfw_flow *f,
                                 int direction) noexcept nogil:
@@ -1601,6 +1704,24 @@ cdef class Engine:
         return PyCapsule_New(<void *>_inspect_entry, b"xdpfw_inspect_fn", NULL)
 
 
+cdef uint32_t *_csr(lists, uint32_t **first) except NULL:
+    """Lists of ints as one array and the offsets of each list (len(lists) + 1)."""
+    cdef uint32_t n = 0, i, j
+    cdef uint32_t total = sum(len(x) for x in lists)
+    cdef uint32_t *flat = <uint32_t *>PyMem_Calloc(max(1, total), sizeof(uint32_t))
+    first[0] = <uint32_t *>PyMem_Calloc(len(lists) + 1, sizeof(uint32_t))
+    if flat == NULL or first[0] == NULL:
+        PyMem_Free(flat)
+        raise MemoryError()
+    for i, xs in enumerate(lists):
+        first[0][i] = n
+        for j in xs:
+            flat[n] = j
+            n += 1
+    first[0][len(lists)] = n
+    return flat
+
+
 cdef uint32_t *_u32_array(values, uint32_t *n) except NULL:
     cdef uint32_t i
     n[0] = len(values)
@@ -1747,6 +1868,16 @@ cdef void _free_ruleset(ruleset *r) noexcept:
     for b in range(APP_VBUF_MAX):
         PyMem_Free(r.abuf[b].report)
         PyMem_Free(r.abuf[b].every)
+        PyMem_Free(r.abuf[b].every_parts)
+    PyMem_Free(r.part_lo)
+    PyMem_Free(r.part_hi)
+    PyMem_Free(r.part_op)
+    PyMem_Free(r.part_rfirst)
+    PyMem_Free(r.part_rlist)
+    PyMem_Free(r.m_sig)
+    PyMem_Free(r.m_pfirst)
+    PyMem_Free(r.m_plist)
+    PyMem_Free(r.ptx)
     memset(r, 0, sizeof(ruleset))
 
 

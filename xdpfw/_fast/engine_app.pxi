@@ -8,7 +8,7 @@
 # YES sets the flow's app_proto and the decoder is fed the kept bytes, then the stream as
 # it arrives. All NO, or no answer after PROBE_MAX bytes: app_proto "failed", no app-layer
 # rule applies to the flow. DNS is probed on port 53 only (as Suricata's default config);
-# TLS on any TCP port (a ClientHello record is unmistakable).
+# HTTP and TLS on any TCP port (a request line, a ClientHello record are unmistakable).
 #
 # Matching. Every buffer a rule inspects has its own streaming database (the rules that
 # inspect exactly that buffer, compiled by xdpfw/control/apprules.py). An instance of the
@@ -22,6 +22,7 @@
 from xdpfw._fast.includes.app cimport *
 from xdpfw._fast.app_dns cimport dns_end, dns_feed, dns_init, dns_probe, xdpfw_dns_state
 from xdpfw._fast.app_tls cimport tls_end, tls_feed, tls_init, tls_probe, xdpfw_tls_state
+from xdpfw._fast.app_http cimport http_end, http_feed, http_init, http_probe, xdpfw_http_state
 
 cdef enum:
     # A buffer's rules come in two variants: as the buffer is, and with the dotprefix
@@ -34,9 +35,14 @@ cdef enum:
     APP_MATCH_CAP = 256   # matcher reports kept per piece
     APP_POOL = 4096       # matcher streams per buffer per worker (instances open at once)
 
+# A report value naming a part of a multi-buffer rule (apprules.PART_FLAG), not a signature.
+cdef uint32_t PART_FLAG = 0x80000000
+
+
 cdef union app_state:
     xdpfw_dns_state dns
     xdpfw_tls_state tls
+    xdpfw_http_state http
 
 cdef struct app_flow:     # per flow slot
     uint64_t owner        # flow_id the state belongs to
@@ -60,6 +66,8 @@ cdef struct app_buf_rt:   # per buffer id, in a rule set
     uint32_t nreport
     uint32_t *every       # signatures with only a length check: decided at each end
     uint32_t nevery
+    uint32_t *every_parts # parts with only a length check
+    uint32_t nevery_parts
     uint8_t active        # some rule inspects this buffer
 
 cdef struct app_ctx:      # the sink's context for one feed call

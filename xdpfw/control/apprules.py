@@ -32,7 +32,7 @@ PROTO_ID = {name: i for i, name in enumerate(PROTOS)}
 APP_PROTOS = ("http", "tls", "dns")
 
 # Which decoders exist in this build (the others' rules are refused).
-DECODERS = ("dns", "tls")
+DECODERS = ("dns", "tls", "http")
 
 
 def proto_of_buffer(name: str) -> str:
@@ -58,11 +58,26 @@ class AppBuffer:
     variant: int = 0              # 0: the buffer as it is; 1: dotprefix (a "." first)
     report: dict[int, int] = field(default_factory=dict)  # database pattern id -> signature
     every: list[int] = field(default_factory=list)         # signatures checked at every instance's end
+    every_parts: list[int] = field(default_factory=list)   # parts (see AppTables.parts) likewise
+
+
+PART_FLAG = 1 << 31   # a report value with this bit names a part, not a signature
+
+
+@dataclass
+class AppPart:
+    """One buffer's share of a rule that inspects several buffers of a transaction: it
+    holds when an instance of that buffer matched its expressions (and passed its length
+    check). Identical shares of different rules are one part (`http.method;
+    content:"POST";` is one part for hundreds of rules), so a transaction holds few."""
+    blen: tuple[int, int, int] | None = None   # (op, lo, hi) length check on this buffer
 
 
 @dataclass
 class AppTables:
     buffers: list[AppBuffer] = field(default_factory=list)
+    parts: list[AppPart] = field(default_factory=list)
+    multi: list[tuple[int, list[int]]] = field(default_factory=list)  # (signature, its parts)
 
     def __bool__(self) -> bool:
         return any(b.report or b.every for b in self.buffers)
@@ -102,6 +117,7 @@ def build_app(rules, tables: SigTables, problems: list[str], problem) -> AppTabl
     out = AppTables()
     by_buf: dict[tuple[str, int], list] = {}   # (buffer, variant) -> rules
     every: dict[str, list] = {}       # rules with only a length check on their buffer
+    multi: list = []                  # rules on several buffers of a transaction
     for r in rules:
         bufs = rule_buffers(r)
         proto = app_proto_of(r)
@@ -112,20 +128,46 @@ def build_app(rules, tables: SigTables, problems: list[str], problem) -> AppTabl
                                        "no decoder produces it"))
         elif PAYLOAD in r.buffers():
             problems.append(problem(r, "mixes packet payload and application-layer buffers"))
-        elif len(bufs) > 1:
-            problems.append(problem(r, f"inspects {len(bufs)} buffers ({', '.join(bufs)}): rules across "
-                                       "the buffers of a transaction are not in this build yet"))
-        elif bufs[0] not in r.buffers():
+        elif len(bufs) > 8:
+            problems.append(problem(r, f"inspects {len(bufs)} buffers (at most 8 per rule)"))
+        elif bufs[0] not in r.buffers() and len(bufs) == 1:
             every.setdefault(bufs[0], []).append(r)
         else:
-            tr = next((tuple(m.transforms) for m in r.buffers()[bufs[0]] if getattr(m, "transforms", ())), ())
-            if tr in ((), ("dotprefix",)):
-                by_buf.setdefault((bufs[0], len(tr)), []).append(r)
-            else:
-                problems.append(problem(r, f"transform {', '.join(tr)} on {bufs[0]}: only dotprefix is "
-                                           "applied yet"))
+            trs = {b: next((tuple(m.transforms) for m in r.buffers().get(b, []) if getattr(m, "transforms", ())), ())
+                   for b in bufs}
+            bad = [t for t in trs.values() if t not in ((), ("dotprefix",))]
+            if bad:
+                problems.append(problem(r, f"transform {', '.join(bad[0])}: only dotprefix is applied yet"))
+                continue
+            if len(bufs) > 1:
+                multi.append(r)
+            for b in bufs:
+                if b in r.buffers():
+                    by_buf.setdefault((b, len(trs[b])), []).append(r)
 
+    # Parts of the multi-buffer rules, shared between rules: the first rule with a given
+    # share represents it in that buffer's compile, which reports the part.
+    part_of: dict[tuple[int, str], int] = {}    # (id(rule), buffer) -> part index
+    part_key: dict[tuple, int] = {}
+    reps: set[tuple[int, str]] = set()          # (id(rule), buffer) compiled as the part
     abufs: dict[str, AppBuffer] = {}
+    for r in multi:
+        for b in rule_buffers(r):
+            checks = [x.match for x in r.bsize if x.buffer == b] + (
+                [r.urilen.match] if r.urilen and b == ("http.uri.raw" if r.urilen.raw else "http.uri") else [])
+            blen = _dsize(checks[0]) if checks else None
+            key = (b, _canon(r.buffers().get(b, [])), blen)
+            if key not in part_key:
+                part_key[key] = len(out.parts)
+                out.parts.append(AppPart(blen))
+                if b in r.buffers():
+                    reps.add((id(r), b))
+                else:                 # a buffer with only a length check
+                    abufs.setdefault(f"{b}/0", AppBuffer(BUF_ID[b], None)).every_parts.append(part_key[key])
+            part_of[(id(r), b)] = part_key[key]
+    for key, group in list(by_buf.items()):     # a part is compiled once, for its representative
+        by_buf[key] = [r for r in group if (id(r), key[0]) not in part_of or (id(r), key[0]) in reps]
+    failed_parts: set[int] = set()
     for b, group in every.items():    # no expression: decided at each instance's end
         ab = abufs.setdefault(f"{b}/0", AppBuffer(BUF_ID[b], None))
         for r in group:
@@ -149,12 +191,17 @@ def build_app(rules, tables: SigTables, problems: list[str], problem) -> AppTabl
         refused = {id(e.rule) for e in cb.errors}
         problems.extend(str(e) for e in cb.errors)
         for idx, cr in cb.rules.items():
+            is_part = (id(group[idx]), b) in part_of   # its length check is in its AppPart
             lens = [c for c in cr.checks if c.keyword in ("bsize", "urilen")]
             other = [c.keyword for c in cr.checks if c.keyword not in ("dsize", "bsize", "urilen")]
             why = (f"transform {cr.transforms[0]} on {b}: only dotprefix is applied yet"
-                   if tuple(cr.transforms) != tr else f"needs {', '.join(other)} on {b}, which the engine does not apply yet" if other
-                   else f"{len(lens)} length checks on {b} (one is supported)" if len(lens) > 1 else None)
+                   if tuple(cr.transforms) != tr
+                   else f"needs {', '.join(other)} on {b}, which the engine does not apply yet" if other
+                   else f"{len(lens)} length checks on {b} (one is supported)" if len(lens) > 1 and not is_part
+                   else None)
             if why:
+                if is_part:
+                    failed_parts.add(part_of[(id(group[idx]), b)])
                 problems.append(problem(group[idx], why))
                 refused.add(id(group[idx]))
         if refused:
@@ -164,12 +211,16 @@ def build_app(rules, tables: SigTables, problems: list[str], problem) -> AppTabl
             cb = compile_buffer(group, b, "stream", singlematch=True, transforms=tr)
         db = build_database(cb, group)
         problems.extend(str(e) for e in cb.errors)     # rules Hyperscan itself rejected
+        failed_parts.update(part_of[(id(e.rule), b)] for e in cb.errors if (id(e.rule), b) in part_of)
         ab = abufs.setdefault(f"{b}/{variant}", AppBuffer(BUF_ID[b], None, variant))
         ab.db = db
         for rid, idx in cb.report.items():
             if idx not in cb.rules:
                 continue
             r = group[idx]
+            if (id(r), b) in part_of:
+                ab.report[rid] = PART_FLAG | part_of[(id(r), b)]
+                continue
             lens = [c for c in cb.rules[idx].checks if c.keyword in ("bsize", "urilen")]
             try:
                 sig = tables.add(r, has_payload=True, app_proto=PROTO_ID[app_proto_of(r)],
@@ -178,5 +229,27 @@ def build_app(rules, tables: SigTables, problems: list[str], problem) -> AppTabl
                 problems.append(problem(r, f"not supported by the engine: {e}"))
                 continue
             ab.report[rid] = sig
-    out.buffers = [ab for ab in abufs.values() if ab.report or ab.every]
+    for r in multi:
+        parts = [part_of[(id(r), b)] for b in rule_buffers(r)]
+        if any(p in failed_parts for p in parts):
+            problems.append(problem(r, "one of its buffers' conditions could not be compiled (see the error "
+                                       "for the rule that shares it)"))
+            continue
+        try:
+            sig = tables.add(r, has_payload=True, app_proto=PROTO_ID[app_proto_of(r)])
+        except NotEngineRule as e:
+            problems.append(problem(r, f"not supported by the engine: {e}"))
+            continue
+        out.multi.append((sig, sorted(set(parts))))
+    out.buffers = [ab for ab in abufs.values() if ab.report or ab.every or ab.every_parts]
     return out
+
+
+def _canon(matches) -> str:
+    """A buffer's matches of a rule, as a key: equal keys match the same instances."""
+    out = []
+    for m in matches:
+        fields = getattr(m, "__dataclass_fields__", {})
+        out.append((type(m).__name__,) + tuple(
+            getattr(m, f) for f in fields if f not in ("col", "fast_pattern", "legacy_modifier")))
+    return repr(out)
