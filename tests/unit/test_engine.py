@@ -665,3 +665,15 @@ def test_rate_filter_reject_answers_the_sender(tmp_path):
                        "new_action reject, timeout 5", replies=True)
     assert eng.inspect_frame(_udp(), 0, S) == PASS
     assert eng.inspect_frame(_udp(sport=1001), 0, 2 * S) == ("reply", 2)   # ICMP unreachable
+
+
+def test_decode_events_are_counted_per_event():
+    from xdpfw.control.metrics import DECODE_EVENT_LABELS
+    eng, t = build([], {})
+    bad = bytearray(bytes(ETH / IP(src=CLI, dst=SRV) / UDP(sport=1, dport=2) / b"x"))
+    bad[14] = 0x44                                # IHL 4: header shorter than 20 bytes
+    eng.inspect_frame(bytes(bad), 0, S)
+    eng.inspect_frame(bytes(bad), 0, S)
+    ev = eng.counters()["decode_events"]
+    assert ev[DECODE_EVENT_LABELS.index("ipv4.hlen_too_small")] == 2
+    assert sum(ev) == 2

@@ -167,11 +167,13 @@ def test_engine_section_without_engines_exports_zeros():
 def test_labels_are_bounded():
     """No label takes a value outside its closed set (never an address, port or SID)."""
     from xdpfw.control import shared
-    from xdpfw.control.metrics import COLLECTORS, FLOW_EVENT_LABELS, FRAG_EVENTS, TCP_RESULT_LABELS
+    from xdpfw.control.metrics import (APP_PROTO_LABELS, COLLECTORS, DECODE_EVENT_LABELS, FLOW_EVENT_LABELS,
+                                       FRAG_EVENTS, TCP_RESULT_LABELS)
 
     allowed = {
         "device": {"a0", "b0"}, "reason": set(shared.DROP_REASON_LABELS), "action": set(shared.XDP_ACTION_LABELS)
-        | {"allowed", "blocked"}, "event": set(FLOW_EVENT_LABELS) | set(FRAG_EVENTS.values()),
+        | {"allowed", "blocked"}, "event": set(FLOW_EVENT_LABELS) | set(FRAG_EVENTS.values())
+        | set(DECODE_EVENT_LABELS), "proto": set(APP_PROTO_LABELS),
         "result": set(TCP_RESULT_LABELS), "place": {"free", "fill", "tx"}, "mode": {"open", "closed"},
         "placement": {"kernel_acl", "engine"}, "collector": set(COLLECTORS), "queue": {"0"},
         "le": None, "version": None, "bcc_version": None, "kernel": None,

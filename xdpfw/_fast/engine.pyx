@@ -365,6 +365,10 @@ cdef inline void _fb_apply(const xdpfw_sig_flowbits *fb, xdpfw_flow *f) noexcept
         f.flowbits[w] = ((f.flowbits[w] | fb.set[w]) & ~fb.unset[w]) ^ fb.toggle[w]
 
 
+cdef extern from *:
+    int _ctz64 "__builtin_ctzll" (unsigned long long) nogil
+
+
 cdef inline void _sleep_ms(unsigned int ms) noexcept nogil:
     usleep(ms * 1000)
 
@@ -423,6 +427,7 @@ cdef class Engine:
     cdef uint32_t app_fired[MAX_FIRED]   # rules an app buffer completed on this packet
     cdef uint32_t app_nfired
     cdef uint64_t app_events[XDPFW_APP_PROTO_MAX]
+    cdef uint64_t decode_events[64]  # per decode event (xdpfw_pkt.h), frames that had it
     cdef frag_entry *frags           # datagrams being fragmented (fixed capacity, per worker)
     cdef uint32_t frag_mask
     cdef uint64_t frag_timeout_ns
@@ -510,6 +515,7 @@ cdef class Engine:
         self.amb.count = 0
         self.amb.overflow = 0
         memset(self.app_events, 0, sizeof(self.app_events))
+        memset(self.decode_events, 0, sizeof(self.decode_events))
         self._rules_by_gen = {}
         self._live_refs = self._build(&self.rs, tables, stream_db, block_db, frag_db, app)
         self.rules = rules
@@ -745,8 +751,14 @@ cdef class Engine:
         cdef bint any_static
         cdef uint32_t how
         cdef frag_entry *fe
+        cdef uint64_t ev
         self.cnt[C_PACKETS] += 1
-        if xdpfw_decode(frame, length, p) != 0:
+        res = xdpfw_decode(frame, length, p)
+        ev = p.events
+        while ev:                       # usually none: one branch per frame
+            self.decode_events[_ctz64(ev)] += 1
+            ev &= ev - 1
+        if res != 0:
             self.cnt[C_DECODE_ERRORS] += 1
             if self.decode_error_policy == POLICY_DROP_:
                 return self._policy_drop(p, NULL, direction, side, XDPFW_DROP_DECODE_ERROR, reason)
@@ -1690,6 +1702,7 @@ cdef class Engine:
 
     def counters(self):
         c = {name: self.cnt[i] for i, name in enumerate(COUNTER_NAMES)}
+        c["decode_events"] = [self.decode_events[i] for i in range(64)]
         c["app_events_by_proto"] = {APP_PROTO_NAMES[i]: self.app_events[i] for i in range(XDPFW_APP_PROTO_MAX)
                                     if self.app_events[i]}
         c["flows"] = self.flows.counters()

@@ -33,6 +33,11 @@ from xdpfw.control import shared
 _FLOW_H = CHeader(shared.BPF_DIR.parent / "_fast" / "xdpfw_flow.h")
 FLOW_EVENT_LABELS = [label for _, label in _FLOW_H.xmacro("XDPFW_FLOW_EVENTS")]
 TCP_RESULT_LABELS = [label for _, label in _FLOW_H.xmacro("XDPFW_TCP_RESULTS")]
+_PKT_H = CHeader(shared.BPF_DIR.parent / "_fast" / "xdpfw_pkt.h")
+DECODE_EVENT_LABELS = [label for _, label in _PKT_H.xmacro("XDPFW_DECODE_EVENTS")]
+_APP_H = CHeader(shared.BPF_DIR.parent / "_fast" / "xdpfw_app.h")
+APP_PROTO_LABELS = [label for _, label in _APP_H.xmacro("XDPFW_APP_PROTOS")
+                    if label not in ("unknown", "failed")]
 
 if TYPE_CHECKING:
     from xdpfw.control.daemon import Appliance
@@ -398,6 +403,8 @@ class ApplianceCollector:
         flows_active = flows_max = 0
         flow_events = [0] * len(FLOW_EVENT_LABELS)
         tcp = [0] * len(TCP_RESULT_LABELS)
+        dec = [0] * len(DECODE_EVENT_LABELS)
+        app_ev = {p: 0 for p in APP_PROTO_LABELS}
         for e in engines:
             c = e.counters()
             for name in E.COUNTER_NAMES:
@@ -406,11 +413,25 @@ class ApplianceCollector:
             flows_max += e.flow_table.size
             flow_events = [a + b for a, b in zip(flow_events, c["flows"]["events"])]
             tcp = [a + b for a, b in zip(tcp, c["flows"]["tcp"])]
+            dec = [a + b for a, b in zip(dec, c["decode_events"])]
+            for proto, n in c["app_events_by_proto"].items():
+                if proto in app_ev:
+                    app_ev[proto] += n
         # Without engines (no inspection rules) the series still exist, at 0.
         for key, (name, doc) in ENGINE_COUNTERS.items():
             fam = CounterMetricFamily(name, doc)
             fam.add_metric([], totals.get(key, 0))
             yield fam
+        de = CounterMetricFamily("xdpfw_decode_events", "Frames with a decode event (malformed or unusual "
+                                 "L2-L4 headers), by event.", labels=["event"])
+        for label, v in zip(DECODE_EVENT_LABELS, dec):
+            de.add_metric([label], v)
+        yield de
+        ae = CounterMetricFamily("xdpfw_app_events", "Application-layer decode events, by protocol.",
+                                 labels=["proto"])
+        for proto, v in app_ev.items():
+            ae.add_metric([proto], v)
+        yield ae
         fr = CounterMetricFamily("xdpfw_ip_fragment_events", "IP fragment streams, by event.", labels=["event"])
         for key, label in FRAG_EVENTS.items():
             fr.add_metric([label], totals.get(key, 0))
