@@ -100,7 +100,8 @@ def main(argv=None) -> int:
     t_c = min(scan_block_many(ref_db, scratch, offs, lens, pl)["ns"] for _ in range(a.repeat)) / 1e9
 
     combo = eng_b.combination_state_bytes
-    flow_bytes = flow.FLOW_ENTRY_SIZE + 2 * (24 + 8 + combo) + 2 * det.stream_db.stream_size
+    appb = eng_b.app_state_bytes
+    flow_bytes = flow.FLOW_ENTRY_SIZE + 2 * (24 + 8 + combo) + appb + 2 * det.stream_db.stream_size
     print(f"capture: {PCAP.name}, {packets} packets, {len(data) / 1e6:.1f} MB; payload bytes {len(pl) / 1e6:.1f} MB")
     print(f"ET Open 2024: {len(rs.rules)} rules loaded in {t_load:.1f} s; engine runs {det.engine_rules}, "
           f"refused {len(det.problems)} ({', '.join(f'{k}: {v}' for k, v in sorted(reasons.items(), key=lambda x: -x[1])[:4])}); "
@@ -115,7 +116,8 @@ def main(argv=None) -> int:
     print()
     print(f"(b)/(c) time ratio: {t_c / t_b:.2f}x  (target >= 0.5x)")
     print(f"per-flow memory: {flow.FLOW_ENTRY_SIZE} B flow entry + 2 x 32 B matcher slots + "
-          f"2 x {combo} B combination bitmap + "
+          f"2 x {combo} B combination bitmap + {appb} B app layer (decoder state, buffer instances, "
+          f"transaction parts; app-buffer matcher streams come from per-buffer pools, per open instance) + "
           f"2 x {det.stream_db.stream_size} B Hyperscan stream state = {flow_bytes} B")
     print(f"engine counters (b): alerts {alerts_c['alerts']}, matches {alerts_c['matches']}, "
           f"match overflow {alerts_c['match_overflow']}, stream pool empty {alerts_c['stream_pool_empty']}")

@@ -1696,6 +1696,12 @@ cdef class Engine:
         return rules[sig] if rules is not None and sig < len(rules) else None
 
     @property
+    def app_state_bytes(self):
+        """Per flow: decoder state and protocol detection bytes, the open buffer instances
+        of both directions, and both directions' transaction part bitmaps."""
+        return sizeof(app_flow) + 2 * APP_INST * sizeof(app_inst) + 2 * 8 * self.rs.ptx_words
+
+    @property
     def combination_state_bytes(self):
         """Per stream (flow direction): the bitmap of operands seen and combinations fired."""
         return self.rs.opwords * 8
