@@ -810,6 +810,143 @@ def gap_resync() -> Case:
 # ---------------------------------------------------------------------------------------
 
 
+# Application layer (issue 4): buffers that match across segment boundaries, pipelined
+# requests, a TLS ClientHello split inside the SNI, DNS over TCP split inside the name.
+
+HS = ["--matcher", "hs"]   # app-layer buffers need Hyperscan (the Aho-Corasick backend matches payload only)
+
+APP_HTTP_RULES = [
+    rule("alert", "http", "any", "uri", 'flow:established,to_server; http.uri; content:"/admin/login.php"; '
+         'endswith;', 10),
+    rule("alert", "http", "any", "host", 'http.host; content:"evil-host.example"; bsize:17;', 11),
+    rule("alert", "http", "any", "user agent", 'http.user_agent; content:"EvilAgent/"; startswith;', 12),
+    rule("drop", "http", "any", "post to gate", 'http.method; content:"POST"; http.uri; content:"/gate.php";', 13),
+]
+
+
+@case
+def app_http_split() -> Case:
+    k = Case("app-http-split", "One HTTP request cut inside the URI, the Host header name and value and the\n"
+             "User-Agent name: each buffer matches across the boundaries, on the segment that\n"
+             "completes it (a header value ends with the header block). A control request on\n"
+             "port 8080 (detection by content, not port) alerts too.", APP_HTTP_RULES, args=HS)
+    t = Tcp(k, sport=40000)
+    t.handshake()
+    t.c(b"GET /adm")
+    uri = t.c(b"in/login.php HTTP/1.1\r\nHo", note="ends the URI")
+    t.c(b"st: evil-ho")
+    t.c(b"st.example\r\nUser-Ag")
+    end = t.c(b"ent: EvilAgent/1.0\r\n\r\n", note="ends the header block")
+    t.s(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    u = Tcp(k, sport=40001, dport=8080)
+    u.handshake()
+    ctl = u.c(b"GET /admin/login.php HTTP/1.1\r\nHost: a\r\n\r\n")
+    k.expect(1, event_type="alert", alert__signature_id=10, pcap_cnt=uri, app_proto="http")
+    k.expect(1, event_type="alert", alert__signature_id=11, pcap_cnt=end)
+    k.expect(1, event_type="alert", alert__signature_id=12, pcap_cnt=end)
+    k.expect(1, event_type="alert", alert__signature_id=10, pcap_cnt=ctl, dest_port=8080)
+    k.expect(4, event_type="alert")
+    return k
+
+
+def _pipelined(k: Case) -> dict[str, int]:
+    t = Tcp(k, sport=40010)
+    t.handshake()
+    hit = t.c(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /gate.php HTTP/1.1\r\nHost: x\r\n"
+              b"Content-Length: 0\r\n\r\n", note="two pipelined requests, the second POSTs /gate.php")
+    u = Tcp(k, sport=40011)
+    u.handshake()
+    miss = u.c(b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\nGET /gate.php HTTP/1.1\r\n"
+               b"Host: x\r\n\r\n", note="POST in one request, /gate.php in the next: no match")
+    return {"hit": hit, "miss": miss}
+
+
+@case
+def app_http_pipelined() -> Case:
+    k = Case("app-http-pipelined", "A rule on two buffers of one transaction (http.method POST, http.uri\n"
+             "/gate.php) over pipelined requests: it matches the request that has both, not halves\n"
+             "in two requests.", APP_HTTP_RULES, args=HS)
+    p = _pipelined(k)
+    k.expect(1, event_type="alert", alert__signature_id=13, pcap_cnt=p["hit"], src_port=40010)
+    k.expect(0, event_type="alert", alert__signature_id=13, src_port=40011)
+    return k
+
+
+@case
+def app_http_pipelined_ips() -> Case:
+    k = Case("app-http-pipelined-ips", "app-http-pipelined inline (--ips): the segment with the matching request\n"
+             "is dropped.", APP_HTTP_RULES, args=["--ips", *HS])
+    p = _pipelined(k)
+    k.expect(1, event_type="drop", pcap_cnt=p["hit"], drop__reason="rules", alert__signature_id=13)
+    k.expect(0, event_type="drop", src_port=40011)
+    return k
+
+
+def _client_hello(sni: bytes) -> bytes:
+    from scapy.layers.tls.all import TLS, TLS_Ext_ServerName, TLSClientHello, ServerName
+
+    hello = TLSClientHello(gmt_unix_time=0, random_bytes=b"\x11" * 28, sid=b"", ciphers=[0x1301, 0xC02F],
+                           comp=[0], ext=[TLS_Ext_ServerName(servernames=[ServerName(servername=sni)])])
+    return bytes(TLS(msg=[hello]))
+
+
+@case
+def app_tls_sni_split() -> Case:
+    sni = b"www.evil-sni.example"
+    k = Case("app-tls-sni-split", "A TLS ClientHello cut inside the server name (and, on a second connection,\n"
+             "its handshake message spread over two TLS records): tls.sni matches once, on the\n"
+             "segment that completes the name.",
+             [rule("alert", "tls", "any", "sni", f'tls.sni; content:"{sni.decode()}"; bsize:{len(sni)};', 20),
+              rule("alert", "tls", "any", "sni suffix", 'tls.sni; dotprefix; content:".evil-sni.example"; endswith;',
+                   21)], args=HS)
+    ch = _client_hello(sni)
+    cut = ch.index(sni) + 7
+    t = Tcp(k, sport=40020, dport=443)
+    t.handshake()
+    t.c(ch[:cut], note="ClientHello up to 'www.evi'")
+    done = t.c(ch[cut:], note="the rest of the name")
+    # the same handshake message in two records of 30 and n-30 bytes, in two segments
+    body = ch[5:]
+    rec = lambda b: bytes([0x16, 0x03, 0x01]) + len(b).to_bytes(2, "big") + b
+    u = Tcp(k, sport=40021, dport=443)
+    u.handshake()
+    split = body.index(sni) + 3
+    u.c(rec(body[:split]), note="first record, ends inside the name")
+    done2 = u.c(rec(body[split:]), note="second record: the rest")
+    for n, sp in ((done, 40020), (done2, 40021)):
+        k.expect(1, event_type="alert", alert__signature_id=20, pcap_cnt=n, src_port=sp, app_proto="tls")
+        k.expect(1, event_type="alert", alert__signature_id=21, pcap_cnt=n, src_port=sp)
+    k.expect(4, event_type="alert")
+    return k
+
+
+@case
+def app_dns_split() -> Case:
+    from scapy.layers.dns import DNS, DNSQR
+
+    k = Case("app-dns-split", "DNS: a query over TCP cut inside its length prefix and inside the name\n"
+             "matches on the segment completing the name; over UDP the query matches, the\n"
+             "response carrying the same name does not (responses have no dns.query).",
+             [rule("alert", "dns", "any", "name", 'dns.query; dotprefix; content:".bad-domain.example"; endswith;',
+                   30)], args=HS)
+    msg = bytes(DNS(id=7, rd=1, qd=DNSQR(qname="x.bad-domain.example")))
+    wire = len(msg).to_bytes(2, "big") + msg
+    t = Tcp(k, sport=40030, dport=53)
+    t.handshake()
+    t.c(wire[:1], note="half the length prefix")
+    t.c(wire[1:20], note="the rest of the prefix, the header, part of the name")
+    done = t.c(wire[20:], note="the rest of the name")
+    q = k.add(bytes(_l2(CLI_MAC, SRV_MAC, None) / IP(src=CLI4, dst=SRV4, id=9) / UDP(sport=5353, dport=53) /
+                    Raw(msg)), "5353 c>s UDP query")
+    resp = bytes(DNS(id=7, qr=1, rd=1, ra=1, qd=DNSQR(qname="x.bad-domain.example")))
+    r = k.add(bytes(_l2(SRV_MAC, CLI_MAC, None) / IP(src=SRV4, dst=CLI4, id=10) / UDP(sport=53, dport=5353) /
+                    Raw(resp)), "5353 s>c UDP response, same name")
+    k.expect(1, event_type="alert", alert__signature_id=30, pcap_cnt=done, src_port=40030, app_proto="dns")
+    k.expect(1, event_type="alert", alert__signature_id=30, pcap_cnt=q)
+    k.expect(0, event_type="alert", pcap_cnt=r)
+    return k
+
+
 def build(names: list[str] | None = None) -> dict[str, Case]:
     out = {}
     for name in names or list(CASES):
