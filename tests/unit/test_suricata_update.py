@@ -56,7 +56,7 @@ def test_suricata_update_from_a_local_source_then_check(tmp_path):
     disable = tmp_path / "disable.conf"
     c = _xdpfw("check", "-c", str(cfg), "--disable-conf-out", str(disable))
     assert c.returncode == 1 and "nothing loaded" in c.stdout
-    assert "http" in c.stderr and ": error: " in c.stderr
+    assert ": error: sid:" in c.stderr   # rules the data path refuses, each named
     sids = [ln.split()[0] for ln in disable.read_text().splitlines() if not ln.startswith("#")]
     assert len(sids) > 50 and "9100001" not in sids and all(s.isdigit() for s in sids)
 

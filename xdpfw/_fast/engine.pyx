@@ -216,6 +216,9 @@ cdef struct ruleset:
     uint32_t *m_sig             # multi-buffer rule -> its signature
     uint32_t *m_pfirst          # multi-buffer rule -> its parts: m_plist[first[m]:first[m+1]]
     uint32_t *m_plist
+    uint32_t *ev_first          # decoder events -> rules: ev_list[ev_first[k]:ev_first[k+1]],
+    uint32_t *ev_list           #   k = XDPFW_APP_* protocol (0: L2-L4 decoder) * 64 + event
+    uint64_t dev_mask           # L2-L4 decode events some rule is on
     uint32_t ptx_words          # per flow direction: a bitmap of the parts its transaction holds
     uint64_t *ptx               # slots x 2 x ptx_words (exact: sized by this rule set's parts)
     const void *fdb             # the block rules compiled for streaming: fragmented datagrams
@@ -576,6 +579,14 @@ cdef class Engine:
                 raise MemoryError()
             report = _build_combos(r, getattr(tables, "stream_combos", ()), report, self.mstream_slots)
             r.report_sig = _report_array(report, &r.nreport)
+            evs = [[] for _ in range(XDPFW_APP_PROTO_MAX * 64)]
+            for proto, ev, sg in getattr(tables, "event_rules", ()):
+                if not (0 <= proto < XDPFW_APP_PROTO_MAX and 0 <= ev < 64):
+                    raise ValueError(f"event rule ({proto}, {ev}) out of range")
+                evs[proto * 64 + ev].append(sg)
+                if proto == 0:
+                    r.dev_mask |= 1ULL << ev
+            r.ev_list = _csr(evs, &r.ev_first)
             r.breport_sig = _report_array(breport, &r.nbreport)
             for i, sg in enumerate(sigs):
                 _fill_sig(&r.sigs[i], sg)
@@ -753,11 +764,20 @@ cdef class Engine:
         cdef frag_entry *fe
         cdef uint64_t ev
         self.cnt[C_PACKETS] += 1
+        self.app_nfired = 0
         res = xdpfw_decode(frame, length, p)
         ev = p.events
         while ev:                       # usually none: one branch per frame
             self.decode_events[_ctz64(ev)] += 1
             ev &= ev - 1
+        ev = p.events & self.rs.dev_mask
+        while ev:                       # decode-event rules (checked with the others below)
+            self._event_rules(0, _ctz64(ev))
+            ev &= ev - 1
+        if res != 0 and self.app_nfired:
+            # decoding stopped: no flow; event rules are checked on what was decoded
+            if self._event_alerts_unflowed(p, side):
+                return self._policy_drop(p, NULL, direction, side, XDPFW_DROP_DECODE_ERROR, reason)
         if res != 0:
             self.cnt[C_DECODE_ERRORS] += 1
             if self.decode_error_policy == POLICY_DROP_:
@@ -804,7 +824,6 @@ cdef class Engine:
         data = frame + p.payload_off
         dlen = p.payload_len
         self.mbuf.count = 0
-        self.app_nfired = 0
         rmap, rmax = self.rs.report_sig, self.rs.nreport
         if p.l4_proto == 6 and (p.layers & XDPFW_LAYER_L4):
             res = self.flows.tcp_track(f, direction, p.tcp_seq, p.tcp_flags, dlen, &skip)
@@ -1337,10 +1356,40 @@ cdef class Engine:
         elif f.app_proto == XDPFW_APP_HTTP:
             http_end(&af.st.http, direction, &self.sink)
 
-    cdef void _app_event_count(self, uint32_t proto) noexcept nogil:
+    cdef void _app_event_count(self, uint32_t proto, uint32_t event) noexcept nogil:
         self.cnt[C_APP_EVENTS] += 1
         if proto < XDPFW_APP_PROTO_MAX:
             self.app_events[proto] += 1
+            if event < 64:
+                self._event_rules(proto, event)
+
+    cdef inline void _event_rules(self, uint32_t proto, uint32_t event) noexcept nogil:
+        """Rules on this decoder event become candidates of the packet."""
+        cdef uint32_t k = proto * 64 + event, i
+        for i in range(self.rs.ev_first[k], self.rs.ev_first[k + 1]):
+            self.app_nfired = self._add(self.app_fired, self.rs.ev_list[i], self.app_nfired)
+
+    cdef bint _event_alerts_unflowed(self, const xdpfw_pkt *p, uint32_t side) noexcept nogil:
+        """Decode-event rules on a frame the decoder could not finish (no flow): their
+        static header is checked on what was decoded, they alert; True when one of them
+        drops (inline)."""
+        cdef uint32_t i, sig
+        cdef bint drop = False
+        for i in range(self.app_nfired):
+            sig = self.app_fired[i]
+            if not self._static_ok(&self.rs.sigs[sig], p):
+                continue
+            if self.rs.sigs[sig].action == XDPFW_ACT_PASS:
+                return False
+            if self.ips and (self.rs.sigs[sig].action == XDPFW_ACT_DROP or
+                             self.rs.sigs[sig].action == XDPFW_ACT_REJECT):
+                drop = True
+        for i in range(self.app_nfired):
+            sig = self.app_fired[i]
+            if self._static_ok(&self.rs.sigs[sig], p) and not self.rs.sigs[sig].noalert:
+                self._alert(sig, self.rs.sigs[sig].action, p, NULL, XDPFW_DIR_TOSERVER, side, drop)
+        self.app_nfired = 0
+        return drop
 
     cdef void _piece(self, uint32_t slot, int direction, uint32_t buf, const uint8_t *data, uint32_t n,
                      uint32_t flags) noexcept nogil:
@@ -1897,6 +1946,8 @@ cdef void _free_ruleset(ruleset *r) noexcept:
     PyMem_Free(r.m_pfirst)
     PyMem_Free(r.m_plist)
     PyMem_Free(r.ptx)
+    PyMem_Free(r.ev_first)
+    PyMem_Free(r.ev_list)
     memset(r, 0, sizeof(ruleset))
 
 

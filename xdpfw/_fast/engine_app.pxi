@@ -82,7 +82,7 @@ cdef void _app_data(void *ctx, uint32_t buf, const uint8_t *p, uint32_t n, uint3
 
 
 cdef void _app_event(void *ctx, uint32_t proto, uint32_t event) noexcept nogil:
-    (<Engine>(<app_ctx *>ctx).engine)._app_event_count(proto)
+    (<Engine>(<app_ctx *>ctx).engine)._app_event_count(proto, event)
 
 
 cdef inline bint _len_ok(const xdpfw_sig *s, uint32_t n) noexcept nogil:

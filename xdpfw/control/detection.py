@@ -94,6 +94,9 @@ def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = Non
         except NotEngineRule as e:
             det.problems.append(_problem(r, str(e)))
             continue
+        if r.events:
+            _event_rule(det, r, proto)
+            continue
         if apprules.rule_buffers(r):
             app_rules.append(r)       # apprules checks the decoder and the buffers
             continue
@@ -183,6 +186,32 @@ def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = Non
         else:
             det.app = apprules.build_app(app_rules, det.tables, det.problems, _problem)
     return det
+
+
+def _event_rule(det: Detection, r, proto: str | None) -> None:
+    """A decode-event / app-layer-event rule: it matches the packets its event is reported
+    on (the engine looks its signature up by event; its header is checked as any rule's)."""
+    from xdpfw.rules.keywords.events import app_events, decode_events
+
+    if len(r.events) != 1:
+        det.problems.append(_problem(r, f"{len(r.events)} event keywords: one per rule is supported"))
+        return
+    if r.buffers():
+        det.problems.append(_problem(r, "an event with payload or buffer conditions is not supported yet"))
+        return
+    kind, name = r.events[0]
+    if kind != "decode" and kind not in apprules.DECODERS:
+        det.problems.append(_problem(r, f"needs the {kind} decoder, which is not in this build"))
+        return
+    try:
+        sig = det.tables.add(r, has_payload=True, app_proto=apprules.PROTO_ID[proto] if proto else 0)
+    except NotEngineRule as e:
+        det.problems.append(_problem(r, f"not supported by the engine: {e}"))
+        return
+    if kind == "decode":
+        det.tables.event_rules.append((0, decode_events().index(name), sig))
+    else:
+        det.tables.event_rules.append((apprules.PROTO_ID[kind], app_events(kind).index(name), sig))
 
 
 class RulesNotEnforceable(Exception):

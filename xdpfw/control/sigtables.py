@@ -21,7 +21,7 @@ MAX_FLOWBITS = 128  # xdpfw_flow.flowbits
 THR_TYPE = {"limit": E.THR_LIMIT, "threshold": E.THR_THRESHOLD, "both": E.THR_BOTH}
 TRACK = {"by_src": E.TRACK_SRC, "by_dst": E.TRACK_DST, "by_rule": E.TRACK_RULE, "by_both": E.TRACK_BOTH,
          "by_flow": E.TRACK_FLOW}
-PROTO = {"ip": 0, "tcp": 6, "udp": 17, "icmp": 1, "http": 6, "tls": 6, "dns": 0}
+PROTO = {"ip": 0, "tcp": 6, "udp": 17, "icmp": 1, "http": 6, "tls": 6, "dns": 0, "pkthdr": 0}
 REJECT = {"reject": E.REJECT_SRC, "rejectsrc": E.REJECT_SRC, "rejectdst": E.REJECT_DST,
           "rejectboth": E.REJECT_SRC | E.REJECT_DST}
 ACTION = {"pass": E.ACT_PASS, "drop": E.ACT_DROP, "reject": E.ACT_REJECT, "rejectsrc": E.ACT_REJECT,
@@ -82,6 +82,9 @@ class SigTables:
     # Stream rules the engine evaluates itself (compile_buffer combine="engine"): (sig,
     # formula tree over stream database pattern ids), see engine.pyx "combinations".
     stream_combos: list[tuple[int, object]] = field(default_factory=list)
+    # Rules on decoder events: (XDPFW_APP_* protocol, 0 for the L2-L4 decoder; event index in
+    # that decoder's table; signature).
+    event_rules: list[tuple[int, int, int]] = field(default_factory=list)
     header_only: list[int] = field(default_factory=list)
     rules: list = field(default_factory=list)
     flowbit_ids: dict[str, int] = field(default_factory=dict)   # name -> bit (0..127)

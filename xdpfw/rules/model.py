@@ -374,6 +374,7 @@ class Rule:
     threshold: Threshold | None = None
     suppressions: list[Suppression] = field(default_factory=list)
     rate_filter: RateFilter | None = None
+    events: list[tuple[str, str]] = field(default_factory=list)  # (decode | http | tls | dns, event label)
     app_proto: str | None = None
     unsupported: tuple[str, ...] = ()
     file: str = "<string>"

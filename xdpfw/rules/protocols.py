@@ -27,7 +27,7 @@ PROTOCOLS: dict[str, tuple[str | None, bool]] = {
     "icmpv4": (None, False),
     "icmpv6": (None, False),
     "sctp": (None, False),
-    "pkthdr": (None, False),
+    "pkthdr": (None, True),   # any packet, decoded or not (decoder-event rules)
     "tcp-pkt": (None, False),
     "tcp-stream": (None, False),
     "http1": ("http1", False),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from xdpfw.rules import protocols
-from xdpfw.rules.keywords import (app_layer, bsize, buffers, byte_ops, classtype, content, dsize,
+from xdpfw.rules.keywords import (app_layer, bsize, buffers, byte_ops, classtype, content, dsize, events,
                                   fast_pattern, flow, flowbits, header_fields, ids, isdataat, metadata,
                                   misc, modifiers, msg, noalert, pcre, priority, reference, state_vars,
                                   target, threshold, transforms, urilen)
@@ -22,7 +22,7 @@ MODULES: tuple[ModuleType, ...] = (
     content, modifiers, fast_pattern, pcre, buffers, transforms,
     bsize, isdataat, dsize, urilen,
     flow, flowbits, noalert, threshold,
-    byte_ops, state_vars, header_fields, app_layer, misc,
+    byte_ops, state_vars, header_fields, app_layer, misc, events,
 )
 
 

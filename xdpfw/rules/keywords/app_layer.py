@@ -5,7 +5,7 @@ from __future__ import annotations
 from xdpfw.rules.keywords.base import doc
 from xdpfw.rules.keywords.raw import raw_parse, raw_row
 
-NAMES = ("app-layer-protocol", "app-layer-event", "tls.version", "ssl_version", "ssl_state",
+NAMES = ("app-layer-protocol", "tls.version", "ssl_version", "ssl_state",
          "tls.store", "tls.subject", "tls.issuerdn", "tls.fingerprint", "tls_cert_notbefore",
          "tls_cert_notafter", "tls_cert_expired", "tls_cert_valid", "ssh.protoversion",
          "ssh.softwareversion", "ftpbounce", "ftpdata_command", "dns.opcode", "http.request_header",
@@ -16,7 +16,6 @@ parse = raw_parse
 
 KEYWORDS = (
     raw_row("app-layer-protocol", "detected application protocol", DOC_URL, supported=False),
-    raw_row("app-layer-event", "parser anomaly event", DOC_URL, supported=False),
     raw_row("tls.version", "TLS version", DOC_URL, supported=False),
     raw_row("ssl_version", "SSL/TLS version list", DOC_URL, supported=False),
     raw_row("ssl_state", "TLS handshake state", DOC_URL, supported=False),

@@ -8,7 +8,7 @@ from xdpfw.rules.keywords.raw import raw_parse, raw_row
 NAMES = ("base64_decode", "asn1", "replace", "stream_size", "tag", "requires", "lua", "luajit",
          "dataset", "datarep", "iprep", "geoip", "filestore", "filename", "fileext", "filemagic",
          "filesize", "filemd5", "filesha1", "filesha256", "prefilter",
-         "absent", "decode-event", "stream-event", "engine-event", "bypass", "config", "rpc",
+         "absent", "stream-event", "engine-event", "bypass", "config", "rpc",
          "flow.age", "flow.pkts", "flow.bytes", "entropy")
 DESC = "decoding, file, reputation, tagging and engine keywords"
 DOC_URL = doc("not-yet-supported")
@@ -37,7 +37,6 @@ KEYWORDS = (
     raw_row("filesha256", "file SHA256 list", DOC_URL, supported=False),
     raw_row("prefilter", "force prefilter keyword", DOC_URL, supported=False),
     raw_row("absent", "buffer is absent", DOC_URL, supported=False),
-    raw_row("decode-event", "decoder anomaly", DOC_URL, supported=False),
     raw_row("stream-event", "stream anomaly", DOC_URL, supported=False),
     raw_row("engine-event", "engine anomaly", DOC_URL, supported=False),
     raw_row("bypass", "bypass the flow", DOC_URL, supported=False),
