@@ -35,7 +35,7 @@ def test_ip_only_drop_rules_in_the_kernel(lab, tmp_path):
 def test_rule_the_data_path_cannot_enforce_is_refused_with_its_location(lab, tmp_path):
     rules = tmp_path / "bad.rules"
     rules.write_text('drop ip 198.18.0.66 any -> any any (sid:1;)\n'
-                     'alert http any any -> any 80 (msg:"needs http"; http.uri; content:"/x"; sid:2;)\n')
+                     'alert http any any -> any 80 (msg:"mixed"; content:"y"; http.uri; content:"/x"; sid:2;)\n')
     app = ApplianceProcess(lab, "--rules", str(rules))
     try:
         app.start(timeout=30)

@@ -86,3 +86,29 @@ def test_worker_swaps_a_staged_rule_set_between_batches_even_when_idle(lab):
     finally:
         call_in_netns(lab.fw_ns, app.stop)
     assert all(acc["consistent"] for acc in app.final_accounting)
+
+
+def test_http_uri_rule_drops_inline_and_other_requests_pass(lab):
+    """The application layer on live workers: an HTTP request whose URI matches a drop
+    rule never reaches the server; other HTTP requests and plain TCP pass."""
+    from xdpfw.control.detection import build_detection
+
+    det = build_detection([parse_rule('drop http any any -> any any (msg:"bad uri"; http.uri; '
+                                      'content:"/cgi-bin/evil.sh"; endswith; sid:9000300;)')], kernel_acl=False)
+    assert not det.problems, det.problems
+    cfg = ApplianceConfig(lab.side_a, lab.side_b, engine_factory=det.engine_factory(flow_capacity=4096, stream_pool=1024))
+    app = call_in_netns(lab.fw_ns, lambda: (lambda a: (a.start(), a)[1])(Appliance(cfg)))
+    try:
+        ok = tcp_transfer(lab, lab.client.ns, lab.server.ns, lab.server.ip, 1 << 20, port=7021,
+                          prefix="GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert ok.ok, ok.detail
+        bad = tcp_transfer(lab, lab.client.ns, lab.server.ns, lab.server.ip, 1 << 20, port=7022, timeout=4,
+                           prefix="GET /cgi-bin/evil.sh HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert not bad.ok and bad.bytes == 0
+        eng = app.engines()[0]
+        recs = eng.drain_alerts()
+        assert recs and {(r["rule"].sid, r["app_proto"], r["blocked"]) for r in recs} == {(9000300, "http", True)}
+        assert eng.counters()["app_detected"] >= 2
+    finally:
+        call_in_netns(lab.fw_ns, app.stop)
+    assert all(acc["consistent"] for acc in app.final_accounting)
