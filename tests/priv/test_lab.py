@@ -16,4 +16,5 @@ def test_lab_command_runs_clean():
     assert res.returncode == 0, out
     assert "lab OK" in out and "FAIL" not in out, out
     assert "sid:9000003 blocked" in out  # the payload rule fired inline and was logged to EVE
+    assert "[http] sid:9000004 blocked" in out  # the HTTP rule (method + URI of one request)
     assert not any(netns_exists(f"{prefix}-{n}") for n in ("client", "server", "fw"))

