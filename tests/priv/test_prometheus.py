@@ -215,7 +215,7 @@ def test_prometheus_dashboard_and_alerts_against_the_lab(lab):
 
         screen = status_once(lab)
         assert re.search(rf"^{lab.side_a}\s+attached", screen, re.M), screen
-        assert "rules 3 (kernel 2, engine 1)" in screen, screen
+        assert "rules 4 (kernel 2, engine 2)" in screen, screen
         assert re.search(r"blocked [1-9]", screen), screen
 
         # Provoke: a reload of a broken rule file (SIGHUP) keeps the running rules and fires
@@ -229,7 +229,7 @@ def test_prometheus_dashboard_and_alerts_against_the_lab(lab):
         prom._wait(lambda: firing("XdpfwReloadFailed"), 30, "XdpfwReloadFailed firing")
         failures = prom.query("xdpfw_ruleset_reload_failures_total")["data"]["result"]
         assert failures[0]["value"][1] == "1"
-        assert prom.query("xdpfw_rules_loaded")["data"]["result"][0]["value"][1] == "3"
+        assert prom.query("xdpfw_rules_loaded")["data"]["result"][0]["value"][1] == "4"
 
         # Provoke: detach XDP from side A behind the appliance's back.
         run_in(lab.fw_ns, ["ip", "link", "set", "dev", lab.side_a, "xdp", "off"])
