@@ -28,6 +28,11 @@ PCAP = CORPUS / "pcaps" / "bench" / "mixed-realistic.pcap"
 ET = CORPUS / "et-open"
 
 
+def _rss_mb() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 // (1 << 20)
+
+
 def payloads(data: bytes):
     """Offsets and lengths of every TCP/UDP payload, through the same decoder."""
     from xdpfw._fast.decode import decode_to_dict
@@ -90,6 +95,11 @@ def main(argv=None) -> int:
             m = re.search(r"error: sid:\d+ (keyword '[^']+'|needs [^,]+)", p)
             key = m.group(1) if m else "other"
         reasons[key] = reasons.get(key, 0) + 1
+    # memory of one live worker's engine (the default 65,536 flows) over the shared rule set
+    rss0 = _rss_mb()
+    eng_live = det.engine_factory(flow_capacity=1 << 16)()
+    engine_mb, process_mb = _rss_mb() - rss0, _rss_mb()
+    del eng_live
     t_b, _, eng_b = run(det.engine_factory(flow_capacity=1 << 18, ips=False, gap_resync=4))
     alerts_c = eng_b.counters()
 
@@ -129,6 +139,8 @@ def main(argv=None) -> int:
           f"2 x {combo} B combination bitmap + {appb} B app layer (decoder state, buffer instances, "
           f"transaction parts; app-buffer matcher streams come from per-buffer pools, per open instance) + "
           f"2 x {det.stream_db.stream_size} B Hyperscan stream state = {flow_bytes} B")
+    print(f"one worker engine with these rules and 65,536 flows: {engine_mb} MB over the shared rule set "
+          f"(process resident: {process_mb} MB)")
     print(f"engine counters (b): alerts {alerts_c['alerts']}, matches {alerts_c['matches']}, "
           f"match overflow {alerts_c['match_overflow']}, stream pool empty {alerts_c['stream_pool_empty']}")
     return 0

@@ -194,3 +194,10 @@ def test_a_multi_buffer_rule_fires_once_per_transaction_and_length_checks_hold()
     c.c(b"GET / HTTP/1.1\r\nHost: example\r\nUser-Agent: curl/8\r\n\r\n")
     c.c(b"GET / HTTP/1.1\r\nHost: example\r\nUser-Agent: curl/8\r\n\r\n")
     assert sids(eng) == [51, 51]               # once per request
+
+
+def test_engine_app_proto_names_follow_the_header():
+    from xdpfw._fast import engine as E
+    from xdpfw.control.apprules import PROTOS
+
+    assert list(E.APP_PROTO_NAMES) == PROTOS

@@ -488,7 +488,7 @@ cdef class Engine:
         """tables: an xdpfw.detect.tables.SigTables (signature, address and port arrays and
         the matcher report map). Databases are shared, read-only; everything else is this
         worker's."""
-        cdef uint32_t i, ring = 64
+        cdef uint32_t i, ring
         self.flows = FlowTable(flow_capacity, midstream=midstream, gap_resync=gap_resync)
         self.stream_pool_size = stream_pool or self.flows.capacity * 2
         self.mstream_slots = self.flows.capacity * 2
@@ -496,15 +496,12 @@ cdef class Engine:
         self.mstream_owner = <uint64_t *>PyMem_Calloc(self.mstream_slots, sizeof(uint64_t))
         if self.mstreams == NULL or self.mstream_owner == NULL:
             raise MemoryError()
-        ring = 64
-        while ring < fragments:
-            ring <<= 1
+        ring = _pow2_at_least(fragments)
         self.frags = <frag_entry *>PyMem_Calloc(ring, sizeof(frag_entry))
         if self.frags == NULL:
             raise MemoryError()
         self.frag_mask = ring - 1
         self.frag_timeout_ns = FRAG_TIMEOUT_NS
-        ring = 64
         self.aflow = <app_flow *>PyMem_Calloc(self.flows.capacity, sizeof(app_flow))
         self.ainst = <app_inst *>PyMem_Calloc(<size_t>self.mstream_slots * APP_INST, sizeof(app_inst))
         if self.aflow == NULL or self.ainst == NULL:
@@ -530,15 +527,12 @@ cdef class Engine:
         self.mbuf.capacity = MATCH_CAP
         self.mbuf.count = 0
         self.mbuf.overflow = 0
-        while ring < alert_ring:
-            ring <<= 1
+        ring = _pow2_at_least(alert_ring)
         self.ring = <xdpfw_alert_rec *>PyMem_Calloc(ring, sizeof(xdpfw_alert_rec))
         if self.ring == NULL:
             raise MemoryError()
         self.ring_mask = ring - 1
-        ring = 64
-        while ring < thresholds:
-            ring <<= 1
+        ring = _pow2_at_least(thresholds)
         self.thr = <xdpfw_thr_entry *>PyMem_Calloc(ring, sizeof(xdpfw_thr_entry))
         if self.thr == NULL:
             raise MemoryError()
@@ -1770,6 +1764,14 @@ cdef class Engine:
     def inspector(self):
         """A capsule of the C entry point (xdpfw_inspect_fn) for QueuePair.bind_engine()."""
         return PyCapsule_New(<void *>_inspect_entry, b"xdpfw_inspect_fn", NULL)
+
+
+cdef uint32_t _pow2_at_least(uint32_t n):
+    """The table size for n entries: a power of two, at least 64 (index with & (size - 1))."""
+    cdef uint32_t size = 64
+    while size < n:
+        size <<= 1
+    return size
 
 
 cdef uint32_t *_csr(lists, uint32_t **first) except NULL:

@@ -82,9 +82,6 @@ class AppTables:
     def __bool__(self) -> bool:
         return any(b.report or b.every for b in self.buffers)
 
-    def protos(self) -> set[str]:
-        return {proto_of_buffer(BUFFERS[b.buf]) for b in self.buffers}
-
 
 def rule_buffers(rule) -> list[str]:
     """The app buffers a rule inspects: those with matches, and those only a length check

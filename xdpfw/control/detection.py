@@ -22,7 +22,6 @@ from xdpfw.control.bpfload import AclTables
 from xdpfw.control.sigtables import NotEngineRule, SigTables
 from xdpfw.rules.model import PAYLOAD
 
-APP_PROTOS = ("http", "tls", "dns")
 STREAM_PROTOS = ("tcp", "ip", "http", "tls", "dns")   # DNS runs over TCP too
 BLOCK_PROTOS = ("udp", "icmp", "ip", "dns")
 
