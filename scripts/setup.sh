@@ -29,32 +29,62 @@ if ((${#missing[@]})); then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Prometheus and promtool (Debian's package) for the deploy/ tests, which run their own
-# instance on a private port: the packaged service must never start or stay enabled (it
-# would listen on :9090). Installed with service starts denied (policy-rc.d, any existing
-# one restored), then disabled and stopped on every run.
-if ! dpkg-query -W -f='${Status}' prometheus 2>/dev/null | grep -q "install ok installed"; then
-    log "installing prometheus (its service left disabled)"
+# Packages whose service must never start here (Prometheus would listen on :9090;
+# Suricata's default configuration would sniff eth0): installed with service starts denied
+# (policy-rc.d, any existing one restored), then disabled and stopped on every run.
+install_without_service() {   # install_without_service PKG [apt-get install options...]
+    local pkg=$1; shift
+    log "installing $pkg (its service left disabled)"
     export DEBIAN_FRONTEND=noninteractive
-    policy=/usr/sbin/policy-rc.d
+    local policy=/usr/sbin/policy-rc.d saved had_policy=0 rc=0
     saved=$(mktemp)
-    had_policy=0
     if [ -e "$policy" ]; then cp -p "$policy" "$saved"; had_policy=1; fi
     printf '#!/bin/sh\nexit 101\n' > "$policy"
     chmod 755 "$policy"
-    rc=0
-    { apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } || rc=$?
+    { apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@" "$pkg" >/dev/null; } || rc=$?
     if ((had_policy)); then cp -p "$saved" "$policy"; else rm -f "$policy"; fi
     rm -f "$saved"
-    ((rc == 0)) || { log "installing prometheus failed"; exit 1; }
+    ((rc == 0)) || { log "installing $pkg failed"; exit 1; }
+}
+keep_service_off() {          # keep_service_off UNIT
+    if [ -d /run/systemd/system ]; then
+        systemctl disable --now "$1.service" >/dev/null 2>&1 || true
+    else
+        deb-systemd-helper disable "$1.service" >/dev/null 2>&1 || true
+        update-rc.d "$1" disable >/dev/null 2>&1 || true
+        [ -x "/etc/init.d/$1" ] && "/etc/init.d/$1" stop >/dev/null 2>&1 || true
+    fi
+}
+
+# Prometheus and promtool (Debian's package) for the deploy/ tests, which run their own
+# instance on a private port.
+dpkg-query -W -f='${Status}' prometheus 2>/dev/null | grep -q "install ok installed" || install_without_service prometheus
+keep_service_off prometheus
+
+# Suricata 7 from bookworm-backports: the detection oracle (replay differential tests) and
+# the baseline the benchmarks measure in the same run. The backports suite is added on the
+# mirror the machine's own apt sources already name (no host name is written here), and
+# Suricata is installed with service starts denied; its service stays disabled and stopped:
+# xdpfw's tests and benchmarks run it offline (-r, af-packet between their own veths).
+bp_list=/etc/apt/sources.list.d/xdpfw-bookworm-backports.sources
+if [ ! -f "$bp_list" ] && ! grep -rqsE '^[^#]*bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    mirror=$(awk '
+        /^URIs:/ { uri = $2 }
+        /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == "bookworm") { print uri; exit } }
+        /^deb[ \t]/ { for (i = 2; i <= NF; i++) if ($i !~ /^\[/ && $i ~ /:\/\//) { u = $i; s = $(i + 1); if (s == "bookworm") { print u; exit } break } }
+    ' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null | head -n1 || true)
+    [ -n "$mirror" ] || { log "no bookworm mirror in the apt sources to add bookworm-backports from"; exit 1; }
+    log "adding bookworm-backports (on the mirror the apt sources already use)"
+    printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+        "$mirror" > "$bp_list"
+    apt-get update -qq
 fi
-if [ -d /run/systemd/system ]; then
-    systemctl disable --now prometheus.service >/dev/null 2>&1 || true
-else
-    deb-systemd-helper disable prometheus.service >/dev/null 2>&1 || true
-    update-rc.d prometheus disable >/dev/null 2>&1 || true
-    [ -x /etc/init.d/prometheus ] && /etc/init.d/prometheus stop >/dev/null 2>&1 || true
-fi
+suricata_ver=$(dpkg-query -W -f='${Status} ${Version}' suricata 2>/dev/null || true)
+case "$suricata_ver" in
+    "install ok installed 1:7."*|"install ok installed 7."*) ;;
+    *) install_without_service suricata -t bookworm-backports ;;
+esac
+keep_service_off suricata
 
 # bcc looks for headers at /lib/modules/$(uname -r)/{build,source}. Debian splits them
 # into an arch package (generated headers, build) and a -common package (source tree).

@@ -16,8 +16,8 @@ def lab_factory():
     whatever happened in it."""
     labs: list[Lab] = []
 
-    def make(queues: int = 1) -> Lab:
-        lab = Lab(prefix=f"xt{os.getpid() % 10000}-{next(_ids)}", queues=queues)
+    def make(queues: int | None = None, allocated: int | None = None) -> Lab:
+        lab = Lab(prefix=f"xt{os.getpid() % 10000}-{next(_ids)}", queues=queues, allocated=allocated)
         labs.append(lab)
         lab.create()
         return lab

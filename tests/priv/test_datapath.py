@@ -128,7 +128,7 @@ def test_failed_start_reports_and_leaves_nothing_attached(lab):
     res = run_in(lab.fw_ns, [sys.executable, "-m", "xdpfw", "run", "--inline", lab.side_a, lab.side_b,
                              "--queues", "4", "--metrics-listen", "127.0.0.1:9656"], check=False, timeout=60)
     assert res.returncode == 1
-    assert "cannot start: AF_XDP on a0/b0 queue 1" in res.stderr
+    assert "cannot start: --queues 4: a0 and b0 use 1 RX queue(s) each" in res.stderr, res.stderr
     assert not xdp_attached(lab.fw_ns, lab.side_a) and not xdp_attached(lab.fw_ns, lab.side_b)
 
 

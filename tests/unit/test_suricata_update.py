@@ -18,12 +18,24 @@ SOURCES = ("emerging-scan.rules", "emerging-icmp.rules", "emerging-dos.rules")
 
 
 def _suricata_update(tmp: Path, *extra: str) -> subprocess.CompletedProcess:
+    """Hermetic: nothing of the machine's own Suricata installation takes part. Without
+    this, suricata-update reads /etc/suricata/update.yaml and its *.conf filters, asks the
+    installed `suricata` binary (found on PATH) for its build info, and merges Suricata's
+    distribution rules (/usr/share/suricata/rules, /etc/suricata/rules) into the output."""
     exe = shutil.which("suricata-update")
     assert exe, "suricata-update is not installed (scripts/setup.sh installs Debian's package)"
-    argv = [exe, "--data-dir", str(tmp / "data"), "--suricata-conf", "/dev/null", "--suricata-version", "7.0.0",
+    empty = tmp / "empty"
+    empty.mkdir(exist_ok=True)
+    conf = tmp / "update.yaml"   # every path suricata-update would look up on the machine
+    conf.write_text("".join(f"{key}: {tmp / 'none' / key}\n"
+                            for key in ("disable-conf", "enable-conf", "drop-conf", "modify-conf"))
+                    + f"dist-rule-directory: {empty}\n")
+    argv = [exe, "-c", str(conf), "--data-dir", str(tmp / "data"), "--suricata-conf", "/dev/null",
+            "--suricata-version", "7.0.0",
             "--no-test", "--no-reload", "--url", f"file://{tmp / 'emerging.rules.tar.gz'}",
             "--local", str(tmp / "local.rules"), "--output", str(tmp / "rules"), *extra]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=tmp)
+    env = {"PATH": str(empty), "HOME": str(tmp), "LANG": "C.UTF-8"}   # no `suricata` to find
+    return subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=tmp, env=env)
 
 
 def _xdpfw(*argv: str) -> subprocess.CompletedProcess:

@@ -19,26 +19,16 @@ from dataclasses import dataclass, field
 
 from xdpfw.control import shared
 from xdpfw.control.bpfload import AclTables, XdpProgram, ifindex
+from xdpfw.control.nic import pair_queue_count
 
 log = logging.getLogger("xdpfw")
-
-
-def rx_queue_count(ifname: str) -> int:
-    """Number of RX queues of an interface (netlink, so it follows the caller's netns)."""
-    from pyroute2 import IPRoute
-
-    with IPRoute() as ipr:
-        links = ipr.link("get", ifname=ifname) if ipr.link_lookup(ifname=ifname) else []
-        if not links:
-            raise ValueError(f"no such interface: {ifname}")
-        return max(1, links[0].get("IFLA_NUM_RX_QUEUES") or 1)
 
 
 @dataclass
 class ApplianceConfig:
     if_a: str
     if_b: str
-    queues: int | None = None          # None: as many as both interfaces have
+    queues: int | None = None          # None: one per active RX queue (the same on both sides)
     fail_open: bool = True
     xsk_mode: str = "auto"             # auto | copy | zerocopy
     xdp_mode: str = "native"           # native | generic
@@ -75,7 +65,7 @@ class Appliance:
 
         cfg = self.cfg
         idx_a, idx_b = ifindex(cfg.if_a), ifindex(cfg.if_b)
-        nq = cfg.queues or min(rx_queue_count(cfg.if_a), rx_queue_count(cfg.if_b))
+        nq = pair_queue_count(cfg.if_a, cfg.if_b, cfg.queues)
         if nq > shared.MAX_QUEUES:
             raise ValueError(f"{nq} queues exceed XDPFW_MAX_QUEUES={shared.MAX_QUEUES}")
         try:

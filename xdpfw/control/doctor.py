@@ -346,8 +346,8 @@ def check_pair(h: Host, a: str, b: str) -> list[Finding]:
     qa, qb = _rx_queues(h, a), _rx_queues(h, b)
     if qa != qb:
         out.append(Finding("queues", FAIL, f"{a} has {qa} RX queue(s), {b} has {qb}",
-                           f"xdpfw runs min({qa}, {qb}) workers, and frames on the other queues find no worker "
-                           "(the fail mode applies to them: uninspected or dropped). Equalise: "
+                           "xdpfw refuses to start (queue i of one side pairs with queue i of the other, "
+                           "and frames on an unpaired queue would find no worker). Equalise: "
                            f"ethtool -L {a if qa > qb else b} combined {min(qa, qb)}"))
     else:
         out.append(Finding("queues", OK, f"{qa} RX queue(s) on both: {qa} worker(s)"))

@@ -179,7 +179,9 @@ def add_arguments(p) -> None:
     p.add_argument("--rules", action="append", default=None, metavar="PATH",
                    help=f"rules to run with (default: the shipped {LAB_RULES.relative_to(RULES_DIR.parent)})")
     p.add_argument("--transfer-mb", type=int, default=20, help="size of each TCP transfer (MB)")
-    p.add_argument("--queues", type=int, default=1, help="queues per veth (one worker per queue pair)")
+    p.add_argument("--queues", type=int, default=None,
+                   help="active queues per veth (default: a plain veth, one active queue); "
+                        "xdpfw runs one worker per active queue by itself")
     p.add_argument("--prefix", default="xdpfw-lab", help="namespace name prefix")
     p.add_argument("--keep", action="store_true", help="keep running until Ctrl-C before cleaning up")
 
@@ -196,7 +198,7 @@ def run(args) -> int:
         eve_dir = tempfile.TemporaryDirectory(prefix="xdpfw-lab-")
         eve = Path(eve_dir.name) / "eve.json"
         extra = [a for r in rules for a in ("--rules", r)]
-        app = ApplianceProcess(lab, *extra, "--queues", str(args.queues), "--eve", str(eve))
+        app = ApplianceProcess(lab, *extra, "--eve", str(eve))
         try:
             app.start()
             print(f"\nxdpfw inline between {lab.side_a} (client side) and {lab.side_b} (server side), "

@@ -90,7 +90,8 @@ class Lab:
     """The three-namespace lab. Use as a context manager: destroy() runs even on error."""
 
     prefix: str = "xdpfw"
-    queues: int = 1
+    queues: int | None = 1              # active RX/TX queues per veth; None: a plain veth (the kernel's default)
+    allocated: int | None = None        # queues allocated, when more than active (as real NICs do)
     subnet: str = "198.18.0"
     client: Host = field(init=False)
     server: Host = field(init=False)
@@ -134,13 +135,19 @@ class Lab:
                  self.fw_ns, self.side_a, self.side_b, self.server.ns, self.server.addr)
 
     def _veth(self, host: Host, fw_if: str) -> None:
-        q = self.queues
+        # A veth given numrxqueues uses all of them; one given none allocates one per
+        # possible CPU and uses one. `allocated` > `queues` leaves the extra ones unused
+        # (ethtool -L), like a NIC with fewer channels configured than it has.
+        q = self.allocated or self.queues
+        sizes = {"num_rx_queues": q, "num_tx_queues": q} if q else {}
         with IPRoute(netns=self.fw_ns) as ipr:
-            ipr.link("add", ifname=fw_if, kind="veth", num_rx_queues=q, num_tx_queues=q,
-                     peer={"ifname": host.ifname, "net_ns_fd": host.ns,
-                           "num_rx_queues": q, "num_tx_queues": q})
+            ipr.link("add", ifname=fw_if, kind="veth", **sizes,
+                     peer={"ifname": host.ifname, "net_ns_fd": host.ns, **sizes})
             idx = ipr.link_lookup(ifname=fw_if)[0]
             ipr.link("set", index=idx, state="up")
+        if self.queues and q != self.queues:
+            self.set_channels(self.fw_ns, fw_if, self.queues)
+            self.set_channels(host.ns, host.ifname, self.queues)
         with IPRoute(netns=host.ns) as ipr:
             idx = ipr.link_lookup(ifname=host.ifname)[0]
             ip, plen = host.addr.split("/")
@@ -153,6 +160,11 @@ class Lab:
         # GRO on the host end enables its NAPI, which a veth needs to receive frames
         # redirected by XDP (the fail-open devmap path).
         run_in(host.ns, ["ethtool", "-K", host.ifname, "tx", "off", "gro", "on"])
+
+    @staticmethod
+    def set_channels(ns: str, ifname: str, n: int) -> None:
+        """Make `n` RX and TX queues of a device active (the rest stay allocated, unused)."""
+        run_in(ns, ["ethtool", "-L", ifname, "rx", str(n), "tx", str(n)])
 
     def add_address(self, host: Host, addr: str) -> None:
         with IPRoute(netns=host.ns) as ipr:
