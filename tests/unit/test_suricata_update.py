@@ -5,6 +5,7 @@ cannot enforce as a disable.conf, the next update leaves those out, and the outp
 checks clean for `xdpfw run`/`xdpfw reload`."""
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -20,17 +21,22 @@ SOURCES = ("emerging-scan.rules", "emerging-icmp.rules", "emerging-dos.rules")
 def _suricata_update(tmp: Path, *extra: str) -> subprocess.CompletedProcess:
     """Hermetic: nothing of the machine's own Suricata installation takes part. Without
     this, suricata-update reads /etc/suricata/update.yaml and its *.conf filters, asks the
-    installed `suricata` binary (found on PATH) for its build info, and merges Suricata's
+    installed `suricata` binary (found on PATH or beside itself) for its build info, and merges Suricata's
     distribution rules (/usr/share/suricata/rules, /etc/suricata/rules) into the output."""
     exe = shutil.which("suricata-update")
     assert exe, "suricata-update is not installed (scripts/setup.sh installs Debian's package)"
     empty = tmp / "empty"
     empty.mkdir(exist_ok=True)
+    # It also looks for `suricata` beside its own argv[0] (/usr/bin): run it from a link.
+    link = tmp / "bin" / "suricata-update"
+    if not link.exists():
+        link.parent.mkdir()
+        link.symlink_to(exe)
     conf = tmp / "update.yaml"   # every path suricata-update would look up on the machine
     conf.write_text("".join(f"{key}: {tmp / 'none' / key}\n"
                             for key in ("disable-conf", "enable-conf", "drop-conf", "modify-conf"))
                     + f"dist-rule-directory: {empty}\n")
-    argv = [exe, "-c", str(conf), "--data-dir", str(tmp / "data"), "--suricata-conf", "/dev/null",
+    argv = [str(link), "-c", str(conf), "--data-dir", str(tmp / "data"), "--suricata-conf", "/dev/null",
             "--suricata-version", "7.0.0",
             "--no-test", "--no-reload", "--url", f"file://{tmp / 'emerging.rules.tar.gz'}",
             "--local", str(tmp / "local.rules"), "--output", str(tmp / "rules"), *extra]
@@ -65,6 +71,8 @@ def test_suricata_update_from_a_local_source_then_check(tmp_path):
     assert r.returncode == 0, r.stderr
     out = (tmp_path / "rules" / "suricata.rules").read_text()
     assert "sid:9100001" in out and "sid:2001219" in out
+    # nothing of an installed Suricata's own rules (its engine events, sids 22xxxxx) merged in
+    assert not [m for m in re.findall(r"sid:(\d+)", out) if 2200000 <= int(m) < 2300000]
     disable = tmp_path / "disable.conf"
     c = _xdpfw("check", "-c", str(cfg), "--disable-conf-out", str(disable))
     assert c.returncode == 1 and "nothing loaded" in c.stdout
