@@ -34,7 +34,14 @@ def logical_rules(text: str) -> Iterator[LogicalRule]:
     parts: list[str] = []
     start = 0
     indent = 0
-    for lineno, raw in enumerate(text.splitlines(), 1):
+    # Lines end at "\n" only (a trailing "\r" of CRLF files is white space), as Suricata
+    # reads them and as editors and grep number them: str.splitlines() would also split
+    # at "\r", "\v", "\f", "\x1c".."\x1e", "\x85" and U+2028/9 inside a rule, and every
+    # later line number would be wrong.
+    lines = text.split("\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    for lineno, raw in enumerate(lines, 1):
         if not parts:
             stripped = raw.lstrip()
             if not stripped or stripped[0] == "#":

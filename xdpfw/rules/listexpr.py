@@ -31,6 +31,11 @@ from xdpfw.rules.intervals import Interval, Intervals, covers, normalize, subtra
 
 _VALUE_STOP = frozenset(",[]!$ \t")
 
+# Lists inside lists and variables inside variables, counted together: real rule sets
+# use a handful; an expression nested deeper is refused (it would otherwise exhaust the
+# interpreter's recursion on a few hundred brackets).
+MAX_NESTING = 64
+
 
 @dataclass(frozen=True, slots=True)
 class Item:
@@ -63,11 +68,12 @@ def parse(text: str) -> Item:
 
 
 class _Parser:
-    __slots__ = ("s", "i")
+    __slots__ = ("s", "i", "depth")
 
     def __init__(self, s: str) -> None:
         self.s = s
         self.i = 0
+        self.depth = 0
 
     def skip_ws(self) -> None:
         s, i = self.s, self.i
@@ -112,6 +118,9 @@ class _Parser:
 
     def _list(self, start: int, negated: bool) -> Item:
         s = self.s
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise ExprError(f"lists nested deeper than {MAX_NESTING}", start)
         self.i += 1
         children: list[Item] = []
         while True:
@@ -128,6 +137,7 @@ class _Parser:
                 self.i += 1
             elif s[self.i] == "]":
                 self.i += 1
+                self.depth -= 1
                 return Item("list", negated, children=tuple(children), pos=start)
             else:
                 raise ExprError(f"unexpected {s[self.i]!r}", self.i)
@@ -165,8 +175,10 @@ class Evaluator:
         return self._merge(pos, neg, root.pos)
 
     def _collect(self, item: Item, pos: list[list[Interval]], neg: list[list[Interval]],
-                 stack: tuple[str, ...]) -> None:
+                 stack: tuple[str, ...], depth: int = 0) -> None:
         kind = item.kind
+        if depth > MAX_NESTING:
+            raise ExprError(f"lists and variables nested deeper than {MAX_NESTING}", item.pos)
         if kind == "any":
             target = neg if item.negated else pos
             for f, u in enumerate(self.universes):
@@ -179,18 +191,20 @@ class Evaluator:
             (neg if item.negated else pos)[f].append((lo, hi))
         elif kind == "list":
             if item.negated:
-                self._negate_into(neg, item.children, stack, item.pos)
+                self._negate_into(neg, item.children, stack, item.pos, depth + 1)
             else:
                 for child in item.children:
-                    self._collect(child, pos, neg, stack)
+                    self._collect(child, pos, neg, stack, depth + 1)
         else:
+            if depth + 1 > MAX_NESTING:
+                raise ExprError(f"lists and variables nested deeper than {MAX_NESTING}", item.pos)
             sub = self._resolve(item, stack)
             inner = stack + (item.text,)
             try:
                 if item.negated:
-                    self._negate_into(neg, (sub,), inner, item.pos)
+                    self._negate_into(neg, (sub,), inner, item.pos, depth + 1)
                 else:
-                    self._collect(sub, pos, neg, inner)
+                    self._collect(sub, pos, neg, inner, depth + 1)
             except ExprError as e:
                 # Positions inside the variable's value mean nothing in the rule text.
                 msg = e.message if "variable" in e.message else f"{e.message} (in variable ${item.text})"
@@ -209,12 +223,12 @@ class Evaluator:
             raise ExprError(e.message, item.pos) from None
 
     def _negate_into(self, neg: list[list[Interval]], children: Sequence[Item],
-                     stack: tuple[str, ...], at: int) -> None:
+                     stack: tuple[str, ...], at: int, depth: int) -> None:
         n = len(self.universes)
         p: list[list[Interval]] = [[] for _ in range(n)]
         q: list[list[Interval]] = [[] for _ in range(n)]
         for child in children:
-            self._collect(child, p, q, stack)
+            self._collect(child, p, q, stack, depth)
         merged = self._merge(p, q, at)
         for f in range(n):
             neg[f].extend(merged.sets[f])

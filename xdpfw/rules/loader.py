@@ -95,7 +95,8 @@ def load_ruleset(paths: Iterable[PathLike] | PathLike, variables: Mapping[str, A
     for path in _rule_files(paths, rs.errors):
         rs.files += 1
         try:
-            text = path.read_text(encoding="utf-8", errors="surrogateescape")
+            with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
+                text = f.read()   # newline="": no "\r" becomes a line break (lexer.logical_rules)
         except OSError as e:
             rs.errors.append(RuleError(f"cannot read rule file: {e.strerror}", path=str(path), line=0, col=0))
             continue
