@@ -298,6 +298,84 @@ def test_control_socket_bad_requests(server):
     assert ctl.request(s.path, "reload")[0]
 
 
+def test_control_socket_slow_client_does_not_delay_others(server, monkeypatch):
+    """A client trickling a byte at a time holds its own connection only: another client's
+    request is answered at once, and the trickler is answered (NOK) at its deadline."""
+    s, _ = server
+    monkeypatch.setattr(ctl, "REQUEST_SECONDS", 1.5)
+    slow = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    slow.connect(s.path)
+    slow.sendall(b'{"comm')
+    t0 = time.monotonic()
+    assert ctl.request(s.path, "reload") == (True, {"generation": 1})   # the handler takes 0.2 s
+    assert time.monotonic() - t0 < 1.0, "a slow client delayed another one"
+    for _ in range(3):          # still trickling, inside its deadline
+        time.sleep(0.3)
+        slow.sendall(b"x")
+    slow.settimeout(5)
+    resp = slow.makefile().readline()
+    slow.close()
+    assert '"return":"NOK"' in resp and "no complete request line within 1.5 s" in resp, resp
+    assert time.monotonic() - t0 < 3.0
+
+
+def test_control_socket_answers_every_request(server, monkeypatch):
+    s, _ = server
+    monkeypatch.setattr(ctl, "REQUEST_SECONDS", 1.0)
+    cases = {
+        b'{"command": "reload"}': '"return":"OK"',                 # no newline, client waits
+        b"[" * 100000 + b"]" * 100000 + b"\n": "bad request",       # over the size limit
+        b"[" * 30000 + b"]" * 30000 + b"\n": "bad request: JSON nested too deeply",   # under the limit
+        b"\xff\xfe\n": "bad request",
+    }
+    for payload, expect in cases.items():
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.connect(s.path)
+        c.settimeout(10)
+        try:
+            c.sendall(payload)
+        except BrokenPipeError:
+            pass
+        resp = c.makefile(errors="replace").readline()
+        c.close()
+        if expect == '"return":"OK"':   # the line ends at the deadline: answered NOK, not silence
+            assert '"return":"NOK"' in resp and "no complete request line" in resp, resp
+        else:
+            assert '"return":"NOK"' in resp and expect in resp, (payload[:20], resp)
+    # the same request with shutdown(SHUT_WR) instead of a newline is a whole request
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.connect(s.path)
+    c.sendall(b'{"command": "reload"}')
+    c.shutdown(socket.SHUT_WR)
+    assert '"return":"OK"' in c.makefile().readline()
+    c.close()
+
+
+def test_control_socket_busy_beyond_max_clients(server, monkeypatch):
+    s, _ = server
+    held = []
+    try:
+        for _ in range(ctl.MAX_CLIENTS):
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.connect(s.path)
+            held.append(c)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:   # the accept thread takes them one by one
+            ok, msg = ctl.request(s.path, "reload", timeout=10)
+            if not ok:
+                break
+            time.sleep(0.05)
+        assert not ok and msg.startswith("busy:"), msg
+        assert s.busy >= 1
+    finally:
+        for c in held:
+            c.close()
+    deadline = time.monotonic() + 10        # freed once the held ones time out or close
+    while not ctl.request(s.path, "reload", timeout=10)[0]:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
 def _as_nobody(path: str) -> subprocess.CompletedProcess:
     if os.geteuid() != 0:
         pytest.fail("this test needs root (to become another user)")

@@ -24,11 +24,14 @@ import socket
 import stat
 import struct
 import threading
+import time
 from typing import Any, Callable
 
 log = logging.getLogger("xdpfw.ctl")
 
 MAX_REQUEST = 64 << 10
+REQUEST_SECONDS = 5.0   # a client has this long to send its whole request line
+MAX_CLIENTS = 16        # connections served at once; more are answered "busy" and closed
 Handler = Callable[[dict[str, Any]], tuple[bool, Any]]
 
 
@@ -42,10 +45,24 @@ def _peer_uid(conn: socket.socket) -> int:
     return uid
 
 
-def _read_line(conn: socket.socket, limit: int = MAX_REQUEST) -> bytes:
+def _read_line(conn: socket.socket, limit: int = MAX_REQUEST, seconds: float | None = None) -> bytes:
+    """One request line. With `seconds`, the whole line must arrive within that time
+    (a client trickling a byte at a time cannot hold the connection longer); without,
+    the socket's own timeout applies to each read. EOF ends the line too."""
+    deadline = None if seconds is None else time.monotonic() + seconds
     buf = b""
     while b"\n" not in buf:
-        chunk = conn.recv(4096)
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ControlError(f"no complete request line within {seconds:g} s")
+            conn.settimeout(left)
+        try:
+            chunk = conn.recv(4096)
+        except socket.timeout:
+            if deadline is None:
+                raise
+            raise ControlError(f"no complete request line within {seconds:g} s") from None
         if not chunk:
             break
         buf += chunk
@@ -55,10 +72,14 @@ def _read_line(conn: socket.socket, limit: int = MAX_REQUEST) -> bytes:
 
 
 class ControlServer:
-    """Serves the control socket from a daemon thread. ``handlers`` maps a command name
-    to fn(request) -> (ok, message); a handler may block (reload does, until the new set
-    is live). One connection at a time is enough for an operator tool; a reload request
-    that arrives while another runs waits for it (the daemon serialises reloads)."""
+    """Serves the control socket: an accept thread and one thread per connection, at
+    most MAX_CLIENTS at once (more are answered NOK "busy"), so a slow or stuck client
+    never delays another. ``handlers`` maps a command name to fn(request) -> (ok,
+    message); a handler may block (reload does, until the new set is live; the daemon
+    serialises reloads, so a second one waits for the first). Every request gets an
+    answer: a request line must be complete within REQUEST_SECONDS and at most
+    MAX_REQUEST bytes, and anything that is not a JSON object with a "command" string
+    (malformed, nested too deeply, not UTF-8) is answered NOK with the reason."""
 
     def __init__(self, path: str, handlers: dict[str, Handler]):
         self.path = path
@@ -69,6 +90,8 @@ class ControlServer:
         self._stop = threading.Event()
         self.requests = 0
         self.refused = 0
+        self.busy = 0
+        self._clients = threading.BoundedSemaphore(MAX_CLIENTS)
 
     def start(self) -> None:
         d = os.path.dirname(self.path) or "."
@@ -93,7 +116,7 @@ class ControlServer:
         os.chmod(self.path, 0o600)
         st = os.stat(self.path)
         self._ino = (st.st_dev, st.st_ino, st.st_ctime_ns)  # inode numbers are reused
-        s.listen(8)
+        s.listen(64)
         s.settimeout(0.2)
         self._sock = s
         self._stop.clear()
@@ -127,23 +150,38 @@ class ControlServer:
                 if self._stop.is_set():
                     return
                 continue
+            if not self._clients.acquire(blocking=False):
+                self.busy += 1
+                with conn:
+                    conn.settimeout(1.0)
+                    _send(conn, False, f"busy: {MAX_CLIENTS} control connections open; try again")
+                continue
+            threading.Thread(target=self._client, args=(conn,), name="control-client", daemon=True).start()
+
+    def _client(self, conn: socket.socket) -> None:
+        try:
             with conn:
                 try:
                     self._one(conn)
                 except Exception as e:  # a bad client never takes the daemon down
                     log.warning("control socket: %s", e)
+        finally:
+            self._clients.release()
 
     def _one(self, conn: socket.socket) -> None:
-        conn.settimeout(5.0)
+        conn.settimeout(REQUEST_SECONDS)
         uid = _peer_uid(conn)
         if uid not in (0, os.geteuid()):
             self.refused += 1
             _send(conn, False, f"permission denied: uid {uid} is not root")
             return
         try:
-            raw = _read_line(conn)
+            raw = _read_line(conn, seconds=REQUEST_SECONDS)
             req = json.loads(raw.decode("utf-8")) if raw else None
-        except (ValueError, UnicodeDecodeError, ControlError) as e:
+        except RecursionError:
+            _send(conn, False, "bad request: JSON nested too deeply")
+            return
+        except (ValueError, UnicodeDecodeError, ControlError, OSError) as e:
             _send(conn, False, f"bad request: {e}")
             return
         if not isinstance(req, dict) or not isinstance(req.get("command"), str):
@@ -160,7 +198,7 @@ class ControlServer:
         except Exception as e:
             log.exception("control command %s failed", req["command"])
             ok, message = False, f"internal error: {type(e).__name__}: {e}"
-        conn.settimeout(5.0)
+        conn.settimeout(REQUEST_SECONDS)
         _send(conn, ok, message)
 
 
