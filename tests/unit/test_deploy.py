@@ -164,3 +164,11 @@ def test_example_config_validates():
     assert cfg.metrics_listen == "127.0.0.1:9640"
     scrape = (PROM / "prometheus.yml").read_text()
     assert cfg.metrics_listen in scrape   # the scrape config targets the example's endpoint
+    # One layout everywhere: the paths docs/RELOAD.md's suricata-update recipe writes,
+    # under the unit's StateDirectory.
+    recipe = (ROOT / "docs" / "RELOAD.md").read_text()
+    assert "--output /var/lib/xdpfw/rules" in recipe
+    assert cfg.rule_paths() and all(p.startswith("/var/lib/xdpfw/rules/") for p in cfg.rule_paths())
+    assert cfg.classification_file == "/var/lib/xdpfw/rules/classification.config"
+    assert "StateDirectory=xdpfw" in (DEPLOY / "systemd" / "xdpfw.service").read_text()
+    assert "/var/lib/suricata" not in (DEPLOY / "xdpfw.yaml").read_text()
