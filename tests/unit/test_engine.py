@@ -179,6 +179,23 @@ def test_header_only_rules_and_action_order():
     assert sids(eng, t) == [12]
 
 
+def test_negated_ipv4_inside_a_list_with_any_keeps_the_exclusion():
+    """`[!224.0.0.1,any]`: every address but 224.0.0.1, IPv6 included. The IPv6 part of
+    `any` (::/0) covers the engine's IPv4-mapped space and used to re-admit 224.0.0.1."""
+    eng, t = build(['alert udp [!224.0.0.1,any] any -> any any (msg:"not mcast src"; sid:30;)',
+                    'alert udp any any -> [!2001:db8::1,any] any (msg:"not that v6 dst"; sid:31;)'], {})
+    v4 = lambda src: bytes(ETH / IP(src=src, dst=SRV) / UDP(sport=5, dport=7) / b"x")
+    v6 = lambda src, dst: bytes(ETH / IPv6(src=src, dst=dst) / UDP(sport=5, dport=7) / b"x")
+    eng.inspect_frame(v4("224.0.0.1"), 0, S)
+    assert sids(eng, t) == [31]
+    eng.inspect_frame(v4("198.18.0.7"), 0, S)
+    assert sorted(sids(eng, t)) == [30, 31]
+    eng.inspect_frame(v6("2001:db8::5", "2001:db8::1"), 0, S)
+    assert sids(eng, t) == [30]
+    eng.inspect_frame(v6("2001:db8::5", "2001:db8::2"), 0, S)
+    assert sorted(sids(eng, t)) == [30, 31]
+
+
 def test_flow_keywords_and_dsize():
     eng, t = build([
         'alert tcp any any -> any any (msg:"est"; flow:established,to_server; content:"ping"; sid:20;)',

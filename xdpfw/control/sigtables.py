@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from xdpfw._fast import engine as E
+from xdpfw.rules.intervals import subtract
 
 V4_MAPPED = 0xFFFF << 32
 MAX_FLOWBITS = 128  # xdpfw_flow.flowbits
@@ -138,10 +139,13 @@ class SigTables:
             return (0, 0, 1)
         first = len(self.addrs)
         self.addrs.extend((V4_MAPPED + lo, V4_MAPPED + hi) for lo, hi in aset.v4)
-        self.addrs.extend(aset.v6)  # v4-mapped space sorts below every global v6 range
+        # In the engine's 128-bit layout ::ffff:0:0/96 *is* IPv4: the IPv4 set alone decides
+        # it, so an IPv6 range covering it (`any` is ::/0 too) must not re-admit addresses
+        # the IPv4 part excludes (`[!224.0.0.1,any]`).
+        self.addrs.extend(subtract(aset.v6, ((V4_MAPPED, V4_MAPPED + 0xFFFFFFFF),)))
         ranges = sorted(self.addrs[first:])
         merged: list[tuple[int, int]] = []
-        for lo, hi in ranges:  # bisection needs disjoint ranges: an IPv6 set may name ::ffff:0:0/96
+        for lo, hi in ranges:  # bisection needs disjoint ranges
             if merged and lo <= merged[-1][1] + 1:
                 merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
             else:
