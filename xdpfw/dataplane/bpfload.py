@@ -13,7 +13,7 @@ import socket
 import time
 from dataclasses import dataclass
 
-from xdpfw.control import shared
+from xdpfw.dataplane import shared
 
 log = logging.getLogger("xdpfw.bpf")
 

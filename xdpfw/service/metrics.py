@@ -28,7 +28,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 
 import xdpfw
 from xdpfw.cheader import CHeader
-from xdpfw.control import shared
+from xdpfw.dataplane import shared
 
 _FLOW_H = CHeader(shared.BPF_DIR.parent / "_fast" / "xdpfw_flow.h")
 FLOW_EVENT_LABELS = [label for _, label in _FLOW_H.xmacro("XDPFW_FLOW_EVENTS")]
@@ -40,7 +40,7 @@ APP_PROTO_LABELS = [label for _, label in _APP_H.xmacro("XDPFW_APP_PROTOS")
                     if label not in ("unknown", "failed")]
 
 if TYPE_CHECKING:
-    from xdpfw.control.daemon import Appliance
+    from xdpfw.service.daemon import Appliance
 
 log = logging.getLogger("xdpfw.metrics")
 

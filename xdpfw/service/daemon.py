@@ -17,9 +17,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from xdpfw.control import shared
-from xdpfw.control.bpfload import AclTables, XdpProgram, ifindex
-from xdpfw.control.nic import pair_queue_count
+from xdpfw.dataplane import shared
+from xdpfw.dataplane.bpfload import AclTables, XdpProgram, ifindex
+from xdpfw.dataplane.nic import pair_queue_count
 
 log = logging.getLogger("xdpfw")
 
@@ -211,7 +211,7 @@ def acl_union(a: AclTables, b: AclTables) -> AclTables:
     """Entries of both tables, masks ORed and re-folded (an LPM lookup returns only the
     longest prefix, so each entry must carry the masks of every prefix covering it in
     either set)."""
-    from xdpfw.control.acl import fold_covering
+    from xdpfw.detect.acl import fold_covering
 
     def merge(x: dict, y: dict) -> dict:
         out = dict(x)
@@ -228,7 +228,7 @@ class EveOutputs:
     for stats, its own interval. With none configured, alerts and drops go to stdout."""
 
     def __init__(self, outputs: list, stdout=None):
-        from xdpfw.control.eve import EveFileWriter, EveUnixSocketWriter
+        from xdpfw.service.eve import EveFileWriter, EveUnixSocketWriter
 
         self.outputs = []
         self.stdout = stdout if not outputs else None
@@ -358,7 +358,7 @@ class Daemon:
 
     # -- rules ---------------------------------------------------------------------------
     def load(self, previous=None):
-        from xdpfw.control.detection import load_detection
+        from xdpfw.detect.ruleset import load_detection
 
         cfg = self.cfg
         return load_detection(cfg.rule_paths(), cfg.var_items(), kernel_acl=True, threshold=cfg.threshold_file,
@@ -382,7 +382,7 @@ class Daemon:
     def reload(self) -> ReloadResult:
         """Load the rule files again and swap them in (see the class docstring). Called by
         the reload thread; serialised."""
-        from xdpfw.control.detection import RulesNotEnforceable
+        from xdpfw.detect.ruleset import RulesNotEnforceable
 
         with self._reload_lock:
             t0 = time.monotonic()
@@ -504,9 +504,9 @@ class Daemon:
 
     # -- stats -------------------------------------------------------------------------------
     def stats_line(self, stats) -> str:
-        from xdpfw.control import metrics as M
-        from xdpfw.control import shared
-        from xdpfw.control.eve import stats_counters
+        from xdpfw.service import metrics as M
+        from xdpfw.dataplane import shared
+        from xdpfw.service.eve import stats_counters
 
         app = self.app
         det = self.det
@@ -516,7 +516,7 @@ class Daemon:
             alerts_written=self.sink.alerts if self.sink else 0, eve=self.outputs.counters(),
             xdp_action_labels=shared.XDP_ACTION_LABELS, drop_reason_labels=shared.DROP_REASON_LABELS,
             flow_event_labels=M.FLOW_EVENT_LABELS, tcp_result_labels=M.TCP_RESULT_LABELS)
-        from xdpfw.control.eve import format_timestamp
+        from xdpfw.service.eve import format_timestamp
 
         engines = None
         if det is not None:
@@ -529,10 +529,10 @@ class Daemon:
     def run(self) -> int:
         import signal
 
-        from xdpfw.control.bpfload import BpfLoadError
-        from xdpfw.control.detection import RulesNotEnforceable
-        from xdpfw.control.eve import Stats
-        from xdpfw.control.metrics import ControlStats, MetricsServer
+        from xdpfw.dataplane.bpfload import BpfLoadError
+        from xdpfw.detect.ruleset import RulesNotEnforceable
+        from xdpfw.service.eve import Stats
+        from xdpfw.service.metrics import ControlStats, MetricsServer
 
         cfg = self.cfg
         det = None
@@ -560,7 +560,7 @@ class Daemon:
             log.error("cannot open an EVE output: %s", e)
             return 1
         if det is not None:
-            from xdpfw.control.alerts import AlertSink
+            from xdpfw.service.alerts import AlertSink
 
             self.sink = AlertSink(det.tables.rules, lambda line: None, ips=True,
                                   in_iface=lambda side: (acfg.if_a, acfg.if_b)[side],
@@ -593,7 +593,7 @@ class Daemon:
             self._reload_thread = threading.Thread(target=self._reloader, name="reload", daemon=True)
             self._reload_thread.start()
             if cfg.control_socket:
-                from xdpfw.control.ctl import ControlError, ControlServer
+                from xdpfw.service.ctl import ControlError, ControlServer
 
                 ctl = ControlServer(cfg.control_socket, {"reload": self._cmd_reload,
                                                          "ruleset-stats": self._cmd_ruleset_stats,

@@ -3,7 +3,7 @@
 Operators feed these lines to SIEM pipelines written for Suricata, so the lines follow
 Suricata 7's EVE format field for field: the same names, the same types, the same key
 order, the same string formats. docs/EVE.md lists every field and the few differences.
-xdpfw/control/eve_schema.json describes what we emit; tests/eve_check.py validates lines
+xdpfw/service/eve_schema.json describes what we emit; tests/eve_check.py validates lines
 against it.
 
 The pieces:
