@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from xdpfw.service.daemon import Appliance, ApplianceConfig
+from xdpfw.dataplane.appliance import Appliance, ApplianceConfig
 from xdpfw.tools.lab import ApplianceProcess, metric, ping, tcp_transfer
 from xdpfw.tools.netns import call_in_netns, netns_exists, run_in
 

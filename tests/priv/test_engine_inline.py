@@ -6,7 +6,7 @@ from xdpfw._fast import match_hs
 from xdpfw._fast.match import Pattern
 from prometheus_client import CollectorRegistry
 
-from xdpfw.service.daemon import Appliance, ApplianceConfig
+from xdpfw.dataplane.appliance import Appliance, ApplianceConfig
 from xdpfw.service.metrics import ApplianceCollector
 from xdpfw.tools.lab import ping, tcp_transfer
 from xdpfw.tools.netns import call_in_netns, run_in

@@ -10,7 +10,7 @@ import sys
 
 from pyroute2 import IPRoute
 
-from xdpfw.service.daemon import Appliance, ApplianceConfig
+from xdpfw.dataplane.appliance import Appliance, ApplianceConfig
 from xdpfw.tools.lab import ApplianceProcess, ping
 from xdpfw.tools.netns import call_in_netns, run_in
 from xdpfw.dataplane.nic import NicError, active_rx_queues, pair_queue_count

@@ -40,7 +40,7 @@ APP_PROTO_LABELS = [label for _, label in _APP_H.xmacro("XDPFW_APP_PROTOS")
                     if label not in ("unknown", "failed")]
 
 if TYPE_CHECKING:
-    from xdpfw.service.daemon import Appliance
+    from xdpfw.dataplane.appliance import Appliance
 
 log = logging.getLogger("xdpfw.metrics")
 
