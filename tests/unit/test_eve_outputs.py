@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 
 from xdpfw.dataplane import shared
+from xdpfw.dataplane.bpfload import AclTables
 from xdpfw.service.config import Config, EveOutput
-from xdpfw.service.daemon import AclTables, Daemon, EveOutputs, acl_union
+from xdpfw.service.daemon import Daemon, EveOutputs
 from xdpfw.service.eve import Stats, stats_counters
 from xdpfw.service.metrics import FLOW_EVENT_LABELS, TCP_RESULT_LABELS
+from xdpfw.service.reload import acl_union
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from eve_check import assert_eve_valid, check_eve  # noqa: E402

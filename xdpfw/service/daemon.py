@@ -6,70 +6,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 
 from xdpfw.dataplane.appliance import Appliance, ApplianceConfig
-from xdpfw.dataplane.bpfload import AclTables, XdpProgram
+from xdpfw.dataplane.bpfload import AclTables
+from xdpfw.service.reload import ReloadResult, swap_in
 
 log = logging.getLogger("xdpfw")
-
-
-def _acl_write(prog: XdpProgram, tables: AclTables, *, remove_absent: bool, flags: int) -> None:
-    """Write `tables` into the running program's ACL maps in place (no clear, so an entry
-    present before and after is never missing, not even for one frame). With
-    remove_absent, entries not in `tables` are deleted afterwards. `flags` is the
-    lookup-enable mask stored last (or, when shrinking, first)."""
-    import ctypes as ct
-
-    cfg_map = prog.bpf[b"config_map"]
-    if remove_absent:  # lookups of maps that become empty stop before their entries go
-        cfg = cfg_map[ct.c_int(0)]
-        cfg.acl_flags = cfg.acl_flags & flags
-        cfg_map[ct.c_int(0)] = cfg
-    for name, nets in (("src", tables.src), ("dst", tables.dst)):
-        for fam in (4, 6):
-            table = prog.bpf[f"acl_{name}_v{fam}".encode()]
-            wanted = {}
-            for net, mask in nets.items():
-                if net.version != fam:
-                    continue
-                k = table.Key()
-                k.prefixlen = net.prefixlen
-                ct.memmove(k.addr, net.network_address.packed, len(net.network_address.packed))
-                wanted[(net.prefixlen, bytes(k.addr))] = (k, mask)
-            for k, mask in wanted.values():
-                table[k] = ct.c_uint32(mask)
-            if remove_absent:
-                for k in list(table.keys()):
-                    if (k.prefixlen, bytes(k.addr)) not in wanted:
-                        del table[k]
-    for name, ports in (("sport", tables.sport), ("dport", tables.dport)):
-        table = prog.bpf[f"acl_{name}".encode()]
-        for port, mask in ports.items():
-            table[ct.c_int(port)] = ct.c_uint32(mask)
-        if remove_absent:
-            for port in range(65536):
-                if port not in ports and table[ct.c_int(port)].value:
-                    table[ct.c_int(port)] = ct.c_uint32(0)
-    cfg = cfg_map[ct.c_int(0)]
-    cfg.acl_flags = flags
-    cfg_map[ct.c_int(0)] = cfg
-
-
-def acl_union(a: AclTables, b: AclTables) -> AclTables:
-    """Entries of both tables, masks ORed and re-folded (an LPM lookup returns only the
-    longest prefix, so each entry must carry the masks of every prefix covering it in
-    either set)."""
-    from xdpfw.detect.acl import fold_covering
-
-    def merge(x: dict, y: dict) -> dict:
-        out = dict(x)
-        for k, v in y.items():
-            out[k] = out.get(k, 0) | v
-        return out
-
-    return AclTables(fold_covering(merge(a.src, b.src)), fold_covering(merge(a.dst, b.dst)),
-                     merge(a.sport, b.sport), merge(a.dport, b.dport))
 
 
 class EveOutputs:
@@ -137,28 +79,6 @@ class EveOutputs:
             w.close()
 
 
-@dataclass
-class ReloadResult:
-    ok: bool
-    generation: int
-    errors: list[str] = field(default_factory=list)
-    summary: str = ""
-    rules: int = 0
-    rules_in_kernel: int = 0
-    rules_in_engine: int = 0
-    seconds: float = 0.0
-    when: float = 0.0
-
-    def message(self) -> dict:
-        d = {"generation": self.generation, "summary": self.summary, "seconds": round(self.seconds, 3),
-             "time": self.when}
-        if self.ok:
-            d.update(rules=self.rules, rules_in_kernel=self.rules_in_kernel, rules_in_engine=self.rules_in_engine)
-        else:
-            d["errors"] = self.errors
-        return d
-
-
 class Daemon:
     """`xdpfw run`: the appliance with its rule set, EVE outputs, metrics endpoint and
     control socket, until SIGTERM/SIGINT.
@@ -166,19 +86,10 @@ class Daemon:
     Reload (SIGHUP, SIGUSR2, `xdpfw reload`): a dedicated thread re-reads the rule files,
     threshold and classification and builds the new Detection aside (the workers keep
     inspecting with the running set; the main loop keeps draining alerts). If anything
-    fails, the running set stays and every error is reported. Otherwise, in this order:
-
-      1. kernel ACL: the union of the old and new entries is written in place (add
-         before remove), so a rule in both sets, or moving between kernel and engine,
-         is enforced at every instant;
-      2. engines: the new set is staged into every worker's engine and each worker swaps
-         it in between two batches (Engine.stage_rules / finish_swap); no frame waits,
-         none is lost;
-      3. kernel ACL: entries only the old set had are removed.
-
-    So during a reload a packet may meet the old rules, the new rules, or (between 1 and
-    3) both: never neither. Requests that arrive while a reload runs are served by the
-    next one (each reload reads the files when it starts).
+    fails, the running set stays and every error is reported. Otherwise reload.swap_in
+    puts it in place (kernel ACL union, engines, kernel ACL removals: a packet meets the
+    old rules, the new ones, or both, never neither). Requests that arrive while a
+    reload runs are served by the next one (each reload reads the files when it starts).
     """
 
     SWAP_TIMEOUT = 10.0
@@ -263,37 +174,9 @@ class Daemon:
             return res
 
     def _swap(self, new, gen: int) -> ReloadResult:
-        app = self.app
-        engines = app.engines() if app is not None else []
-        if new.engine_rules and app is not None and not engines:
-            return ReloadResult(False, gen, ["error: the new rules need the inspection engine, which this "
-                                             "daemon started without (no rule files at start); restart it"],
-                                new.summary)
-        old_acl = app.acl if app is not None else AclTables.empty()
-        prog = app.prog if app is not None else None
-        if prog is not None:
-            _acl_write(prog, acl_union(old_acl, new.acl), remove_absent=False,
-                       flags=old_acl.flags() | new.acl.flags())
-        staged = []
-        try:
-            for eng in engines:
-                new.stage(eng)
-                staged.append(eng)
-        except RuntimeError as e:
-            # A previous swap is still pending in that worker: nothing new is staged
-            # elsewhere either (those already staged swap in shortly, harmless: the
-            # kernel holds the union until the next reload).
-            return ReloadResult(False, gen, [f"error: {e} (a worker has not taken the previous rule set)"],
-                                new.summary)
-        late = [q for q, eng in enumerate(staged) if not eng.finish_swap(self.SWAP_TIMEOUT)]
-        if late:
-            return ReloadResult(False, gen, [f"error: worker(s) {late} did not swap the new rule set in within "
-                                             f"{self.SWAP_TIMEOUT:g} s (stuck?); the kernel ACL holds old and new"],
-                                new.summary)
-        if prog is not None:
-            _acl_write(prog, new.acl, remove_absent=True, flags=new.acl.flags())
-        if app is not None:
-            app.acl = new.acl
+        err = swap_in(self.app, new, self.SWAP_TIMEOUT)
+        if err is not None:
+            return ReloadResult(False, gen, [err], new.summary)
         self.det = new
         self.generation += 1
         self.loaded_at = time.time()
