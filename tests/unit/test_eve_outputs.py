@@ -15,9 +15,10 @@ import pytest
 from xdpfw.dataplane import shared
 from xdpfw.dataplane.bpfload import AclTables
 from xdpfw.service.config import Config, EveOutput
-from xdpfw.service.daemon import Daemon, EveOutputs
+from xdpfw.service.daemon import Daemon
 from xdpfw.service.eve import Stats, stats_counters
 from xdpfw.service.metrics import FLOW_EVENT_LABELS, TCP_RESULT_LABELS
+from xdpfw.service.outputs import EveOutputs
 from xdpfw.service.reload import acl_union
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

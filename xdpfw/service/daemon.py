@@ -9,74 +9,10 @@ import time
 
 from xdpfw.dataplane.appliance import Appliance, ApplianceConfig
 from xdpfw.dataplane.bpfload import AclTables
+from xdpfw.service.outputs import EveOutputs
 from xdpfw.service.reload import ReloadResult, swap_in
 
 log = logging.getLogger("xdpfw")
-
-
-class EveOutputs:
-    """The configured EVE outputs: one writer each, with the event types it takes and,
-    for stats, its own interval. With none configured, alerts and drops go to stdout."""
-
-    def __init__(self, outputs: list, stdout=None):
-        from xdpfw.service.eve import EveFileWriter, EveUnixSocketWriter
-
-        self.outputs = []
-        self.stdout = stdout if not outputs else None
-        try:
-            for o in outputs:
-                if o.filetype == "regular":
-                    w = EveFileWriter(o.filename)
-                else:
-                    w = EveUnixSocketWriter(o.filename, kind="stream" if o.filetype == "unix_stream" else "dgram")
-                self.outputs.append((o, w))
-        except OSError:
-            self.close()
-            raise
-        now = time.monotonic()
-        self.next_stats = [now + o.stats_interval for o, _ in self.outputs]
-
-    def write_event(self, kind: str, line: str) -> None:
-        for o, w in self.outputs:
-            if kind in o.types:
-                w.write(line)
-        if self.stdout is not None and kind in ("alert", "drop"):
-            self.stdout.write(line + "\n")
-            self.stdout.flush()
-
-    def stats_due(self, now: float) -> list:
-        """Writers whose stats interval has elapsed (their next time is moved on)."""
-        due = []
-        for i, (o, w) in enumerate(self.outputs):
-            if "stats" in o.types and now >= self.next_stats[i]:
-                due.append(w)
-                self.next_stats[i] = max(self.next_stats[i] + o.stats_interval, now)
-        return due
-
-    def wants_stats(self) -> bool:
-        return any("stats" in o.types for o, _ in self.outputs)
-
-    def flush(self) -> None:
-        for _, w in self.outputs:
-            if hasattr(w, "flush"):
-                w.flush()
-
-    def request_reopen(self) -> None:
-        for _, w in self.outputs:
-            if hasattr(w, "request_reopen"):
-                w.request_reopen()
-
-    def counters(self) -> dict[str, int]:
-        out = {"written": 0, "dropped": 0, "errors": 0}
-        for _, w in self.outputs:
-            out["written"] += getattr(w, "lines", getattr(w, "sent", 0))
-            out["dropped"] += w.dropped
-            out["errors"] += w.errors
-        return out
-
-    def close(self) -> None:
-        for _, w in self.outputs:
-            w.close()
 
 
 class Daemon:

@@ -39,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from xdpfw.service.alerts import stdout_writer
     from xdpfw.detect.ruleset import RulesNotEnforceable, load_detection
-    from xdpfw.service.eve import EveFileWriter
+    from xdpfw.service.outputs import EveFileWriter
 
     try:
         det = load_detection(args.rules, args.var, kernel_acl=False, threshold=args.threshold,
