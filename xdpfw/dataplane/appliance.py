@@ -139,7 +139,15 @@ class Appliance:
             self.prog.beat()
         return alive
 
-    # -- views for metrics and tests (scrape time) ---------------------------------------
+    # -- stats (scrape time) -------------------------------------------------------------
+    def stats(self, parts=None):
+        """One stats snapshot of this appliance (xdpfw/dataplane/stats.py); metrics and
+        EVE stats records read that, not the views below."""
+        from xdpfw.dataplane.stats import PARTS, snapshot
+
+        return snapshot(self, PARTS if parts is None else parts)
+
+    # -- views, read by the stats snapshot (and tests) -------------------------------------
     def attached_devices(self) -> list[str]:
         return list(self.prog.attached) if self.prog else []
 

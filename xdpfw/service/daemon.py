@@ -172,15 +172,15 @@ class Daemon:
 
     # -- stats -------------------------------------------------------------------------------
     def stats_line(self, stats) -> str:
-        from xdpfw.service import metrics as M
         from xdpfw.dataplane import shared
+        from xdpfw.dataplane.stats import snapshot
+        from xdpfw.service import metrics as M
         from xdpfw.service.eve import stats_counters
 
-        app = self.app
+        snap = snapshot(self.app, parts=("xdp", "workers", "xsk", "engines"))
         det = self.det
         counters = stats_counters(
-            xdp=app.xdp_counters(), workers=[c for _, c in app.worker_counters()],
-            xsk=app.xsk_statistics(), engines=[e.counters() for e in app.engines()],
+            xdp=snap.xdp, workers=[c for _, c in snap.workers], xsk=snap.xsk, engines=snap.engines.counters,
             alerts_written=self.sink.alerts if self.sink else 0, eve=self.outputs.counters(),
             xdp_action_labels=shared.XDP_ACTION_LABELS, drop_reason_labels=shared.DROP_REASON_LABELS,
             flow_event_labels=M.FLOW_EVENT_LABELS, tcp_result_labels=M.TCP_RESULT_LABELS)
