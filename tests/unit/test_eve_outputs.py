@@ -1,5 +1,5 @@
 """The daemon's EVE outputs (files and unix sockets, by event type), its periodic stats
-records, and its reload path (xdpfw/service/daemon.py) with real engines whose "worker"
+records, and its reload path (xdpfw/service/daemon.py, reload.py) with real engines whose "worker"
 is a thread calling the between-batches hook. Every line written is schema-validated."""
 from __future__ import annotations
 
