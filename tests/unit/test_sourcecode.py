@@ -109,4 +109,4 @@ def test_the_plane_check_sees_a_violation(tmp_path, monkeypatch):
 
 
 def test_control_package_is_gone():
-    assert not list((ROOT / "xdpfw" / "control").glob("*.py")), "xdpfw/control/ was split into the planes"
+    assert not list((ROOT / "xdpfw" / "control").glob("*.py")), "the old control package was split into the planes"
