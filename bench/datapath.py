@@ -2,7 +2,7 @@
 
     sudo .venv/bin/python -m bench.datapath [--seconds 5] [--rounds 3]
 
-Builds the namespace lab (xdpfw/control/netns.py) once and, in one run, floods 64-byte
+Builds the namespace lab (xdpfw/tools/netns.py) once and, in one run, floods 64-byte
 UDP frames from the client namespace with trafgen (netsniff-ng) while each forwarder in
 turn sits between the two veth "NICs":
 
@@ -36,8 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from xdpfw.control.lab import ApplianceProcess
-from xdpfw.control.netns import Lab, call_in_netns, popen_in, run_in
+from xdpfw.tools.lab import ApplianceProcess
+from xdpfw.tools.netns import Lab, call_in_netns, popen_in, run_in
 
 BENCH = Path(__file__).resolve().parent
 XSK_FWD = BENCH / "xsk_fwd"

@@ -58,8 +58,8 @@ def main(argv=None) -> int:
     from xdpfw._fast import engine as E
     from xdpfw._fast import flow, match_hs
     from xdpfw._fast.match import scan_block_many
-    from xdpfw.control.detection import build_detection
-    from xdpfw.control.sigtables import SigTables
+    from xdpfw.detect.ruleset import build_detection
+    from xdpfw.detect.sigtables import SigTables
     from xdpfw.rules import load_ruleset
 
     data = PCAP.read_bytes()

@@ -1,7 +1,7 @@
 """Check EVE output: every line parses, has no duplicate key, and fits our schema.
 
 The same checks suricata-verify's check-eve runs on Suricata's eve.json, against
-xdpfw/control/eve_schema.json. Any test can call it::
+xdpfw/service/eve_schema.json. Any test can call it::
 
     from eve_check import assert_eve_valid, check_eve
     assert_eve_valid(tmp_path / "eve.json")      # a path, a file, bytes, or lines
@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "xdpfw" / "control" / "eve_schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "xdpfw" / "service" / "eve_schema.json"
 
 _ANNOTATIONS = frozenset(("$schema", "$id", "$comment", "title", "description", "$defs", "examples"))
 _KEYWORDS = frozenset((

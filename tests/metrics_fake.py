@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from xdpfw.control import shared
+from xdpfw.dataplane import shared
 
 
 class FakeAppliance:
@@ -61,7 +61,7 @@ class FakeAppliance:
 
 
 def registry(app=None, control=None, attach=None) -> CollectorRegistry:
-    from xdpfw.control.metrics import ApplianceCollector
+    from xdpfw.service.metrics import ApplianceCollector
 
     app = app or FakeAppliance()
     reg = CollectorRegistry(auto_describe=False)

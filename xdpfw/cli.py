@@ -17,10 +17,10 @@ log = logging.getLogger("xdpfw")
 
 def cmd_run(args: argparse.Namespace) -> int:
     """`xdpfw run [-c FILE] [flags]`: the configuration file, flags over it (given flags
-    only), then xdpfw.control.daemon.Daemon (appliance, EVE outputs, metrics, control
+    only), then xdpfw.service.daemon.Daemon (appliance, EVE outputs, metrics, control
     socket, reload on SIGHUP/SIGUSR2/`xdpfw reload`)."""
-    from xdpfw.control.config import Config, ConfigError, check_runnable, load_config, merge_flags
-    from xdpfw.control.daemon import Daemon
+    from xdpfw.service.config import Config, ConfigError, check_runnable, load_config, merge_flags
+    from xdpfw.service.daemon import Daemon
 
     try:
         if args.config:
@@ -41,7 +41,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     """`xdpfw check -c FILE [PATH...]` checks a configuration and builds its rules as run
     would; `xdpfw check PATH...` checks rule files alone (xdpfw.rules.check)."""
     if getattr(args, "config", None):
-        from xdpfw.control.config import cmd_check as check_config
+        from xdpfw.service.config import cmd_check as check_config
 
         return check_config(args)
     if not args.paths:
@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--control-socket", default="/run/xdpfw/xdpfw.sock", metavar="PATH",
                    help="control socket for `xdpfw reload` (default /run/xdpfw/xdpfw.sock; empty to disable)")
     r.set_defaults(func=cmd_run)
-    from xdpfw.control.config import track_explicit
+    from xdpfw.service.config import track_explicit
 
     track_explicit(r)  # flags override the file only when given
 
@@ -105,31 +105,31 @@ def build_parser() -> argparse.ArgumentParser:
     chk.set_defaults(func=cmd_check)
 
     rl = sub.add_parser("reload", help="reload the rules of a running xdpfw (control socket)")
-    from xdpfw.control import ctl as ctl_mod
+    from xdpfw.service import ctl as ctl_mod
 
     ctl_mod.add_reload_arguments(rl)
     rl.set_defaults(func=ctl_mod.cmd_reload)
 
     rp = sub.add_parser("replay", help="run the inspection engine over pcap files, alerts as EVE JSON")
-    from xdpfw.control import replay as replay_mod
+    from xdpfw.service import replay as replay_mod
 
     replay_mod.add_arguments(rp)
     rp.set_defaults(func=replay_mod.run)
 
     lab = sub.add_parser("lab", help="build a namespace lab and run the appliance inline in it")
-    from xdpfw.control import lab as lab_mod
+    from xdpfw.tools import lab as lab_mod
 
     lab_mod.add_arguments(lab)
     lab.set_defaults(func=lab_mod.run)
 
     doc = sub.add_parser("doctor", help="check the kernel, bcc, capabilities and (--inline) the two interfaces")
-    from xdpfw.control import doctor as doctor_mod
+    from xdpfw.tools import doctor as doctor_mod
 
     doctor_mod.add_arguments(doc)
     doc.set_defaults(func=doctor_mod.run)
 
     st = sub.add_parser("status", help="live view of a running appliance from its metrics endpoint")
-    from xdpfw.control import status as status_mod
+    from xdpfw.tools import status as status_mod
 
     status_mod.add_arguments(st)
     st.set_defaults(func=status_mod.run)

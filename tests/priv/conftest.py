@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from xdpfw.control.netns import Lab
+from xdpfw.tools.netns import Lab
 
 _ids = itertools.count()
 

@@ -1,7 +1,7 @@
 """IP-only drop rules, compiled into the XDP ACL, stop exactly the matching traffic."""
 from __future__ import annotations
 
-from xdpfw.control.lab import ApplianceProcess, metric, ping, tcp_probe, tcp_transfer
+from xdpfw.tools.lab import ApplianceProcess, metric, ping, tcp_probe, tcp_transfer
 
 RULES = """\
 drop ip 198.18.0.66 any -> any any (msg:"blocked host"; sid:1; rev:1;)

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from xdpfw.control.daemon import Appliance, ApplianceConfig
-from xdpfw.control.lab import ApplianceProcess, metric, ping, tcp_transfer
-from xdpfw.control.netns import call_in_netns, netns_exists, run_in
+from xdpfw.dataplane.appliance import Appliance, ApplianceConfig
+from xdpfw.tools.lab import ApplianceProcess, metric, ping, tcp_transfer
+from xdpfw.tools.netns import call_in_netns, netns_exists, run_in
 
 MB = 1 << 20
 

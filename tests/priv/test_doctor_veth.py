@@ -7,7 +7,7 @@ import sys
 
 from pyroute2 import IPRoute
 
-from xdpfw.control.netns import run_in
+from xdpfw.tools.netns import run_in
 
 
 def doctor(lab, *ifaces: str) -> tuple[int, dict[str, dict]]:

@@ -6,11 +6,11 @@ from xdpfw._fast import match_hs
 from xdpfw._fast.match import Pattern
 from prometheus_client import CollectorRegistry
 
-from xdpfw.control.daemon import Appliance, ApplianceConfig
-from xdpfw.control.metrics import ApplianceCollector
-from xdpfw.control.lab import ping, tcp_transfer
-from xdpfw.control.netns import call_in_netns, run_in
-from xdpfw.control.sigtables import SigTables
+from xdpfw.dataplane.appliance import Appliance, ApplianceConfig
+from xdpfw.service.metrics import ApplianceCollector
+from xdpfw.tools.lab import ping, tcp_transfer
+from xdpfw.tools.netns import call_in_netns, run_in
+from xdpfw.detect.sigtables import SigTables
 from xdpfw.rules import parse_rule
 
 SIG = "ATTACK-SIGNATURE-42"
@@ -62,7 +62,7 @@ def test_content_drop_rule_inline(lab):
 def test_worker_swaps_a_staged_rule_set_between_batches_even_when_idle(lab):
     """The worker loop applies a staged rule set at its next turn: no traffic needed, and
     the next connection is judged by the new rules."""
-    from xdpfw.control.detection import build_detection
+    from xdpfw.detect.ruleset import build_detection
 
     def det(sig_text):
         return build_detection([parse_rule(f'drop tcp any any -> any any (msg:"m"; content:"{sig_text}"; sid:9000200;)')],
@@ -91,7 +91,7 @@ def test_worker_swaps_a_staged_rule_set_between_batches_even_when_idle(lab):
 def test_http_uri_rule_drops_inline_and_other_requests_pass(lab):
     """The application layer on live workers: an HTTP request whose URI matches a drop
     rule never reaches the server; other HTTP requests and plain TCP pass."""
-    from xdpfw.control.detection import build_detection
+    from xdpfw.detect.ruleset import build_detection
 
     det = build_detection([parse_rule('drop http any any -> any any (msg:"bad uri"; http.uri; '
                                       'content:"/cgi-bin/evil.sh"; endswith; sid:9000300;)')], kernel_acl=False)

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from xdpfw.control.netns import netns_exists
+from xdpfw.tools.netns import netns_exists
 
 
 def test_lab_command_runs_clean():

@@ -31,8 +31,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from xdpfw.control.lab import ATTACK, BLOCKED_HOST, ApplianceProcess, ping, tcp_transfer
-from xdpfw.control.netns import call_in_netns, popen_in, run_in
+from xdpfw.tools.lab import ATTACK, BLOCKED_HOST, ApplianceProcess, ping, tcp_transfer
+from xdpfw.tools.netns import call_in_netns, popen_in, run_in
 
 ROOT = Path(__file__).resolve().parents[2]
 PROM = ROOT / "deploy" / "prometheus"

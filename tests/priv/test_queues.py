@@ -10,10 +10,10 @@ import sys
 
 from pyroute2 import IPRoute
 
-from xdpfw.control.daemon import Appliance, ApplianceConfig
-from xdpfw.control.lab import ApplianceProcess, ping
-from xdpfw.control.netns import call_in_netns, run_in
-from xdpfw.control.nic import NicError, active_rx_queues, pair_queue_count
+from xdpfw.dataplane.appliance import Appliance, ApplianceConfig
+from xdpfw.tools.lab import ApplianceProcess, ping
+from xdpfw.tools.netns import call_in_netns, run_in
+from xdpfw.dataplane.nic import NicError, active_rx_queues, pair_queue_count
 
 
 def _allocated(ns: str, ifname: str) -> int:

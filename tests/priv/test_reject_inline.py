@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from xdpfw.control.lab import ApplianceProcess, tcp_transfer
+from xdpfw.tools.lab import ApplianceProcess, tcp_transfer
 
 
 def test_reject_resets_the_senders_connection(lab, tmp_path):
@@ -47,7 +47,7 @@ def test_rejectboth_resets_both_ends_and_reject_on_udp_answers_icmp(lab, tmp_pat
                 "try:\n    s.recv(100); print('no-error')\n"
                 "except ConnectionRefusedError: print('refused')\n"
                 "except socket.timeout: print('timeout')\n")
-        from xdpfw.control.netns import run_in
+        from xdpfw.tools.netns import run_in
         import sys
         out = run_in(lab.client.ns, [sys.executable, "-c", code], check=False).stdout.strip()
         assert out == "refused", out

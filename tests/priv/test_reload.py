@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from xdpfw.control.lab import ApplianceProcess, metric, ping, tcp_transfer
-from xdpfw.control.netns import popen_in
+from xdpfw.tools.lab import ApplianceProcess, metric, ping, tcp_transfer
+from xdpfw.tools.netns import popen_in
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from eve_check import assert_eve_valid  # noqa: E402

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from xdpfw.control.lab import ping
-from xdpfw.control.netns import popen_in, run_in
+from xdpfw.tools.lab import ping
+from xdpfw.tools.netns import popen_in, run_in
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "deploy" / "systemd" / "xdpfw.service"

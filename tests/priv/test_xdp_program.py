@@ -21,10 +21,10 @@ from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6, IPv6ExtHdrFragment, IPv6
 from scapy.layers.l2 import ARP, Dot1AD, Dot1Q, Ether
 
 from bpfrun import ACTION_NAMES, XDP_DROP, XDP_PASS, XDP_REDIRECT, run_xdp
-from xdpfw.control import shared
-from xdpfw.control.acl import fold_covering
-from xdpfw.control.bpfload import AclTables, XdpProgram
-from xdpfw.control.netns import call_in_netns
+from xdpfw.dataplane import shared
+from xdpfw.detect.acl import fold_covering
+from xdpfw.dataplane.bpfload import AclTables, XdpProgram
+from xdpfw.tools.netns import call_in_netns
 
 
 N = ipaddress.ip_network

@@ -4,7 +4,7 @@ Each case directory holds input.pcap, test.rules and test.yaml (made by make_cas
 format in docs/TESTING.md). The runner runs ``python -m xdpfw replay input.pcap --rules
 test.rules --eve <tmp> [args] --matcher hs|ac`` as a subprocess (every case with both payload
 matchers, unless its args pick one), validates every EVE line against
-xdpfw/control/eve_schema.json, and evaluates the checks:
+xdpfw/service/eve_schema.json, and evaluates the checks:
 
 - ``filter``: exactly ``count`` EVE records carry every field of ``match`` (dotted paths
   into nested objects; ``has-key`` / ``not-has-key`` name paths that must / must not be

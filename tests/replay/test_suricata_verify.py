@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from eve_check import assert_eve_valid
-from xdpfw.control.detection import build_detection
-from xdpfw.control.replay import replay_files
+from xdpfw.detect.ruleset import build_detection
+from xdpfw.service.replay import replay_files
 from xdpfw.rules import load_ruleset
 
 SV = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "suricata-verify"

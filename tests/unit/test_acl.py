@@ -5,8 +5,8 @@ import ipaddress
 
 import pytest
 
-from xdpfw.control import shared
-from xdpfw.control.acl import compile_acl, fold_covering
+from xdpfw.dataplane import shared
+from xdpfw.detect.acl import compile_acl, fold_covering
 from xdpfw.rules import parse_rule
 
 N = ipaddress.ip_network

@@ -1,5 +1,5 @@
-"""The YAML configuration (xdpfw/control/config.py), `xdpfw check -c`, flags over the file,
-and the control socket protocol (xdpfw/control/ctl.py)."""
+"""The YAML configuration (xdpfw/service/config.py), `xdpfw check -c`, flags over the file,
+and the control socket protocol (xdpfw/service/ctl.py)."""
 from __future__ import annotations
 
 import io
@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from xdpfw.cli import build_parser
-from xdpfw.control import ctl
-from xdpfw.control.config import (DEFAULT_CONTROL_SOCKET, Config, ConfigError, EveOutput, cmd_check, load_config,
+from xdpfw.service import ctl
+from xdpfw.service.config import (DEFAULT_CONTROL_SOCKET, Config, ConfigError, EveOutput, cmd_check, load_config,
                                   merge_flags, parse_config)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -243,7 +243,7 @@ def test_docs_example_config_is_valid():
     for b in blocks:
         parse_config(b, "docs/CONFIG.md")
     # every key of the schema is documented
-    from xdpfw.control import config as C
+    from xdpfw.service import config as C
 
     def keys(schema, prefix=""):
         for k, v in schema.items():
@@ -383,7 +383,7 @@ def _as_nobody(path: str) -> subprocess.CompletedProcess:
         import os, sys
         os.setgid(65534); os.setuid(65534)
         sys.path.insert(0, {str(ROOT)!r})
-        from xdpfw.control import ctl
+        from xdpfw.service import ctl
         try:
             print(ctl.request({path!r}, "reload"))
         except ctl.ControlError as e:

@@ -157,7 +157,7 @@ def test_systemd_unit_least_privilege():
 
 
 def test_example_config_validates():
-    from xdpfw.control.config import load_config
+    from xdpfw.service.config import load_config
 
     cfg = load_config(DEPLOY / "xdpfw.yaml")
     assert cfg.inline == ("eth1", "eth2")

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from xdpfw.control import doctor as D
+from xdpfw.tools import doctor as D
 
 CONFIG_OK = "CONFIG_BPF_SYSCALL=y\nCONFIG_XDP_SOCKETS=y\nCONFIG_BPF_JIT=y\n"
 ALL_CAPS = "CapEff:\t000001ffffffffff\n"

@@ -12,7 +12,7 @@ from scapy.layers.l2 import Dot1Q, Ether
 from xdpfw._fast import engine as E
 from xdpfw._fast import match_hs
 from xdpfw._fast.match import Pattern
-from xdpfw.control.sigtables import SigTables
+from xdpfw.detect.sigtables import SigTables
 from xdpfw.rules import parse_rule
 
 S = 1_000_000_000
@@ -409,7 +409,7 @@ def test_flowbits_across_packets_and_within_one():
 
 
 def test_flowbits_toggle_and_name_limit():
-    from xdpfw.control.sigtables import NotEngineRule
+    from xdpfw.detect.sigtables import NotEngineRule
     eng, t = build(['alert tcp any any -> any any (msg:"t"; content:"T"; flowbits:toggle,x; flowbits:noalert; sid:110;)',
                     'alert tcp any any -> any any (msg:"x set"; content:"?"; flowbits:isset,x; sid:111;)'],
                    {0: b"T", 1: b"?"})
@@ -523,7 +523,7 @@ def test_reject_rewrites_the_segment_into_the_senders_rst(v6):
 
 
 def test_reject_rules_the_worker_cannot_answer_are_refused():
-    from xdpfw.control.sigtables import NotEngineRule
+    from xdpfw.detect.sigtables import NotEngineRule
     tables = SigTables()
     for text in ('rejectdst udp any any -> any 53 (sid:1;)', 'rejectboth icmp any any -> any any (sid:2;)'):
         with pytest.raises(NotEngineRule, match="rejectdst/rejectboth need tcp"):
@@ -640,7 +640,7 @@ def test_tcp_fragments_are_dropped_inline_and_inspected_alone_in_ids():
 
 
 def _rate_engine(tmp_path, rule, rate_line, **kw):
-    from xdpfw.control.detection import load_detection
+    from xdpfw.detect.ruleset import load_detection
     (tmp_path / "r.rules").write_text(rule + "\n")
     (tmp_path / "threshold.config").write_text(rate_line + "\n")
     det = load_detection([str(tmp_path / "r.rules")], [], kernel_acl=False,
@@ -685,7 +685,7 @@ def test_rate_filter_reject_answers_the_sender(tmp_path):
 
 
 def test_decode_events_are_counted_per_event():
-    from xdpfw.control.metrics import DECODE_EVENT_LABELS
+    from xdpfw.service.metrics import DECODE_EVENT_LABELS
     eng, t = build([], {})
     bad = bytearray(bytes(ETH / IP(src=CLI, dst=SRV) / UDP(sport=1, dport=2) / b"x"))
     bad[14] = 0x44                                # IHL 4: header shorter than 20 bytes

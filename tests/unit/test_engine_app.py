@@ -10,7 +10,7 @@ from scapy.layers.dns import DNS, DNSQR
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
 
-from xdpfw.control.detection import build_detection
+from xdpfw.detect.ruleset import build_detection
 from xdpfw.rules import parse_rule
 
 from tests.unit.test_engine import CLI, PASS, RULE_DROP, S, SRV, Tcp
@@ -127,7 +127,7 @@ def test_corpus_dns_traffic_runs_through_the_decoder():
     """Every DNS flow of a public capture: detected, decoded, no decoder gave up."""
     from pathlib import Path
 
-    from xdpfw.control.replay import replay_files
+    from xdpfw.service.replay import replay_files
 
     pcap = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "pcaps" / "bench" / "mixed-realistic.pcap"
     det = build_detection([parse_rule('alert dns any any -> any any (msg:"q"; dns.query; bsize:>0; sid:30;)')],
@@ -198,6 +198,6 @@ def test_a_multi_buffer_rule_fires_once_per_transaction_and_length_checks_hold()
 
 def test_engine_app_proto_names_follow_the_header():
     from xdpfw._fast import engine as E
-    from xdpfw.control.apprules import PROTOS
+    from xdpfw.detect.apprules import PROTOS
 
     assert list(E.APP_PROTO_NAMES) == PROTOS

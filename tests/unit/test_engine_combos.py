@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from xdpfw.control.detection import build_detection
+from xdpfw.detect.ruleset import build_detection
 from xdpfw.rules import parse_rule
 
 from tests.unit.test_engine import PASS, RULE_DROP, Tcp

@@ -8,7 +8,7 @@ from scapy.layers.inet import IP, UDP, TCP, fragment
 from scapy.layers.inet6 import IPv6, IPv6ExtHdrFragment, fragment6
 from scapy.layers.l2 import Dot1Q, Ether
 
-from xdpfw.control.detection import build_detection
+from xdpfw.detect.ruleset import build_detection
 from xdpfw.rules import parse_rule
 
 ETH = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")

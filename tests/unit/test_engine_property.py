@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
-from xdpfw.control.detection import build_detection
+from xdpfw.detect.ruleset import build_detection
 from xdpfw.rules import parse_rule
 
 ETH = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")

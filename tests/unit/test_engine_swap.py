@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from xdpfw.control.detection import build_detection
+from xdpfw.detect.ruleset import build_detection
 from xdpfw.rules import parse_rule
 
 from tests.unit.test_engine import CLI, SRV, PASS, RULE_DROP, Tcp, _udp

@@ -1,4 +1,4 @@
-"""EVE output (xdpfw/control/eve.py): lines byte-identical to Suricata 7's, schema, writers.
+"""EVE output (xdpfw/service/eve.py, outputs.py): lines byte-identical to Suricata 7's, schema, writers.
 
 The golden lines below were written by hand from Suricata 7's output code (field order of
 CreateEveHeader / AlertJsonHeader / EveAddFlow / EveAddVerdict / the drop logger, its
@@ -23,9 +23,10 @@ from hypothesis import strategies as st
 
 from eve_check import (DuplicateKeyError, SCHEMA_PATH, Validator, assert_eve_valid, check_eve, load_schema,
                        parse_line, validate_event, validator)
-from xdpfw.control.eve import (DROP_REASON_FOR, DROP_REASONS, FLOW_ID_MASK, PROTO_NAMES, EveEvent, EveFileWriter, EveFormatter,
-                               EveUnixSocketWriter, RuleInfo, Stats, eve_metadata, format_event, format_ip,
-                               format_timestamp, mask_flow_id, proto_name, reopen_on_sighup)
+from xdpfw.service.eve import (DROP_REASON_FOR, DROP_REASONS, FLOW_ID_MASK, PROTO_NAMES, EveEvent, EveFormatter,
+                               RuleInfo, Stats, eve_metadata, format_event, format_ip,
+                               format_timestamp, mask_flow_id, proto_name)
+from xdpfw.service.outputs import EveFileWriter, EveUnixSocketWriter, reopen_on_sighup
 from xdpfw.rules import parse_rule
 from xdpfw.rules.classification import Classification
 
@@ -380,7 +381,7 @@ def test_bad_events_raise(change):
 
 
 def test_every_xdpfw_drop_reason_has_an_eve_reason():
-    from xdpfw.control.shared import DROP_REASON_LABELS
+    from xdpfw.dataplane.shared import DROP_REASON_LABELS
     assert set(DROP_REASON_FOR) == set(DROP_REASON_LABELS)
     assert DROP_REASON_FOR["rule"] == "rules"
 

@@ -1,5 +1,5 @@
 """The daemon's EVE outputs (files and unix sockets, by event type), its periodic stats
-records, and its reload path (xdpfw/control/daemon.py) with real engines whose "worker"
+records, and its reload path (xdpfw/service/daemon.py, reload.py) with real engines whose "worker"
 is a thread calling the between-batches hook. Every line written is schema-validated."""
 from __future__ import annotations
 
@@ -12,11 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from xdpfw.control import shared
-from xdpfw.control.config import Config, EveOutput
-from xdpfw.control.daemon import AclTables, Daemon, EveOutputs, acl_union
-from xdpfw.control.eve import Stats, stats_counters
-from xdpfw.control.metrics import FLOW_EVENT_LABELS, TCP_RESULT_LABELS
+from xdpfw.dataplane import shared
+from xdpfw.dataplane.bpfload import AclTables
+from xdpfw.service.config import Config, EveOutput
+from xdpfw.service.daemon import Daemon
+from xdpfw.service.eve import Stats, stats_counters
+from xdpfw.service.metrics import FLOW_EVENT_LABELS, TCP_RESULT_LABELS
+from xdpfw.service.outputs import EveOutputs
+from xdpfw.service.reload import acl_union
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from eve_check import assert_eve_valid, check_eve  # noqa: E402
@@ -154,8 +157,8 @@ def _daemon(tmp_path, rules_text=RULES, eve_types=("alert", "drop", "stats")):
     eng = d._engine_factory(d.det)()
     d.app = FakeAppliance([eng])
     d.outputs = EveOutputs(cfg.eve)
-    from xdpfw.control.alerts import AlertSink
-    from xdpfw.control.metrics import ControlStats
+    from xdpfw.service.alerts import AlertSink
+    from xdpfw.service.metrics import ControlStats
 
     d.sink = AlertSink(d.det.tables.rules, lambda line: None, write_event=d.outputs.write_event,
                        in_iface=lambda side: ("a0", "b0")[side], classifications=d.det.classifications)
@@ -315,7 +318,7 @@ def test_acl_union_keeps_every_entry_of_both_sets_and_refolds():
 def test_eve_output_counters_are_exported_as_metrics(tmp_path):
     from prometheus_client import CollectorRegistry
 
-    from xdpfw.control.metrics import ApplianceCollector
+    from xdpfw.service.metrics import ApplianceCollector
 
     d, eng, _ = _daemon(tmp_path)
     d.control.eve_outputs = d.outputs

@@ -8,7 +8,7 @@ import pytest
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
-from xdpfw.control.detection import build_detection, load_detection
+from xdpfw.detect.ruleset import build_detection, load_detection
 from xdpfw.rules import parse_rule
 from xdpfw.rules.eventrules import render
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from xdpfw.control.detection import build_detection
-from xdpfw.control.replay import replay_files
+from xdpfw.detect.ruleset import build_detection
+from xdpfw.service.replay import replay_files
 from xdpfw.detect.compile import compile_literals
 from xdpfw.rules import load_ruleset
 from xdpfw.rules.model import PAYLOAD

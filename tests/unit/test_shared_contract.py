@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from xdpfw.control import shared
+from xdpfw.dataplane import shared
 
 
 def test_labels_are_unique_and_prometheus_safe():
@@ -47,7 +47,7 @@ def test_proto_masks_are_disjoint_bits():
 
 def test_flow_label_tables_match_the_compiled_enums():
     from xdpfw._fast import flow
-    from xdpfw.control.metrics import FLOW_EVENT_LABELS, TCP_RESULT_LABELS
+    from xdpfw.service.metrics import FLOW_EVENT_LABELS, TCP_RESULT_LABELS
 
     assert len(TCP_RESULT_LABELS) == flow.TCP_RESULT_MAX
     assert len(FLOW_EVENT_LABELS) == flow.FLOW_EVENT_MAX

@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import pytest
 
 from metrics_fake import FakeAppliance, exported_metric_names, exposition, registry
-from xdpfw.control import status as S
-from xdpfw.control.metrics import ControlStats
+from xdpfw.tools import status as S
+from xdpfw.service.metrics import ControlStats
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,7 +38,7 @@ def test_batch_histogram_is_cumulative_in_seconds():
 
 
 def test_drops_merge_xdp_and_worker_reasons_and_every_reason_exists():
-    from xdpfw.control import shared
+    from xdpfw.dataplane import shared
 
     xdp = [[(0, 0)] * len(shared.XDP_ACTION_LABELS) for _ in range(2)]
     xdp[0][shared.XdpAction.ACL_DROP] = (7, 700)
@@ -85,7 +85,7 @@ def test_control_stats_rules_alerts_and_reloads():
 def test_alert_sink_counts_blocked_as_eve_alert_action():
     """AlertSink.blocked follows EVE alert.action: drop rules in IPS and rejects are
     "blocked", an alert rule is "allowed" even when another rule dropped the packet."""
-    from xdpfw.control.alerts import AlertSink
+    from xdpfw.service.alerts import AlertSink
     from xdpfw.rules import parse_rule
 
     rules = [parse_rule('alert tcp any any -> any any (msg:"a"; sid:1;)'),
@@ -111,7 +111,7 @@ def test_alert_sink_counts_blocked_as_eve_alert_action():
 
 
 def test_xdp_attached_compares_the_kernel_program_id(tmp_path, monkeypatch):
-    import xdpfw.control.metrics as M
+    import xdpfw.service.metrics as M
 
     monkeypatch.setattr(M, "our_prog_id", lambda app: 41)
     reg = registry(attach=lambda devs: {"a0": 41, "b0": 77})   # b0: someone else's program
@@ -125,7 +125,7 @@ def test_xdp_attached_compares_the_kernel_program_id(tmp_path, monkeypatch):
 def test_our_prog_id_reads_fdinfo():
     import os
 
-    from xdpfw.control.metrics import our_prog_id
+    from xdpfw.service.metrics import our_prog_id
 
     assert our_prog_id(FakeAppliance()) is None                 # no program
     r, w = os.pipe()
@@ -166,8 +166,8 @@ def test_engine_section_without_engines_exports_zeros():
 
 def test_labels_are_bounded():
     """No label takes a value outside its closed set (never an address, port or SID)."""
-    from xdpfw.control import shared
-    from xdpfw.control.metrics import (APP_PROTO_LABELS, COLLECTORS, DECODE_EVENT_LABELS, FLOW_EVENT_LABELS,
+    from xdpfw.dataplane import shared
+    from xdpfw.service.metrics import (APP_PROTO_LABELS, COLLECTORS, DECODE_EVENT_LABELS, FLOW_EVENT_LABELS,
                                        FRAG_EVENTS, TCP_RESULT_LABELS)
 
     allowed = {
@@ -294,7 +294,7 @@ def test_status_once_against_a_fake_endpoint(endpoint):
 
 
 def test_status_shows_fail_mode_and_detached(endpoint):
-    from xdpfw.control import shared
+    from xdpfw.dataplane import shared
 
     state = {"n": 0}
 

@@ -1,7 +1,7 @@
 """Python view of xdpfw/_fast/xdpfw_pkt.h, read from the header itself.
 
 The decode-event X-macro table and the flag #defines are the single definition; this
-module parses them (as xdpfw/control/shared.py does for xdpfw_shared.h) so the reference
+module parses them (as xdpfw/dataplane/shared.py does for xdpfw_shared.h) so the reference
 decoder and the control plane never keep a copy.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Traffic for the lab and the tests: a checksum-verified TCP transfer and a TCP connect probe.
 
-Run inside a namespace as `python -m xdpfw.control.traffic serve|send|probe ...`; each
+Run inside a namespace as `python -m xdpfw.tools.traffic serve|send|probe ...`; each
 prints one JSON line with what it did, so callers compare sender and receiver digests.
 The payload is a deterministic pseudo-random stream, so a corrupted, truncated or
 reordered byte changes the digest.
@@ -89,7 +89,7 @@ def probe(host: str, port: int, timeout: float) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m xdpfw.control.traffic")
+    p = argparse.ArgumentParser(prog="python -m xdpfw.tools.traffic")
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("serve")
     s.add_argument("--bind", default="0.0.0.0")

@@ -1,5 +1,6 @@
-"""Prometheus metrics, read at scrape time from the XDP program's per-CPU maps, the
-workers' C counters and the control plane's own counts. Nothing here runs per packet.
+"""Prometheus metrics, read at scrape time from one data-plane stats snapshot
+(xdpfw/dataplane/stats.py: the XDP program's per-CPU maps, the workers' C counters, rings,
+sockets and engines) and the control plane's own counts. Nothing here runs per packet.
 
 Names follow the Prometheus naming guide: `xdpfw_` prefix, `_total` counters, base units,
 receive and forward as separate metrics, and only bounded labels: `device` (an interface
@@ -28,7 +29,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 
 import xdpfw
 from xdpfw.cheader import CHeader
-from xdpfw.control import shared
+from xdpfw.dataplane import shared
+from xdpfw.dataplane.stats import snapshot
 
 _FLOW_H = CHeader(shared.BPF_DIR.parent / "_fast" / "xdpfw_flow.h")
 FLOW_EVENT_LABELS = [label for _, label in _FLOW_H.xmacro("XDPFW_FLOW_EVENTS")]
@@ -40,7 +42,7 @@ APP_PROTO_LABELS = [label for _, label in _APP_H.xmacro("XDPFW_APP_PROTOS")
                     if label not in ("unknown", "failed")]
 
 if TYPE_CHECKING:
-    from xdpfw.control.daemon import Appliance
+    from xdpfw.dataplane.appliance import Appliance
 
 log = logging.getLogger("xdpfw.metrics")
 
@@ -182,8 +184,10 @@ def _bcc_version() -> str:
 class ApplianceCollector:
     """Custom collector over one Appliance (see prometheus client docs on custom collectors).
 
-    Each section is collected on its own: a section that fails (say, a socket closing
-    while the appliance stops) is left out of that scrape, logged, and reported by
+    Each scrape reads one stats snapshot of the appliance (xdpfw/dataplane/stats.py) and
+    turns it into metric families, section by section. A section whose part of the
+    snapshot could not be read (say, a socket closing while the appliance stops), or that
+    fails otherwise, is left out of that scrape, logged, and reported by
     xdpfw_scrape_collector_success{collector} = 0; the others are still served.
     """
 
@@ -205,8 +209,12 @@ class ApplianceCollector:
             fams = list(self._collect())
         yield from fams
 
+    # Snapshot parts each section reads; their read time counts in its duration.
+    SECTION_PARTS = {"appliance": ("appliance",), "xdp": ("xdp",), "workers": ("workers", "rings"),
+                     "xsk": ("xsk",), "engine": ("engines",), "control": ()}
+
     def _collect(self):
-        app = self.app
+        snap = snapshot(self.app)
         self._dropped_p: dict[tuple[str, str], int] = {}
         self._dropped_b: dict[tuple[str, str], int] = {}
         dur = GaugeMetricFamily("xdpfw_scrape_collector_duration_seconds",
@@ -218,12 +226,13 @@ class ApplianceCollector:
         for name, section in sections.items():
             t0 = time.perf_counter()
             try:
-                fams = list(section(app))
+                fams = list(section(snap))
                 good = 1
             except Exception:  # noqa: BLE001 - one broken part must not take the others down
                 log.exception("metrics collector %s failed", name)
                 fams, good = [], 0
-            dur.add_metric([name], time.perf_counter() - t0)
+            read = sum(snap.seconds.get(part, 0.0) for part in self.SECTION_PARTS[name])
+            dur.add_metric([name], time.perf_counter() - t0 + read)
             ok.add_metric([name], good)
             yield from fams
         # Drops come from the XDP program and the workers: one family, all reasons.
@@ -232,7 +241,7 @@ class ApplianceCollector:
                                      labels=["device", "reason"])
         drop_b = CounterMetricFamily("xdpfw_dropped_bytes", "Bytes dropped, by device and reason.",
                                      labels=["device", "reason"])
-        for dev in (app.if_a, app.if_b):
+        for dev in snap.devices:
             for reason in shared.DROP_REASON_LABELS:
                 drop_p.add_metric([dev, reason], self._dropped_p.get((dev, reason), 0))
                 drop_b.add_metric([dev, reason], self._dropped_b.get((dev, reason), 0))
@@ -246,8 +255,9 @@ class ApplianceCollector:
         self._dropped_b[(dev, reason)] = self._dropped_b.get((dev, reason), 0) + nbytes
 
     # -- sections ------------------------------------------------------------------------
-    def _appliance(self, app):
-        devices = [app.if_a, app.if_b]
+    def _appliance(self, snap):
+        devices = list(snap.devices)
+        state = snap.appliance
         info = GaugeMetricFamily("xdpfw_build_info", "Build information (always 1).",
                                  labels=["version", "bcc_version", "kernel"])
         info.add_metric(list(self._build), 1)
@@ -257,14 +267,14 @@ class ApplianceCollector:
                                  "Configured behaviour when no worker is bound (1 for the active mode).",
                                  labels=["mode"])
         for m in ("open", "closed"):
-            mode.add_metric([m], 1 if (m == "open") == app.fail_open else 0)
+            mode.add_metric([m], 1 if (m == "open") == state.fail_open else 0)
         yield mode
 
         # Attached = the appliance attached it AND the kernel still reports that program
         # there: `ip link set DEV xdp off`, or another program put in its place, shows.
-        ours = set(app.attached_devices())
+        ours = set(state.attached)
         kernel = self.kernel_attach_check(devices) if ours else {}
-        pid = our_prog_id(app)
+        pid = our_prog_id(self.app)
         attached = GaugeMetricFamily("xdpfw_xdp_attached",
                                      "1 while the appliance's XDP program is attached to the device.",
                                      labels=["device"])
@@ -275,27 +285,27 @@ class ApplianceCollector:
         yield attached
 
         workers = GaugeMetricFamily("xdpfw_workers", "Worker threads (queue pairs) running.")
-        workers.add_metric([], app.workers_running())
+        workers.add_metric([], state.workers_running)
         yield workers
         pairs = GaugeMetricFamily("xdpfw_queue_pairs", "Queue pairs (AF_XDP socket pairs) the appliance opened.")
-        pairs.add_metric([], len(app.worker_counters()))
+        pairs.add_metric([], len(snap.workers))
         yield pairs
 
         acl = GaugeMetricFamily("xdpfw_acl_entries", "Entries in the kernel ACL maps.")
-        acl.add_metric([], len(app.acl))
+        acl.add_metric([], state.acl_entries)
         yield acl
 
         start = GaugeMetricFamily("xdpfw_start_time_seconds", "When the appliance started (Unix time).")
         start.add_metric([], self.control.start_time if self.control else 0)
         yield start
 
-    def _xdp(self, app):
-        devices = [app.if_a, app.if_b]
+    def _xdp(self, snap):
+        devices = list(snap.devices)
         xdp_p = CounterMetricFamily("xdpfw_xdp_packets", "Frames seen by the XDP program, by what it did.",
                                     labels=["device", "action"])
         xdp_b = CounterMetricFamily("xdpfw_xdp_bytes", "Bytes seen by the XDP program, by what it did.",
                                     labels=["device", "action"])
-        xdp = app.xdp_counters()
+        xdp = snap.xdp
         for side, dev in enumerate(devices):
             for action, label in enumerate(shared.XDP_ACTION_LABELS):
                 pk, by = xdp[side][action] if xdp else (0, 0)
@@ -308,10 +318,10 @@ class ApplianceCollector:
         yield xdp_p
         yield xdp_b
 
-    def _workers(self, app):
+    def _workers(self, snap):
         from xdpfw._fast.xsk import BATCH_NS_BOUNDS
 
-        devices = [app.if_a, app.if_b]
+        devices = list(snap.devices)
         rx_p = CounterMetricFamily("xdpfw_received_packets", "Frames workers took off the device's AF_XDP RX rings.",
                                    labels=["device"])
         rx_b = CounterMetricFamily("xdpfw_received_bytes", "Bytes workers took off the device's AF_XDP RX rings.",
@@ -340,7 +350,7 @@ class ApplianceCollector:
         totals = {k: [0, 0] for k in ("rx_packets", "rx_bytes", "fwd_packets", "fwd_bytes", "tx_kicks",
                                       "tx_kick_errors", "replies")}
         acc_total = 0
-        for q, c in app.worker_counters():
+        for q, c in snap.workers:
             for k in totals:
                 for side in range(2):
                     totals[k][side] += c[k][side]
@@ -369,7 +379,8 @@ class ApplianceCollector:
 
         occ = GaugeMetricFamily("xdpfw_umem_frames", "UMEM frames by where they are.", labels=["place"])
         places = {"free": 0, "fill": 0, "tx": 0}
-        for o in app.ring_occupancy():
+        rings = snap.rings
+        for o in rings.occupancy:
             places["free"] += o["free"]
             places["fill"] += sum(o["fill"])
             places["tx"] += sum(o["tx"])
@@ -377,15 +388,15 @@ class ApplianceCollector:
             occ.add_metric([place], n)
         yield occ
         cap = GaugeMetricFamily("xdpfw_umem_frames_max", "UMEM frames the queue pairs own in all.")
-        cap.add_metric([], app.cfg.frames * len(app.ring_occupancy()))
+        cap.add_metric([], rings.umem_frames)
         yield cap
 
-    def _xsk(self, app):
+    def _xsk(self, snap):
         """Kernel AF_XDP socket statistics (getsockopt XDP_STATISTICS)."""
-        devices = [app.if_a, app.if_b]
+        devices = list(snap.devices)
         fams = {key: CounterMetricFamily(f"xdpfw_{name}", doc, labels=["device"]) for key, name, doc in XSK_STATS}
         sums = {key: [0, 0] for key, _, _ in XSK_STATS}
-        for side_stats in app.xsk_statistics():
+        for side_stats in snap.xsk:
             for side in range(2):
                 for key in sums:
                     sums[key][side] += side_stats[side].get(key, 0)
@@ -394,23 +405,21 @@ class ApplianceCollector:
                 fam.add_metric([dev], sums[key][side])
             yield fam
 
-    def _engine_metrics(self, app):
+    def _engine_metrics(self, snap):
         """Inspection engine, flow table and TCP tracker counters, summed over workers."""
         from xdpfw._fast import engine as E
 
-        engines = [e for e in app.engines() if e is not None]
+        engines = snap.engines
         totals = {name: 0 for name in E.COUNTER_NAMES}
-        flows_active = flows_max = 0
+        flows_active, flows_max = 0, engines.flow_capacity
         flow_events = [0] * len(FLOW_EVENT_LABELS)
         tcp = [0] * len(TCP_RESULT_LABELS)
         dec = [0] * len(DECODE_EVENT_LABELS)
         app_ev = {p: 0 for p in APP_PROTO_LABELS}
-        for e in engines:
-            c = e.counters()
+        for c in engines.counters:
             for name in E.COUNTER_NAMES:
                 totals[name] += c[name]
             flows_active += c["flows"]["active"]
-            flows_max += e.flow_table.size
             flow_events = [a + b for a, b in zip(flow_events, c["flows"]["events"])]
             tcp = [a + b for a, b in zip(tcp, c["flows"]["tcp"])]
             dec = [a + b for a, b in zip(dec, c["decode_events"])]
@@ -452,7 +461,7 @@ class ApplianceCollector:
             ts.add_metric([label], v)
         yield ts
 
-    def _control(self, app):
+    def _control(self, snap):
         c = self.control or ControlStats(start_time=0)
         for name, doc, value in (
                 ("xdpfw_rules_loaded", "Rules loaded by the last successful load or reload.", c.rules_loaded),

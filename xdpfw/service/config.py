@@ -206,7 +206,7 @@ def _queues(node: yaml.Node, ctx: _Ctx) -> int | None:
     v = _scalar(node)
     if v == "auto" or v is None:
         return None
-    from xdpfw.control.shared import MAX_QUEUES
+    from xdpfw.dataplane.shared import MAX_QUEUES
 
     return _int(1, MAX_QUEUES)(node, ctx)
 
@@ -521,7 +521,7 @@ def cmd_check(args, out=None, err=None) -> int:
     import sys
     import time as _time
 
-    from xdpfw.control.detection import RulesNotEnforceable, load_detection
+    from xdpfw.detect.ruleset import RulesNotEnforceable, load_detection
 
     out = out or sys.stdout
     err = err or sys.stderr

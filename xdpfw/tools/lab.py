@@ -1,6 +1,6 @@
 """`xdpfw lab`: the appliance inline in a namespace lab, with traffic, on any Linux box.
 
-Builds the lab of xdpfw.control.netns, starts `xdpfw run` in the firewall namespace with
+Builds the lab of xdpfw.tools.netns, starts `xdpfw run` in the firewall namespace with
 the shipped rules, drives traffic through it (ping, a checksum-verified TCP transfer in
 both directions, a blocked host, a blocked port), prints what passed, what was dropped
 and why (from the appliance's own Prometheus metrics), stops the appliance and removes
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from xdpfw.control.netns import Lab, call_in_netns, popen_in, run_in
+from xdpfw.tools.netns import Lab, call_in_netns, popen_in, run_in
 
 log = logging.getLogger("xdpfw.lab")
 
@@ -137,7 +137,7 @@ def tcp_transfer(lab: Lab, src_ns: str, dst_ns: str, dst_ip: str, nbytes: int,
                  port: int = 5201, timeout: float = 120, prefix: str = "") -> TransferResult:
     """Send nbytes over TCP from src_ns to dst_ip (starting with `prefix`); both ends'
     sha256 must agree."""
-    py = [sys.executable, "-m", "xdpfw.control.traffic"]
+    py = [sys.executable, "-m", "xdpfw.tools.traffic"]
     srv = popen_in(dst_ns, py + ["serve", "--port", str(port), "--timeout", str(timeout)],
                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -160,7 +160,7 @@ def tcp_transfer(lab: Lab, src_ns: str, dst_ns: str, dst_ip: str, nbytes: int,
 
 def tcp_probe(lab: Lab, src_ns: str, dst_ns: str, dst_ip: str, port: int, timeout: float = 2) -> bool:
     """True when a TCP connection to dst_ip:port is established (a listener runs there)."""
-    py = [sys.executable, "-m", "xdpfw.control.traffic"]
+    py = [sys.executable, "-m", "xdpfw.tools.traffic"]
     srv = popen_in(dst_ns, py + ["serve", "--port", str(port), "--timeout", str(timeout + 2)],
                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:

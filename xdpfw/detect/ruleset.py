@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from xdpfw.control import apprules
-from xdpfw.control.acl import compile_acl
-from xdpfw.control.bpfload import AclTables
-from xdpfw.control.sigtables import NotEngineRule, SigTables
+from xdpfw.dataplane.bpfload import AclTables
+from xdpfw.detect import apprules
+from xdpfw.detect.acl import compile_acl
+from xdpfw.detect.sigtables import NotEngineRule, SigTables
 from xdpfw.rules.model import PAYLOAD
 
 STREAM_PROTOS = ("tcp", "ip", "http", "tls", "dns")   # DNS runs over TCP too
@@ -222,7 +222,7 @@ def load_detection(paths: list[str], var_items: list[str], *, kernel_acl: bool,
                    previous: Detection | None = None, matcher: str = "hs") -> Detection:
     """Load rule files for `xdpfw run` / `xdpfw replay`: every rule must be enforceable,
     else nothing runs (a rule the engine cannot honour is an error, never a silent skip)."""
-    from xdpfw.control.acl import parse_vars
+    from xdpfw.detect.acl import parse_vars
     from xdpfw.rules import load_ruleset
 
     rs = load_ruleset(paths, variables=parse_vars(var_items) or None, strict=True,

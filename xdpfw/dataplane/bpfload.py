@@ -13,7 +13,7 @@ import socket
 import time
 from dataclasses import dataclass
 
-from xdpfw.control import shared
+from xdpfw.dataplane import shared
 
 log = logging.getLogger("xdpfw.bpf")
 
@@ -93,30 +93,55 @@ class XdpProgram:
         peers[ct.c_int(shared.SIDE_B)] = ct.c_int(ifindex_a)
         self.load_acl(acl)
 
-    def load_acl(self, acl: AclTables) -> None:
-        """Replace the ACL maps' contents. Lookups are disabled while the maps change, so
-        a frame never sees a half-written ACL; frames in that window go to the worker."""
+    def load_acl(self, acl: AclTables, *, live: bool = False, add_only: bool = False,
+                 flags: int | None = None) -> None:
+        """The one writer of the kernel ACL maps: start (configure) and reload both use it.
+
+        Entries are written in place, never by clearing a map; unless `add_only`, entries
+        not in `acl` are deleted afterwards, so the maps end up holding exactly `acl`.
+        The lookup-enable mask `flags` (default: acl.flags()) is stored last.
+
+        While the maps change:
+          - live=False (start): every ACL lookup is disabled first, so a frame never sees
+            a half-written ACL; frames in that window go to the worker.
+          - live=True (reload): lookups stay on and an entry present before and after is
+            never missing, not even for one frame. When entries are removed, the lookups
+            of maps that become empty stop (mask narrowed to the current one AND `flags`)
+            before their entries go.
+        """
+        flags = acl.flags() if flags is None else flags
         cfg_map = self.bpf[b"config_map"]
-        cfg = cfg_map[ct.c_int(0)]
-        cfg.acl_flags = 0
-        cfg_map[ct.c_int(0)] = cfg
+        if not live or not add_only:
+            cfg = cfg_map[ct.c_int(0)]
+            cfg.acl_flags = cfg.acl_flags & flags if live else 0
+            cfg_map[ct.c_int(0)] = cfg
         for name, nets in (("src", acl.src), ("dst", acl.dst)):
             for fam in (4, 6):
                 table = self.bpf[f"acl_{name}_v{fam}".encode()]
-                table.clear()
+                wanted = {}
                 for net, mask in nets.items():
                     if net.version != fam:
                         continue
                     k = table.Key()
                     k.prefixlen = net.prefixlen
                     ct.memmove(k.addr, net.network_address.packed, len(net.network_address.packed))
+                    wanted[(net.prefixlen, bytes(k.addr))] = (k, mask)
+                for k, mask in wanted.values():
                     table[k] = ct.c_uint32(mask)
+                if not add_only:
+                    for k in list(table.keys()):
+                        if (k.prefixlen, bytes(k.addr)) not in wanted:
+                            del table[k]
         for name, ports in (("sport", acl.sport), ("dport", acl.dport)):
             table = self.bpf[f"acl_{name}".encode()]
-            table.clear()  # arrays: zeroes every entry
             for port, mask in ports.items():
                 table[ct.c_int(port)] = ct.c_uint32(mask)
-        cfg.acl_flags = acl.flags()
+            if not add_only:
+                for port in range(65536):
+                    if port not in ports and table[ct.c_int(port)].value:
+                        table[ct.c_int(port)] = ct.c_uint32(0)
+        cfg = cfg_map[ct.c_int(0)]
+        cfg.acl_flags = flags
         cfg_map[ct.c_int(0)] = cfg
 
     def set_watchdog(self, timeout_ns: int) -> None:

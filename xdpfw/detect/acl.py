@@ -19,8 +19,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from xdpfw.control import shared
-from xdpfw.control.bpfload import AclTables
+from xdpfw.dataplane import shared
+from xdpfw.dataplane.bpfload import AclTables
 
 IPNet = ipaddress.IPv4Network | ipaddress.IPv6Network
 

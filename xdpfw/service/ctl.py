@@ -262,7 +262,7 @@ def add_reload_arguments(p) -> None:
 
 
 def socket_path(args) -> str:
-    from xdpfw.control.config import DEFAULT_CONTROL_SOCKET, ConfigError, load_config
+    from xdpfw.service.config import DEFAULT_CONTROL_SOCKET, ConfigError, load_config
 
     if getattr(args, "socket", None):
         return args.socket

@@ -37,9 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from xdpfw.control.alerts import stdout_writer
-    from xdpfw.control.detection import RulesNotEnforceable, load_detection
-    from xdpfw.control.eve import EveFileWriter
+    from xdpfw.service.alerts import stdout_writer
+    from xdpfw.detect.ruleset import RulesNotEnforceable, load_detection
+    from xdpfw.service.outputs import EveFileWriter
 
     try:
         det = load_detection(args.rules, args.var, kernel_acl=False, threshold=args.threshold,
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
 def replay_files(paths, det, write, *, ips: bool = False, flows: int = 1 << 18, gap_resync: int = 4) -> dict:
     """Replay captures through one engine built from `det`; EVE lines go to `write`."""
-    from xdpfw.control.alerts import AlertSink
+    from xdpfw.service.alerts import AlertSink
 
     engine = det.engine_factory(flow_capacity=flows, gap_resync=0 if ips else gap_resync, ips=ips)()
     sink = AlertSink(det.tables.rules, write, ips=ips, replay=True,

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from xdpfw.cheader import CHeader
-from xdpfw.control.sigtables import NotEngineRule, SigTables, _dsize
+from xdpfw.detect.sigtables import NotEngineRule, SigTables, _dsize
 from xdpfw.rules.model import PAYLOAD
 
 _APP_H = CHeader(Path(__file__).resolve().parents[1] / "_fast" / "xdpfw_app.h")

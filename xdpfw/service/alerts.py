@@ -15,8 +15,8 @@ from __future__ import annotations
 import sys
 from typing import Callable
 
-from xdpfw.control.eve import _REJECT_TARGET, DROP_REASON_FOR, EveEvent, EveFormatter, RuleInfo
-from xdpfw.control.shared import DROP_REASON_LABELS
+from xdpfw.service.eve import _REJECT_TARGET, DROP_REASON_FOR, EveEvent, EveFormatter, RuleInfo
+from xdpfw.dataplane.shared import DROP_REASON_LABELS
 
 
 class AlertSink:

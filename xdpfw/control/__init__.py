@@ -1,1 +1,0 @@
-"""Control plane: loading BPF, attaching, workers' lifecycle, metrics, lab. Never per packet."""

@@ -1,0 +1,1 @@
+"""Operator and test tools: doctor, status, the namespace lab and its traffic."""
