@@ -46,3 +46,89 @@ def test_refuses_rules_it_cannot_run(tmp_path):
     assert res.returncode == 1
     assert f"{rules}:2: error: sid:2" in res.stderr and "mixes packet payload" in res.stderr
     assert res.stdout == ""  # nothing replayed with a rule it would have ignored
+
+
+# -- link types: every framing Suricata reads ------------------------------------------------
+
+def _pcap(linktype: int, frames: list[bytes]) -> bytes:
+    import struct
+
+    out = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, linktype)
+    for i, f in enumerate(frames):
+        out += struct.pack("<IIII", 1700000000 + i, 0, len(f), len(f)) + f
+    return out
+
+
+def _pcapng(linktype: int, frames: list[bytes]) -> bytes:
+    import struct
+
+    def block(btype, body):
+        body += b"\0" * (-len(body) % 4)
+        return struct.pack("<II", btype, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
+
+    out = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    out += block(1, struct.pack("<HHI", linktype, 0, 65535))
+    for i, f in enumerate(frames):
+        ts = (1700000000 + i) * 1_000_000
+        out += block(6, struct.pack("<IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, len(f), len(f)) + f)
+    return out
+
+
+def _framings():
+    """(link type, header builder) for each supported framing of an IP packet."""
+    import struct
+
+    def ppp(ip, v):
+        return b"\xff\x03" + struct.pack("!H", 0x21 if v == 4 else 0x57) + ip
+
+    return {
+        101: lambda ip, v: ip,
+        12: lambda ip, v: ip,
+        14: lambda ip, v: ip,
+        228: lambda ip, v: ip,
+        229: lambda ip, v: ip,
+        113: lambda ip, v: struct.pack("!HHH8sH", 0, 1, 6, b"\x02" * 6 + b"\0\0", 0x800 if v == 4 else 0x86DD) + ip,
+        276: lambda ip, v: struct.pack("!HHIHBB8s", 0x800 if v == 4 else 0x86DD, 0, 1, 1, 0, 6, b"\x02" * 8) + ip,
+        0: lambda ip, v: struct.pack("=I", 2 if v == 4 else 30) + ip,
+        108: lambda ip, v: struct.pack("!I", 2 if v == 4 else 24) + ip,
+        9: ppp,
+        104: lambda ip, v: struct.pack("!BBH", 0x0F, 0, 0x800 if v == 4 else 0x86DD) + ip,
+    }
+
+
+def test_every_link_type_suricata_reads_is_inspected(tmp_path):
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.inet6 import IPv6
+
+    rules = tmp_path / "t.rules"
+    rules.write_text('alert udp any any -> any 7777 (msg:"x"; content:"needle"; sid:1;)\n')
+    ip4 = bytes(IP(src="198.18.0.1", dst="198.18.0.2") / UDP(sport=5, dport=7777) / b"a needle b")
+    ip6 = bytes(IPv6(src="2001:db8::1", dst="2001:db8::2") / UDP(sport=5, dport=7777) / b"a needle b")
+    for lt, frame in sorted(_framings().items()):
+        for fmt, writer in (("pcap", _pcap), ("pcapng", _pcapng)):
+            ips = [(ip4, 4)] if lt == 228 else [(ip6, 6)] if lt == 229 else [(ip4, 4), (ip6, 6)]
+            cap = tmp_path / f"lt{lt}.{fmt}"
+            cap.write_bytes(writer(lt, [frame(ip, v) for ip, v in ips]))
+            res = replay(cap, "--rules", rules)
+            assert res.returncode == 0, (lt, fmt, res.stderr)
+            events = assert_eve_valid(res.stdout.splitlines())
+            assert [(e["alert"]["signature_id"], e["src_ip"]) for e in events] == \
+                [(1, "198.18.0.1" if v == 4 else "2001:0db8:0000:0000:0000:0000:0000:0001") for _, v in ips], \
+                (lt, fmt, res.stdout)
+
+
+def test_unreadable_captures_are_reported_and_the_rest_still_run(tmp_path):
+    rules = tmp_path / "t.rules"
+    rules.write_text('alert udp any any -> any any (msg:"u"; sid:1;)\n')
+    garbage = tmp_path / "garbage.pcap"
+    garbage.write_bytes(b"this is not a capture at all, not even close" * 3)
+    odd = tmp_path / "dlt147.pcap"
+    odd.write_bytes(_pcap(147, [b"\x00" * 40]))        # a user link type: nobody can decode it
+    eve = tmp_path / "eve.json"
+    res = replay(garbage, SIP, odd, "--rules", rules, "--eve", eve)
+    assert res.returncode == 1
+    assert "Traceback" not in res.stderr
+    assert f"{garbage}: cannot read: " in res.stderr
+    assert f"{odd}: cannot read: link type 147 (unknown) is not supported" in res.stderr
+    assert "2 file(s) could not be read" in res.stderr
+    assert len(eve.read_text().splitlines()) == 10      # the readable capture's alerts all written

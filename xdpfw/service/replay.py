@@ -56,50 +56,91 @@ def run(args: argparse.Namespace) -> int:
         if writer:
             writer.close()
     secs = time.perf_counter() - t0
+    for path, why in stats["unreadable"].items():
+        print(f"xdpfw replay: {path}: cannot read: {why}", file=sys.stderr)
     print(f"replayed {stats['packets']} packets from {len(args.pcaps)} file(s) in {secs:.2f} s: "
           f"{stats['alerts']} alerts, {stats['dropped']} packets "
           f"{'dropped' if args.ips else 'would have been dropped'}, {stats['decode_errors']} decode errors, "
-          f"{stats['flows']} flows", file=sys.stderr)
-    return 0
+          f"{stats['flows']} flows"
+          + (f"; {len(stats['unreadable'])} file(s) could not be read" if stats["unreadable"] else ""),
+          file=sys.stderr)
+    return 1 if stats["unreadable"] else 0
 
 
 def replay_files(paths, det, write, *, ips: bool = False, flows: int = 1 << 18, gap_resync: int = 4) -> dict:
-    """Replay captures through one engine built from `det`; EVE lines go to `write`."""
+    """Replay captures through one engine built from `det`; EVE lines go to `write`.
+    A capture that cannot be read is reported in "unreadable" (path -> reason) and the
+    others still run."""
     from xdpfw.service.alerts import AlertSink
 
     engine = det.engine_factory(flow_capacity=flows, gap_resync=0 if ips else gap_resync, ips=ips)()
     sink = AlertSink(det.tables.rules, write, ips=ips, replay=True,
                      classifications=det.classifications)
     packets = dropped = 0
+    unreadable: dict[str, str] = {}
     for path in paths:
-        n, d = _replay_one(engine, sink, Path(path))
+        try:
+            n, d = _replay_one(engine, sink, Path(path))
+        except CaptureError as e:
+            unreadable[str(path)] = str(e)
+            n, d = e.packets, e.dropped
         packets += n
         dropped += d
     c = engine.counters()
     # IDS drops nothing: report what inline would have dropped at the point it decides
     return {"packets": packets, "dropped": dropped if ips else c["ids_would_drop"], "alerts": sink.alerts,
-            "drops": sink.drops,
+            "drops": sink.drops, "unreadable": unreadable,
             "decode_errors": c["decode_errors"], "flows": c["flows"]["active"], "engine": c}
 
 
-def _replay_one(engine, sink, path: Path) -> tuple[int, int]:
-    data = path.read_bytes()
-    if data[:4] == b"\x0a\x0d\x0d\x0a":  # pcapng
-        from xdpfw.ref.pcap import LINKTYPE_ETHERNET, read_packets_ts
+class CaptureError(Exception):
+    """A capture that could not be read (whole or from some point on)."""
 
-        packets = dropped = 0
+    def __init__(self, message: str, packets: int = 0, dropped: int = 0):
+        super().__init__(message)
+        self.packets, self.dropped = packets, dropped
+
+
+def _pcap_linktype(data: bytes) -> int | None:
+    """The link type of a classic pcap file, None for anything else (pcapng, garbage)."""
+    import struct
+
+    if len(data) < 24:
+        return None
+    for order in "<>":
+        if struct.unpack_from(order + "I", data)[0] in (0xA1B2C3D4, 0xA1B23C4D):
+            return struct.unpack_from(order + "I", data, 20)[0] & 0xFFFF
+    return None
+
+
+def _replay_one(engine, sink, path: Path) -> tuple[int, int]:
+    """(packets, dropped) of one capture; CaptureError when it cannot be read."""
+    from xdpfw.ref.pcap import PcapError, read_packets_ts
+    from xdpfw.service.capture import ETHERNET, LinkTypeError, describe, supported, to_ethernet
+
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise CaptureError(e.strerror or str(e)) from None
+    if _pcap_linktype(data) == ETHERNET:  # the engine's own C loop over the file
+        res = {"offset": 0, "packets": 0, "done": False}
+        dropped = 0
+        while not res["done"]:
+            res = engine.replay_pcap(data, resume=res["offset"], packets_before=res["packets"])
+            dropped += res["dropped"]
+            sink.drain(engine)
+        return res["packets"], dropped
+    packets = dropped = 0
+    try:
         for linktype, ts_ns, frame in read_packets_ts(path):
+            if not supported(linktype):
+                raise LinkTypeError(f"{describe(linktype)} is not supported"
+                                    + (f" (after {packets} packets)" if packets else ""))
             packets += 1
-            if linktype != LINKTYPE_ETHERNET:
-                continue
-            verdict, _ = engine.inspect_frame(frame, 0, ts_ns, ts_ns=ts_ns, pkt_num=packets)
+            verdict, _ = engine.inspect_frame(to_ethernet(linktype, frame), 0, ts_ns, ts_ns=ts_ns,
+                                              pkt_num=packets)
             dropped += verdict == "drop"
             sink.drain(engine)
-        return packets, dropped
-    res = {"offset": 0, "packets": 0, "done": False}
-    dropped = 0
-    while not res["done"]:
-        res = engine.replay_pcap(data, resume=res["offset"], packets_before=res["packets"])
-        dropped += res["dropped"]
-        sink.drain(engine)
-    return res["packets"], dropped
+    except (PcapError, LinkTypeError) as e:
+        raise CaptureError(str(e), packets, dropped) from None
+    return packets, dropped
