@@ -3,7 +3,10 @@
 Suricata runs in unix-socket mode (rules load once; each capture is one `pcap-file`
 command with its own output directory, and Suricata flushes its flows between files),
 with a configuration written here (nothing of /etc/suricata is read), `--runmode single`
-so thresholds see packets in capture order, and checksum validation off (`-k none`).
+so thresholds see packets in capture order, checksum validation off (`-k none`), and
+`stream.midstream: true`: xdpfw's default policy inspects flows picked up without their
+handshake, which Suricata's default would not parse (the difference is the policy's,
+not detection's, and is documented in docs/TESTING.md).
 """
 from __future__ import annotations
 
