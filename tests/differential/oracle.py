@@ -82,7 +82,7 @@ class Suricata:
         cfg = self.dir / "suricata.yaml"
         cfg.write_text(_yaml(self.vars, self.dir, self.classification, self.eve_types,
                              [str(Path(r).resolve()) for r in self.rules]))
-        argv = [suricata_binary(), "-c", str(cfg), f"--unix-socket={self.sock}", "--runmode", "single",
+        argv = [suricata_binary(), "-c", str(cfg), f"--unix-socket={self.sock}", "--runmode", "single", "--no-random",
                 "-k", "none", "-l", str(self.dir)]
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
