@@ -5,7 +5,7 @@
 
 # What one rule set is for the worker: tables and matcher handles, all C. The live set is
 # `Engine.rs`; a reload builds `Engine.staged` aside and the worker swaps it in between
-# batches (Engine._between); the old one waits in `Engine.retired` until the control
+# batches (_between); the old one waits in `Engine.retired` until the control
 # plane frees it.
 cdef struct ruleset:
     xdpfw_sig *sigs
