@@ -211,7 +211,7 @@ cdef class Engine:
     cdef uint32_t ring_mask
     cdef unsigned int ring_head      # written by the worker
     cdef unsigned int ring_tail      # written by the reader
-    cdef uint64_t cnt[C_MAX]
+    cdef uint64_t cnt[C_MAX]         # by XDPFW_ENGINE_COUNTERS (xdpfw_engine.h): C_* indices
     cdef uint32_t fired[MAX_FIRED]
     cdef uint32_t cand[MAX_FIRED]    # rules whose conditions but flowbits hold on this packet
     cdef bint quiet[MAX_FIRED]       # fired[i] matched but rate control or suppress mutes its alert
