@@ -23,8 +23,30 @@ FAST = ROOT / "xdpfw" / "_fast"
 PER_PACKET = {
     "xsk.pyx": ["QueuePair._loop", "QueuePair._rx", "QueuePair._drop", "QueuePair._complete",
                 "QueuePair._refill", "QueuePair._kick_tx", "QueuePair._reply", "QueuePair._send_reply", "QueuePair._free_frame"],
-    "engine.pyx": ["Engine.inspect", "Engine._add", "Engine._match", "Engine._suppressed", "Engine._thr_hit", "Engine._scan_stream", "Engine._header_ok", "Engine._static_ok", "Engine._dynamic_ok",
-                   "Engine._alert", "Engine._between", "Engine._frag_slot", "Engine._frag_release", "Engine._frag_track", "Engine._frag_bad", "Engine._scan_fragment", "Engine._combos", "_prog_eval", "Engine._rate", "Engine._policy_drop", "Engine._app", "Engine._feed", "Engine._app_detect", "Engine._app_reset_slot", "Engine._app_end", "Engine._app_event_count", "Engine._piece", "Engine._vpiece", "Engine._holds", "Engine._tx_reset", "Engine._event_rules", "Engine._event_alerts_unflowed", "Engine._has_len_check", "Engine._len_passes", "_app_data", "_app_event", "_len_ok", "_between_entry", "_sleep_ms", "_addr_in", "_port_in", "_be64", "_fb_ok", "_fb_apply", "_tcp_rst", "_icmp_unreach_in_place", "Engine._reject", "_extra_entry", "_put16", "_put32", "_sum16", "_fold", "_le32", "_rd32", "_inspect_entry"],
+    # engine.pyx and its include files (engine_*.pxi): one compilation unit
+    "engine.pyx": ["Engine.inspect", "Engine._add", "Engine._match", "Engine._scan_stream", "Engine._header_ok",
+                   "Engine._static_ok", "Engine._dynamic_ok", "Engine._policy_drop", "Engine._alert",
+                   "_addr_in", "_port_in", "_be64", "_fb_ok", "_fb_apply", "_inspect_entry",
+                   # engine_ruleset.pxi
+                   "_between", "_between_entry", "_sleep_ms",
+                   # engine_frag.pxi
+                   "_frag_track", "_frag_slot", "_frag_release", "_frag_bad", "_scan_fragment",
+                   # engine_rate.pxi
+                   "_thr_hit", "_suppressed", "_rate",
+                   # engine_combo.pxi
+                   "_combos", "_prog_eval",
+                   # engine_alerts.pxi
+                   "_alert_push",
+                   # engine_reject.pxi
+                   "_reject", "_reject_build", "_extra_entry", "_tcp_rst", "_icmp_unreach_in_place",
+                   "_put16", "_put32", "_sum16", "_fold",
+                   # engine_testapi.pxi (replay_pcap's loop)
+                   "_le32", "_rd32",
+                   # the application layer (Engine methods) and engine_app.pxi
+                   "Engine._app", "Engine._feed", "Engine._app_detect", "Engine._app_reset_slot", "Engine._app_end",
+                   "Engine._app_event_count", "Engine._piece", "Engine._vpiece", "Engine._holds", "Engine._tx_reset",
+                   "Engine._event_rules", "Engine._event_alerts_unflowed", "Engine._has_len_check",
+                   "Engine._len_passes", "_app_data", "_app_event", "_len_ok"],
     "flow.pyx": ["FlowTable.lookup", "FlowTable.tcp_track", "FlowTable._timeout", "FlowTable._reclaim",
                  "FlowTable._init", "FlowTable._count", "FlowTable.restart", "FlowTable._expired", "_mix", "_load64"],
     "decode.pyx": ["xdpfw_decode", "_decode_l4", "_decode_eth", "_decode_ipv4", "_ipv4_options",
@@ -68,7 +90,7 @@ BOUNDED_COPIES = {
     # the extra reset of rejectboth: at most sizeof(Engine.extra) = 256 bytes of headers
     "QueuePair._send_reply": {"__pyx_v_elen"},
     # the headers of the segment (l4_off + 20 <= sizeof(extra), checked before the copy)
-    "Engine._reject": {"__pyx_v_p->l4_off + 20"},
+    "_reject_build": {"__pyx_v_p->l4_off + 20"},
     # the ICMP error's quote: the original IP header + 8 bytes (<= 68 v4, 48 v6)
     "_icmp_unreach_in_place": {"__pyx_v_q"},
     # the first bytes of a direction kept for protocol detection: PROBE_MAX (16), a constant

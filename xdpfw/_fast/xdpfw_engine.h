@@ -156,4 +156,71 @@ struct xdpfw_alert_rec {
 
 #define XDPFW_NO_SIG 0xFFFFFFFFu
 
+/*
+ * Engine counters (Engine.counters(), the xdpfw_engine_* Prometheus metrics): id, label.
+ * One table for C (the enum below: Engine.cnt[] indices), Cython (includes/engine.pxd
+ * declares the ids as C_*), and Python (engine.COUNTER_NAMES, read from the compiled
+ * labels; xdpfw/cheader.py reads the table from this text). Labels are metric names and
+ * documented: a label changes only with the metrics and the docs.
+ */
+#define XDPFW_ENGINE_COUNTERS(X) \
+	X(XDPFW_CNT_PACKETS, "packets")                         /* frames inspected */ \
+	X(XDPFW_CNT_DECODE_ERRORS, "decode_errors")             /* frames the decoder could not finish */ \
+	X(XDPFW_CNT_NON_IP, "non_ip")                           /* frames without an IP header (passed) */ \
+	X(XDPFW_CNT_NO_FLOW, "no_flow")                         /* flow table full: no entry for the packet */ \
+	X(XDPFW_CNT_FLOW_DROPPED, "flow_dropped")               /* packets of a flow a rule dropped before */ \
+	X(XDPFW_CNT_TCP_DROPPED, "tcp_dropped")                 /* TCP segments out of order or out of window */ \
+	X(XDPFW_CNT_SCANNED_BYTES, "scanned_bytes")             /* payload bytes through a matcher */ \
+	X(XDPFW_CNT_MATCHES, "matches")                         /* matcher reports */ \
+	X(XDPFW_CNT_MATCH_OVERFLOW, "match_overflow")           /* matcher reports past the per-scan buffer */ \
+	X(XDPFW_CNT_STREAM_POOL_EMPTY, "stream_pool_empty")     /* no matcher stream free for a flow or buffer */ \
+	X(XDPFW_CNT_MATCHER_ERRORS, "matcher_errors")           /* matcher calls that failed */ \
+	X(XDPFW_CNT_ALERTS, "alerts")                           /* rule alert records written (not policy drops) */ \
+	X(XDPFW_CNT_ALERT_RING_FULL, "alert_ring_full")         /* records lost: the reader was behind */ \
+	X(XDPFW_CNT_PASSED_BY_RULE, "passed_by_rule")           /* packets a pass rule let through */ \
+	X(XDPFW_CNT_DROPPED_BY_RULE, "dropped_by_rule")         /* packets a drop/reject rule dropped (inline) */ \
+	X(XDPFW_CNT_FIRED_OVERFLOW, "fired_overflow")           /* rules past MAX_FIRED on one packet */ \
+	X(XDPFW_CNT_THRESHOLD_EVICTED, "threshold_evicted")     /* rate-control trackers evicted (table full) */ \
+	X(XDPFW_CNT_ALERTS_THRESHOLDED, "alerts_thresholded")   /* alerts muted by threshold/event_filter */ \
+	X(XDPFW_CNT_ALERTS_SUPPRESSED, "alerts_suppressed")     /* alerts muted by suppress */ \
+	X(XDPFW_CNT_REJECTS_SENT, "rejects_sent")               /* reject replies built (TCP RST, ICMP unreachable) */ \
+	X(XDPFW_CNT_TCP_FRAGMENTS, "tcp_fragments")             /* IP fragments carrying TCP (not followed) */ \
+	X(XDPFW_CNT_FRAG_DATAGRAMS, "frag_datagrams")           /* fragmented datagrams opened */ \
+	X(XDPFW_CNT_FRAG_COMPLETED, "frag_completed")           /* fragmented datagrams seen to their last fragment */ \
+	X(XDPFW_CNT_FRAG_OUT_OF_ORDER, "frag_out_of_order")     /* fragments before their first or after a gap */ \
+	X(XDPFW_CNT_FRAG_OVERLAPS, "frag_overlaps")             /* fragments overlapping what was seen */ \
+	X(XDPFW_CNT_FRAG_AFTER_BAD, "frag_after_bad")           /* fragments of a datagram judged bad */ \
+	X(XDPFW_CNT_FRAG_EVICTED, "frag_evicted")               /* open datagrams given up (table full) */ \
+	X(XDPFW_CNT_RATE_FILTERED, "rate_filter_activations")   /* rate_filter activations */ \
+	X(XDPFW_CNT_APP_DETECTED, "app_detected")               /* flows whose application protocol was detected */ \
+	X(XDPFW_CNT_APP_FAILED, "app_detection_failed")         /* flows whose protocol detection gave up */ \
+	X(XDPFW_CNT_APP_BYTES, "app_bytes")                     /* bytes fed to application decoders */ \
+	X(XDPFW_CNT_APP_EVENTS, "app_events")                   /* application decoder events */ \
+	X(XDPFW_CNT_APP_INST_FULL, "app_instances_full")        /* buffer instances past APP_INST per direction */ \
+	X(XDPFW_CNT_APP_PENDING_FULL, "app_pending_full")       /* length-checked rules past APP_PENDING per instance */ \
+	X(XDPFW_CNT_IDS_WOULD_DROP, "ids_would_drop")           /* IDS: packets inline mode would have dropped */
+
+#define XDPFW__CNT_ENUM(name, label) name,
+enum xdpfw_engine_counter { XDPFW_ENGINE_COUNTERS(XDPFW__CNT_ENUM) XDPFW_CNT_MAX };
+
+#define XDPFW__CNT_LABEL_CASE(name, label) case name: return label;
+#define XDPFW__CNT_NAME_CASE(name, label) case name: return #name;
+
+/* The label / C name of a counter, or NULL for a value outside the table. */
+static inline const char *xdpfw_engine_counter_label(unsigned int c)
+{
+	switch (c) {
+	XDPFW_ENGINE_COUNTERS(XDPFW__CNT_LABEL_CASE)
+	}
+	return (const char *)0;
+}
+
+static inline const char *xdpfw_engine_counter_name(unsigned int c)
+{
+	switch (c) {
+	XDPFW_ENGINE_COUNTERS(XDPFW__CNT_NAME_CASE)
+	}
+	return (const char *)0;
+}
+
 #endif /* XDPFW_ENGINE_H */
