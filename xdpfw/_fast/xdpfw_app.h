@@ -45,6 +45,11 @@
  * and declared in xdpfw_app_<proto>.h with its event table. direction is XDPFW_DIR_*
  * (xdpfw_flow.h): 0 to_server (from the flow's initiator), 1 to_client.
  * xdpfw/ref/app_pieces.py checks the piece protocol above and assembles instances.
+ *
+ * The module also exports these four, with its probe policy, buffers and events, as one
+ * struct xdpfw_app_ops (below): `const struct xdpfw_app_ops *<proto>_app_ops()`. The
+ * engine knows a decoder only through that table, listed in the registry
+ * (app_registry.pyx).
  */
 #ifndef XDPFW_APP_H
 #define XDPFW_APP_H
