@@ -25,6 +25,7 @@ from xdpfw.cheader import CHeader
 from xdpfw.control import apprules
 from xdpfw.ref.app_pieces import END, START, PieceProtocolError, assemble
 from xdpfw.rules.keywords import buffers as kw_buffers
+from xdpfw.rules.keywords import events as kw_events
 
 FAST = Path(__file__).resolve().parents[2] / "xdpfw" / "_fast"
 APP_H = CHeader(FAST / "xdpfw_app.h")
@@ -147,3 +148,9 @@ def test_rule_keywords_take_the_buffer_protocol_from_the_header():
         assert row.supported
         # file.data is produced by the HTTP decoder but belongs to several protocols
         assert row.app == (None if b == "file.data" else applayer.BUFFER_PROTO[b]), b
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_app_layer_event_keyword_knows_the_decoder_events(name):
+    # app-layer-event:<proto>.<event> takes the names of the registered decoder's table
+    assert kw_events.app_events(name) == OPS[name]["events"]
