@@ -1266,9 +1266,9 @@ cdef class Engine:
 
     cdef void _feed(self, xdpfw_flow *f, app_flow *af, uint32_t slot, int direction, const uint8_t *data,
                     uint32_t n, uint32_t flags) noexcept nogil:
+        cdef const xdpfw_app_ops *o = APP_OPS[f.app_proto]
         self.actx.slot = slot
         self.actx.direction = direction
-        cdef const xdpfw_app_ops *o = APP_OPS[f.app_proto]
         self.cnt[C_APP_BYTES] += n
         if o == NULL:
             return
