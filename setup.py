@@ -36,6 +36,7 @@ extensions = [
     Extension("xdpfw._fast.app_dns", ["xdpfw/_fast/app_dns.pyx"], **common),
     Extension("xdpfw._fast.app_http", ["xdpfw/_fast/app_http.pyx"], **common),
     Extension("xdpfw._fast.app_tls", ["xdpfw/_fast/app_tls.pyx"], **common),
+    Extension("xdpfw._fast.app_registry", ["xdpfw/_fast/app_registry.pyx"], **common),
 ]
 
 directives = {"language_level": 3, "boundscheck": False, "wraparound": False, "cdivision": True}

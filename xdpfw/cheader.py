@@ -18,11 +18,17 @@ class CHeader:
 
     def xmacro(self, name: str) -> list[tuple[str, str]]:
         """[(C name, label), ...] of an X-macro table, in declaration (= enum) order."""
+        return [(row[0], row[1]) for row in self.xmacro_rows(name)]
+
+    def xmacro_rows(self, name: str) -> list[tuple[str, ...]]:
+        """[(C name, label, further columns...), ...] of an X-macro table whose rows may
+        carry more columns than the label (`X(C_NAME, "label", OTHER_C_NAME, ...)`)."""
         m = re.search(r"#define\s+%s\(X\)((?:.*\\\n)*.*)" % re.escape(name), self.text)
         if not m:
             raise RuntimeError(f"{self.path}: X-macro table {name} not found")
         body = re.sub(r"/\*.*?\*/", "", m.group(1), flags=re.S)
-        return re.findall(r'X\(\s*(\w+)\s*,\s*"([^"]+)"\s*\)', body)
+        return [(c, label) + tuple(x.strip() for x in rest.split(",") if x.strip())
+                for c, label, rest in re.findall(r'X\(\s*(\w+)\s*,\s*"([^"]+)"\s*((?:,\s*\w+\s*)*)\)', body)]
 
     def define(self, name: str) -> int:
         """Value of `#define NAME 42`, `0x2a`, `42U` or `(1U << 5)`."""

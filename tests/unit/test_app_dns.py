@@ -18,10 +18,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import appcheck
+
 from xdpfw._fast import app_dns
 from xdpfw._fast import decode as fast_decode
+from xdpfw._fast.app_registry import AppDecoder, probe
 from xdpfw.ref import app_dns as ref
-from xdpfw.ref.app_pieces import PieceProtocolError, assemble
+from xdpfw.ref.app_pieces import assemble
 from xdpfw.ref.pcap import LINKTYPE_ETHERNET, read_packets
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
@@ -64,37 +67,20 @@ def tcp(*messages: bytes) -> bytes:
 
 def run(direction: int, chunks, flags: int = 0, end: bool = True):
     """Feed the chunks to one decoder; (instances, events) with the piece protocol checked."""
-    d = app_dns.DnsDecoder()
-    pieces, events = [], []
-    for c in chunks:
-        p, e = d.feed(direction, c, flags)
-        pieces += p
-        events += e
-    if end:
-        p, e = d.end(direction)
-        pieces += p
-        events += e
-    return assemble(pieces), events
+    inst, events = appcheck.decode("dns", [(direction, c) for c in chunks], flags, ends=(direction,) if end else ())
+    return inst[direction], events[direction]
 
 
 def udp(direction: int, datagram: bytes):
-    got = run(direction, [datagram], DGRAM)
-    want = ref.decode_datagram(direction, datagram)
-    assert got == (list(want[0]), list(want[1])), (datagram.hex(), got, want)
-    return got
+    inst, events = appcheck.check("dns", [(direction, datagram)], DGRAM)
+    return inst[direction], events[direction]
 
 
 def stream(direction: int, data: bytes, *, every_split: bool = True):
     """Whole, byte by byte and (optionally) split at every position: identical, and equal
-    to the reference on the whole stream."""
-    whole = run(direction, [data])
-    want = ref.decode_stream(direction, data)
-    assert whole == (list(want[0]), list(want[1])), (data.hex(), whole, want)
-    assert run(direction, [data[i:i + 1] for i in range(len(data))]) == whole
-    if every_split:
-        for i in range(1, len(data)):
-            assert run(direction, [data[:i], data[i:]]) == whole, f"split at {i}"
-    return whole
+    to the reference on the whole stream (appcheck.check)."""
+    inst, events = appcheck.check("dns", [(direction, data)], splits="all" if every_split else "none")
+    return inst[direction], events[direction]
 
 
 def queries(result) -> list[bytes]:
@@ -118,7 +104,7 @@ def test_simple_query_udp_and_tcp():
 
 
 def test_pieces_point_into_the_input_label_by_label():
-    d = app_dns.DnsDecoder()
+    d = AppDecoder("dns")
     pieces, events = d.feed(TS, query("a.bc"), DGRAM)
     assert pieces == [("dns.query", b"a", 1), ("dns.query", b".", 0), ("dns.query", b"bc", 0),
                       ("dns.query", b"", 2)]
@@ -274,7 +260,7 @@ def test_tcp_direction_ending_inside_a_message_is_truncated():
 
 
 def test_gap_gives_up_the_tcp_direction():
-    d = app_dns.DnsDecoder()
+    d = AppDecoder("dns")
     data = tcp(query("before.gap.example"))
     p1, e1 = d.feed(TS, data[:21])  # prefix 2 + header 12 + length 1 + "before"
     p2, e2 = d.feed(TS, data[30:], GAP)
@@ -287,13 +273,13 @@ def test_gap_gives_up_the_tcp_direction():
 
 
 def test_gap_flag_on_a_datagram_changes_nothing():
-    d = app_dns.DnsDecoder()
+    d = AppDecoder("dns")
     pieces, events = d.feed(TS, query("g.example"), DGRAM | GAP)
     assert assemble(pieces) == [("dns.query", b"g.example")] and events == []
 
 
 def test_directions_are_independent():
-    d = app_dns.DnsDecoder()
+    d = AppDecoder("dns")
     q, r = tcp(query("both.example")), tcp(header(flags=0x8180, an=1) + rr(b"\0"))
     out = []
     for i in range(max(len(q), len(r))):
@@ -304,24 +290,24 @@ def test_directions_are_independent():
 
 def test_probe():
     m = query("p.example")
-    assert app_dns.probe(m, TS, DGRAM) == PROBE_YES
-    assert app_dns.probe(m, TC, DGRAM) == PROBE_NO  # a query to the client
+    assert probe("dns", m, TS, DGRAM) == PROBE_YES
+    assert probe("dns", m, TC, DGRAM) == PROBE_NO  # a query to the client
     resp = header(flags=0x8180, an=1) + name("p.example") + b"\0\x01\0\x01" + rr(b"\xc0\x0c")
-    assert app_dns.probe(resp, TC, DGRAM) == PROBE_YES
-    assert app_dns.probe(resp, TS, DGRAM) == PROBE_NO
+    assert probe("dns", resp, TC, DGRAM) == PROBE_YES
+    assert probe("dns", resp, TS, DGRAM) == PROBE_NO
     t = tcp(m)
-    assert app_dns.probe(t, TS, 0) == PROBE_YES
+    assert probe("dns", t, TS, 0) == PROBE_YES
     for i in range(len(t)):  # a TCP prefix too short to tell
-        assert app_dns.probe(t[:i], TS, 0) == (PROBE_MORE if i < 15 else PROBE_YES), i
-    assert app_dns.probe(m[:16], TS, DGRAM) == PROBE_NO  # shorter than header + question
-    assert app_dns.probe(query("x.y", flags=3 << 11), TS, DGRAM) == PROBE_NO  # unassigned opcode
-    assert app_dns.probe(query("x.y", flags=0x0101), TS, DGRAM) == PROBE_NO  # rcode in a query
-    assert app_dns.probe(header(qd=0) + b"\0" * 8, TS, DGRAM) == PROBE_NO
-    assert app_dns.probe(header(qd=20) + b"\0" * 200, TS, DGRAM) == PROBE_NO
-    assert app_dns.probe(query("x.y", an=50), TS, DGRAM) == PROBE_NO  # counts beyond the message
-    assert app_dns.probe(header() + b"\xc0\x0c\0\x01\0\x01", TS, DGRAM) == PROBE_NO  # pointer first
-    assert app_dns.probe(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", TS, 0) == PROBE_NO
-    assert app_dns.probe(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\0" * 40, TS, 0) == PROBE_NO
+        assert probe("dns", t[:i], TS, 0) == (PROBE_MORE if i < 15 else PROBE_YES), i
+    assert probe("dns", m[:16], TS, DGRAM) == PROBE_NO  # shorter than header + question
+    assert probe("dns", query("x.y", flags=3 << 11), TS, DGRAM) == PROBE_NO  # unassigned opcode
+    assert probe("dns", query("x.y", flags=0x0101), TS, DGRAM) == PROBE_NO  # rcode in a query
+    assert probe("dns", header(qd=0) + b"\0" * 8, TS, DGRAM) == PROBE_NO
+    assert probe("dns", header(qd=20) + b"\0" * 200, TS, DGRAM) == PROBE_NO
+    assert probe("dns", query("x.y", an=50), TS, DGRAM) == PROBE_NO  # counts beyond the message
+    assert probe("dns", header() + b"\xc0\x0c\0\x01\0\x01", TS, DGRAM) == PROBE_NO  # pointer first
+    assert probe("dns", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", TS, 0) == PROBE_NO
+    assert probe("dns", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\0" * 40, TS, 0) == PROBE_NO
 
 
 # ---- random input ------------------------------------------------------------------------
@@ -367,29 +353,12 @@ def test_random_streams_match_the_reference_and_any_segmentation(messages, direc
     assert run(direction, [data[i:i + 1] for i in range(len(data))]) == whole
 
 
-@settings(max_examples=200, **SETTINGS)
-@given(st.binary(max_size=200), st.integers(0, 3), st.integers(1, 9))
-def test_random_bytes_never_break_the_piece_protocol(data, flags, step):
-    d = app_dns.DnsDecoder()
-    pieces: list[list] = [[], []]
-    events = []
-    for i in range(0, len(data), step):
-        direction = (i // step) & 1
-        p, e = d.feed(direction, data[i:i + step], flags)
-        pieces[direction] += p
-        events += e
-    for direction in (TS, TC):
-        p, e = d.end(direction)
-        pieces[direction] += p
-        events += e
-        try:
-            assemble(pieces[direction])
-        except PieceProtocolError as exc:
-            pytest.fail(f"{exc}: {pieces[direction]}")
-    assert pieces[TC] == []  # nothing is reported to the client
-    assert all(e in ref.EVENTS for e in events)
-    assert app_dns.probe(data, TS, flags) in (PROBE_NO, PROBE_YES, PROBE_MORE)
-    assert app_dns.probe(data, TC, flags) in (PROBE_NO, PROBE_YES, PROBE_MORE)
+# Random bytes against the piece protocol, the event table and the probe: the contract
+# suite (test_app_contract.py), for every registered decoder.
+
+CONTRACT_SAMPLES = [([(TS, m)], DGRAM) for m in VALID] + [([(TC, VALID[2])], DGRAM), ([(TS, tcp(*VALID[:2]))], 0),
+                                                         ([(TC, tcp(VALID[2]))], 0)]
+"""(conversation, flags) the contract suite runs through the DNS decoder."""
 
 
 # ---- the shared captures -----------------------------------------------------------------
@@ -497,7 +466,7 @@ def test_corpus_dns_flows_match_the_reference():
     compared_udp = compared_tcp = skipped = names = 0
     for fl in dns_flows():
         if fl.proto == 17:
-            dec = app_dns.DnsDecoder()
+            dec = AppDecoder("dns")
             for d in (TS, TC):
                 for dgram in fl.chunks[d]:
                     pieces, events = dec.feed(d, dgram, DGRAM)
@@ -530,7 +499,7 @@ def _sv_queries(pcap: Path) -> tuple[list[bytes], list[str]]:
         payload = frame[pk["payload_off"]:pk["payload_off"] + pk["payload_len"]]
         d = TS if pk["dport"] == 53 else TC
         key = (pk["l4_proto"],) + tuple(sorted([(pk["src"], pk["sport"]), (pk["dst"], pk["dport"])]))
-        dec = table.setdefault(key, app_dns.DnsDecoder())
+        dec = table.setdefault(key, AppDecoder("dns"))
         pieces, ev = dec.feed(d, payload, DGRAM if pk["l4_proto"] == 17 else 0)
         instances += assemble(pieces)
         events += ev

@@ -20,7 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import appcheck
+
 from xdpfw._fast import app_http as fast
+from xdpfw._fast.app_registry import AppDecoder, probe
 from xdpfw._fast import decode as l4
 from xdpfw.ref import app_http as ref
 from xdpfw.ref.app_pieces import END, START, assemble, by_buffer
@@ -38,89 +41,24 @@ HTTP_BUFFERS = {b for b in fast.BUFFER_NAMES if b.startswith("http.")} | {"file.
 def run(conv, split=None):
     """Feed a conversation [(direction, bytes), ...] in order, each chunk cut by split(),
     then end both directions. Returns (instances, events, pieces), each per direction."""
-    dec = fast.HttpDecoder()
-    pieces = {REQ: [], RESP: []}
-    events = {REQ: [], RESP: []}
-    for d, data in conv:
-        for chunk in (split(data) if split else [data]):
-            p, e = dec.feed(d, chunk)
-            pieces[d] += p
-            events[d] += e
-    for d in (REQ, RESP):
-        p, e = dec.end(d)
-        pieces[d] += p
-        events[d] += e
+    pieces, events = appcheck.run("http", conv, split=split)
     return {d: assemble(pieces[d]) for d in (REQ, RESP)}, events, pieces
 
 
-def server_at(conv):
-    """to_client offset -> to_server bytes fed before it (xdpfw/ref/app_http.py)."""
-    marks, sv, cl = [], 0, 0
-    for d, x in conv:
-        if d == REQ:
-            sv += len(x)
-        else:
-            cl += len(x)
-            marks.append((cl, sv))
-
-    def at(y):
-        for end, s in marks:
-            if y < end:
-                return s
-        return sv
-    return at
-
-
-def reference(conv):
-    to_server = b"".join(x for d, x in conv if d == REQ)
-    to_client = b"".join(x for d, x in conv if d == RESP)
-    return ref.decode(to_server, to_client, server_at=server_at(conv))
-
-
-def bytewise(data):
-    return [data[i:i + 1] for i in range(len(data))]
-
-
-def _cut(conv, k, positions):
-    out = []
-    for j, (d, data) in enumerate(conv):
-        if j != k:
-            out.append((d, data))
-            continue
-        last = 0
-        for p in positions:
-            out.append((d, data[last:p]))
-            last = p
-        out.append((d, data[last:]))
-    return out
+bytewise = appcheck.bytewise
 
 
 def assert_same_as_reference(conv, inst, events):
-    r = reference(conv)
-    for d in (REQ, RESP):
-        assert by_buffer(inst[d]) == by_buffer(r.instances[d]), f"direction {d}: decoder vs reference"
-        assert sorted(events[d]) == sorted(r.events[d]), f"direction {d}: decoder vs reference events"
+    appcheck.assert_same_as_reference("http", conv, 0, inst, events)
 
 
 def check(conv, *, pair_limit=48):
     """The instances and events of a conversation, after checking they do not depend on
-    segmentation and that the reference agrees. Every split position is tried when the
-    conversation is under 4 KB (the cases over the 8 KB line cap sample 40). Returns
-    ({dir: {buffer: [instances]}}, {dir: [events]})."""
-    inst, events, _ = run(conv)
-    whole = (inst, events)
+    segmentation and that the reference agrees (appcheck.check). Every split position is
+    tried when the conversation is under 4 KB (the cases over the 8 KB line cap sample 40).
+    Returns ({dir: {buffer: [instances]}}, {dir: [events]})."""
     every_split = sum(len(x) for _, x in conv) < 4096
-    assert run(conv, split=bytewise)[:2] == whole, "one byte at a time differs from whole"
-    for k, (_, data) in enumerate(conv):
-        positions = range(1, len(data)) if every_split else sorted(
-            random.Random(k).sample(range(1, len(data)), min(40, max(0, len(data) - 1))))
-        for p in positions:
-            assert run(_cut(conv, k, [p]))[:2] == whole, f"split of chunk {k} at {p} differs"
-        if len(data) <= pair_limit:
-            for p in range(1, len(data)):
-                for q in range(p + 1, len(data)):
-                    assert run(_cut(conv, k, [p, q]))[:2] == whole, f"splits {p},{q} of chunk {k} differ"
-    assert_same_as_reference(conv, inst, events)
+    inst, events = appcheck.check("http", conv, splits="all" if every_split else 40, pair_limit=pair_limit)
     return {d: by_buffer(inst[d]) for d in (REQ, RESP)}, events
 
 
@@ -548,7 +486,7 @@ def test_chunk_size_line_too_long_gives_up():
 
 
 def test_gap_gives_up_and_closes_open_instances():
-    dec = fast.HttpDecoder()
+    dec = AppDecoder("http")
     pieces, ev = dec.feed(REQ, b"GET /a-long-uri")
     more, ev2 = dec.feed(REQ, b"b HTTP/1.1\r\n\r\n", 2)        # XDPFW_APP_F_GAP
     rest, ev3 = dec.feed(REQ, request(b"GET /after HTTP/1.1"))
@@ -556,7 +494,7 @@ def test_gap_gives_up_and_closes_open_instances():
     assert inst["http.uri.raw"] == [b"/a-long-uri"]
     assert inst["http.method"] == [b"GET"]
     assert ev + ev2 + ev3 == ["http.gap"]
-    assert dec.given_up == (True, False)
+    assert fast.given_up(dec.state) == (True, False)
     assert dec.end(REQ) == ([], [])
 
 
@@ -578,11 +516,11 @@ def test_end_closes_open_instances():
     (b"HTTP/1.1 200 OK", RESP, 1), (b"HTT", RESP, 2), (b"HTTPS", RESP, 0), (b"GET / ", RESP, 0),
 ])
 def test_probe(data, direction, result):
-    assert fast.probe(data, direction) == result
+    assert probe("http", data, direction) == result
 
 
 def test_probe_refuses_datagrams():
-    assert fast.probe(b"GET / HTTP/1.1\r\n", REQ, 1) == 0
+    assert probe("http", b"GET / HTTP/1.1\r\n", REQ, 1) == 0
 
 
 def test_raw_buffers_are_one_piece_per_run():
@@ -628,7 +566,7 @@ def test_decode_count_counts_what_the_sink_gets():
 
 def test_feed_refuses_a_bad_direction():
     with pytest.raises(ValueError):
-        fast.HttpDecoder().feed(2, b"x")
+        AppDecoder("http").feed(2, b"x")
 
 
 # ---------------------------------------------------------------------------------------
@@ -691,6 +629,15 @@ def test_generated_flows_split_anywhere_match_the_reference(conv, cuts, data):
     if data.draw(st.booleans()):
         assert run(conv, split=bytewise)[:2] == whole
     assert_same_as_reference(conv, *whole)
+
+
+CONTRACT_SAMPLES = [
+    ([(REQ, request(b"GET /a/../b%41?q=1 HTTP/1.1", b"Host: Ex.COM.:80", b"User-Agent: x  y", b"Cookie: c=1")),
+      (RESP, b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nServer: s\r\n\r\nabc")], 0),
+    ([(REQ, request(b"POST /up HTTP/1.1", b"Host: h", b"Transfer-Encoding: chunked", body=b"3\r\nabc\r\n0\r\n\r\n")),
+      (RESP, b"HTTP/1.0 404 Not Found\r\nLocation: /x\r\n\r\n")], 0),
+]
+"""(conversation, flags) the contract suite runs through the HTTP decoder."""
 
 
 def test_random_bytes_never_break_the_protocol():
@@ -784,7 +731,7 @@ def test_corpus_http_flows_match_the_reference():
                 stats["skipped (gap or no client side)"] += by_port
                 continue
             to_server = b"".join(x for d, x in conv if d == REQ)
-            if not by_port and fast.probe(to_server[:16], REQ) != 1:
+            if not by_port and probe("http", to_server[:16], REQ) != 1:
                 continue
             stats["compared"] += 1
             stats["probe-detected"] += not by_port

@@ -20,11 +20,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+import appcheck
 from test_app_dns import SV, pcap_flows
 
 from xdpfw._fast import app_tls
+from xdpfw._fast.app_registry import AppDecoder, probe
 from xdpfw.ref import app_tls as ref
-from xdpfw.ref.app_pieces import PieceProtocolError, assemble
+from xdpfw.ref.app_pieces import assemble
 
 TS, TC = 0, 1
 GAP = 2
@@ -129,30 +131,15 @@ CA = make_cert(ISSUER, ISSUER, 7)
 # ---- running the decoder -----------------------------------------------------------------
 
 def run(direction: int, chunks, end: bool = True, flags: int = 0):
-    d = app_tls.TlsDecoder()
-    pieces, events = [], []
-    for c in chunks:
-        p, e = d.feed(direction, c, flags)
-        pieces += p
-        events += e
-    if end:
-        p, e = d.end(direction)
-        pieces += p
-        events += e
-    return assemble(pieces), events
+    inst, events = appcheck.decode("tls", [(direction, c) for c in chunks], flags, ends=(direction,) if end else ())
+    return inst[direction], events[direction]
 
 
 def check(direction: int, data: bytes, *, every_split: bool = True):
     """Whole, byte by byte and (optionally) split at every position: identical, and equal
-    to the reference."""
-    whole = run(direction, [data])
-    want = ref.decode_stream(direction, data)
-    assert whole == (list(want[0]), list(want[1])), (data.hex(), whole, want)
-    assert run(direction, [data[i:i + 1] for i in range(len(data))]) == whole
-    if every_split:
-        for i in range(1, len(data)):
-            assert run(direction, [data[:i], data[i:]]) == whole, f"split at {i}"
-    return whole
+    to the reference (appcheck.check)."""
+    inst, events = appcheck.check("tls", [(direction, data)], splits="all" if every_split else "none")
+    return inst[direction], events[direction]
 
 
 def buffers(result) -> dict[str, list[bytes]]:
@@ -444,7 +431,7 @@ def test_direction_ending_inside_a_handshake_message():
 
 
 def test_gap_gives_up_the_direction():
-    d = app_tls.TlsDecoder()
+    d = AppDecoder("tls")
     data = record(22, client_hello(exts=ext_sni(b"gap.example")))
     p1, e1 = d.feed(TS, data[:60])
     p2, e2 = d.feed(TS, data[70:], GAP)
@@ -469,23 +456,23 @@ def test_sslv2_compatible_client_hello():
 
 def test_probe():
     hello = record(22, client_hello(), 0x0301)
-    assert app_tls.probe(hello, TS) == PROBE_YES
-    assert app_tls.probe(record(22, server_hello()), TC) == PROBE_YES
-    assert app_tls.probe(record(23, b"x"), TC) == PROBE_YES  # either side, any of 20-23
+    assert probe("tls", hello, TS) == PROBE_YES
+    assert probe("tls", record(22, server_hello()), TC) == PROBE_YES
+    assert probe("tls", record(23, b"x"), TC) == PROBE_YES  # either side, any of 20-23
     for i in range(5):
-        assert app_tls.probe(hello[:i], TS) == PROBE_MORE
-    assert app_tls.probe(hello, TS, 1) == PROBE_NO  # a datagram: DTLS is not decoded
-    assert app_tls.probe(b"\x18\x03\x03\x00\x03abc", TS) == PROBE_NO  # heartbeat first
-    assert app_tls.probe(b"\x16\x03\x05\x00\x10", TS) == PROBE_NO
-    assert app_tls.probe(b"\x16\x02", TS) == PROBE_NO
-    assert app_tls.probe(b"\x16\x03\x01\x00\x00", TS) == PROBE_NO
-    assert app_tls.probe(b"\x16\x03\x01\x48\x01", TS) == PROBE_NO
-    assert app_tls.probe(b"GET / HTTP/1.1\r\n", TS) == PROBE_NO
+        assert probe("tls", hello[:i], TS) == PROBE_MORE
+    assert probe("tls", hello, TS, 1) == PROBE_NO  # a datagram: DTLS is not decoded
+    assert probe("tls", b"\x18\x03\x03\x00\x03abc", TS) == PROBE_NO  # heartbeat first
+    assert probe("tls", b"\x16\x03\x05\x00\x10", TS) == PROBE_NO
+    assert probe("tls", b"\x16\x02", TS) == PROBE_NO
+    assert probe("tls", b"\x16\x03\x01\x00\x00", TS) == PROBE_NO
+    assert probe("tls", b"\x16\x03\x01\x48\x01", TS) == PROBE_NO
+    assert probe("tls", b"GET / HTTP/1.1\r\n", TS) == PROBE_NO
     v2 = bytes([0x80, 0x2E, 0x01, 0x03, 0x01])
-    assert app_tls.probe(v2, TS) == PROBE_YES and app_tls.probe(v2, TC) == PROBE_NO
-    assert app_tls.probe(v2[:4], TS) == PROBE_MORE
-    assert app_tls.probe(bytes([0x80, 0x2E, 0x01, 0x00, 0x02]), TS) == PROBE_YES  # SSL 2.0
-    assert app_tls.probe(bytes([0x80, 0x2E, 0x02, 0x03, 0x01]), TS) == PROBE_NO
+    assert probe("tls", v2, TS) == PROBE_YES and probe("tls", v2, TC) == PROBE_NO
+    assert probe("tls", v2[:4], TS) == PROBE_MORE
+    assert probe("tls", bytes([0x80, 0x2E, 0x01, 0x00, 0x02]), TS) == PROBE_YES  # SSL 2.0
+    assert probe("tls", bytes([0x80, 0x2E, 0x02, 0x03, 0x01]), TS) == PROBE_NO
 
 
 # ---- random input ------------------------------------------------------------------------
@@ -522,27 +509,11 @@ def test_random_streams_match_the_reference_and_any_segmentation(case, draw):
     assert run(direction, [data[i:i + 1] for i in range(len(data))]) == whole
 
 
-@settings(max_examples=200, **SETTINGS)
-@given(st.binary(max_size=300), st.integers(0, 3), st.integers(1, 13))
-def test_random_bytes_never_break_the_piece_protocol(data, flags, step):
-    d = app_tls.TlsDecoder()
-    pieces: list[list] = [[], []]
-    events = []
-    for i in range(0, len(data), step):
-        direction = (i // step) & 1
-        p, e = d.feed(direction, data[i:i + step], flags)
-        pieces[direction] += p
-        events += e
-    for direction in (TS, TC):
-        p, e = d.end(direction)
-        pieces[direction] += p
-        events += e
-        try:
-            assemble(pieces[direction])
-        except PieceProtocolError as exc:
-            pytest.fail(f"{exc}: {pieces[direction]}")
-    assert all(e in ref.EVENTS for e in events)
-    assert app_tls.probe(data, TS, flags) in (PROBE_NO, PROBE_YES, PROBE_MORE)
+# Random bytes against the piece protocol, the event table and the probe: the contract
+# suite (test_app_contract.py), for every registered decoder.
+
+CONTRACT_SAMPLES = [([(TS, m)], 0) for m in SEEDS_TS] + [([(TC, m)], 0) for m in SEEDS_TC]
+"""(conversation, flags) the contract suite runs through the TLS decoder."""
 
 
 # ---- the shared captures -----------------------------------------------------------------
@@ -555,7 +526,7 @@ def tls_flows():
         if fl.proto != 6:
             continue
         firsts = [fl.chunks[d][0] for d in (TS, TC) if fl.chunks[d]]
-        if 443 in fl.ports() or any(app_tls.probe(c[:5], d) == PROBE_YES for d, c in zip((TS, TC), firsts)):
+        if 443 in fl.ports() or any(probe("tls", c[:5], d) == PROBE_YES for d, c in zip((TS, TC), firsts)):
             out.append(fl)
     return out
 
@@ -597,7 +568,7 @@ def test_suricata_verify_client_hello_fragmented():
     # ClientHello arrives in 300-byte segments.
     from xdpfw._fast import decode as fast_decode
     from xdpfw.ref.pcap import read_packets
-    dec = app_tls.TlsDecoder()
+    dec = AppDecoder("tls")
     pieces, events, segments = [], [], 0
     for _, frame in read_packets(SV / "tls" / "tls-client-hello-frag-01" / "dump_mtu300.pcap"):
         pk = fast_decode.decode_to_dict(frame)

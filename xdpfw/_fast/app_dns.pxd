@@ -2,7 +2,7 @@
 # contract of xdpfw_app.h (includes/app.pxd). For the engine to cimport.
 from libc.stdint cimport uint8_t, uint16_t, uint32_t
 
-from xdpfw._fast.includes.app cimport xdpfw_app_sink
+from xdpfw._fast.includes.app cimport xdpfw_app_ops, xdpfw_app_sink
 
 cdef extern from "xdpfw_app_dns.h" nogil:
     enum:
@@ -54,3 +54,4 @@ cdef int dns_probe(const uint8_t *p, uint32_t n, int direction, uint32_t flags) 
 cdef void dns_feed(xdpfw_dns_state *s, int direction, const uint8_t *p, uint32_t n, uint32_t flags,
                    const xdpfw_app_sink *sink) noexcept nogil
 cdef void dns_end(xdpfw_dns_state *s, int direction, const xdpfw_app_sink *sink) noexcept nogil
+cdef const xdpfw_app_ops *dns_app_ops() noexcept nogil   # its registry entry

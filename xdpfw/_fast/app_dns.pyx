@@ -7,14 +7,18 @@ that point into the bytes it was given (the '.' separators come from a constant 
 What is decoded, the caps and the give-up policy are in xdpfw_app_dns.h; the pure-Python
 reference that defines the same output from a whole message is xdpfw/ref/app_dns.py.
 
-DnsDecoder is a test wrapper: the only code here that creates Python objects.
+The module exports its registry entry, dns_app_ops() (xdpfw_app.h: struct xdpfw_app_ops);
+tests drive it through the generic wrapper xdpfw._fast.app_registry.AppDecoder("dns").
 """
 from libc.stdint cimport uint8_t, uint16_t, uint32_t
 from libc.string cimport memset
 
 from xdpfw._fast.includes.app cimport (XDPFW_APP_DNS, XDPFW_APP_END, XDPFW_APP_F_DATAGRAM,
                                        XDPFW_APP_F_GAP, XDPFW_APP_START, XDPFW_BUF_DNS_QUERY,
-                                       XDPFW_PROBE_MORE, XDPFW_PROBE_NO, XDPFW_PROBE_YES,
+                                       XDPFW_APP_L4_TCP, XDPFW_APP_L4_UDP, XDPFW_APP_O_TX_PER_FEED,
+                                       XDPFW_APP_BUFFER_MAX, XDPFW_PROBE_MORE, XDPFW_PROBE_NO,
+                                       XDPFW_PROBE_YES, xdpfw_app_end_fn, xdpfw_app_feed_fn,
+                                       xdpfw_app_init_fn, xdpfw_app_ops, xdpfw_app_ops_set,
                                        xdpfw_app_sink)
 
 cdef extern from "xdpfw_flow.h" nogil:
@@ -26,12 +30,9 @@ cdef extern from *:
     #include "xdpfw_app_dns.h"
     #define XDPFW__DNS_EV_LABEL(name, label) label,
     static const char *xdpfw_dns_event_names[] = { XDPFW_DNS_EVENTS(XDPFW__DNS_EV_LABEL) };
-    #define XDPFW__DNS_BUF_LABEL(name, label) label,
-    static const char *xdpfw_dns_buffer_names[] = { XDPFW_APP_BUFFERS(XDPFW__DNS_BUF_LABEL) };
     static const unsigned char xdpfw_dns_dot[1] = { '.' };
     """
-    const char *xdpfw_dns_event_names[]
-    const char *xdpfw_dns_buffer_names[]
+    const char *const xdpfw_dns_event_names[]
     const uint8_t xdpfw_dns_dot[1]
 
 # Where a direction is (struct xdpfw_dns_dir.phase).
@@ -415,59 +416,23 @@ cdef void dns_end(xdpfw_dns_state *s, int direction, const xdpfw_app_sink *sink)
     d.phase = PH_IDLE
 
 
-# ---- test wrapper ---------------------------------------------------------------------
+# ---- registry entry ---------------------------------------------------------------------
+
+# DNS on port 53 only (as Suricata's default config), over UDP and TCP; each feed (a
+# datagram, a segment) starts a new transaction (a message).
+cdef xdpfw_app_ops DNS_OPS
+xdpfw_app_ops_set(&DNS_OPS, b"dns", XDPFW_APP_DNS, sizeof(xdpfw_dns_state), 53,
+                  XDPFW_APP_L4_TCP | XDPFW_APP_L4_UDP, XDPFW_APP_O_TX_PER_FEED, XDPFW_APP_BUFFER_MAX,
+                  XDPFW_APP_BUFFER_MAX, XDPFW_DNS_EV_MAX, xdpfw_dns_event_names, dns_probe,
+                  <xdpfw_app_init_fn>dns_init, <xdpfw_app_feed_fn>dns_feed, <xdpfw_app_end_fn>dns_end)
+
+
+cdef const xdpfw_app_ops *dns_app_ops() noexcept nogil:
+    return &DNS_OPS
+
 
 EVENTS = tuple(xdpfw_dns_event_names[i].decode() for i in range(<int>XDPFW_DNS_EV_MAX))
 """Event names by id (xdpfw_app_dns.h)."""
 STATE_SIZE = sizeof(xdpfw_dns_state)
 NAME_MAX = XDPFW_DNS_NAME_MAX
 MAX_STEPS = XDPFW_DNS_MAX_STEPS
-
-
-cdef void _w_data(void *ctx, uint32_t buf, const uint8_t *p, uint32_t n, uint32_t flags) noexcept nogil:
-    with gil:
-        (<DnsDecoder>ctx)._out.append((xdpfw_dns_buffer_names[buf].decode(), (<const char *>p)[:n], flags))
-
-
-cdef void _w_event(void *ctx, uint32_t proto, uint32_t ev) noexcept nogil:
-    with gil:
-        (<DnsDecoder>ctx)._ev.append(xdpfw_dns_event_names[ev].decode() if proto == XDPFW_APP_DNS
-                                     and ev < XDPFW_DNS_EV_MAX else f"bad event {proto}/{ev}")
-
-
-def probe(data, int direction, unsigned int flags=0):
-    """dns_probe on bytes: XDPFW_PROBE_NO/YES/MORE (0/1/2)."""
-    cdef const uint8_t[:] v = bytes(data)
-    return dns_probe(&v[0] if v.shape[0] else NULL, <uint32_t>v.shape[0], direction, flags)
-
-
-cdef class DnsDecoder:
-    """One flow's decoder. feed()/end() return (pieces, events): pieces as (buffer name,
-    bytes, flags) in the order reported, events as names (xdpfw_app_dns.h)."""
-    cdef xdpfw_dns_state st
-    cdef xdpfw_app_sink sink
-    cdef list _out
-    cdef list _ev
-
-    def __cinit__(self):
-        dns_init(&self.st)
-        self._out = []
-        self._ev = []
-        self.sink.ctx = <void *>self
-        self.sink.data = _w_data
-        self.sink.event = _w_event
-
-    def feed(self, int direction, data, unsigned int flags=0):
-        cdef bytes b = bytes(data)
-        cdef const uint8_t *p = <const uint8_t *>(<const char *>b)
-        dns_feed(&self.st, direction, p, <uint32_t>len(b), flags, &self.sink)
-        return self._take()
-
-    def end(self, int direction):
-        dns_end(&self.st, direction, &self.sink)
-        return self._take()
-
-    def _take(self):
-        out, ev = self._out, self._ev
-        self._out, self._ev = [], []
-        return out, ev

@@ -18,8 +18,9 @@ Every per-byte decision is one switch on the phase; a byte is handed to the set 
 buffers that take it unchanged (`_route`), which extends or cuts the raw runs, so the
 common case costs a comparison. Bodies are consumed in bulk.
 
-The module ends with HttpDecoder, a test wrapper that collects pieces and events into
-Python lists; it is the only code here that creates Python objects.
+The module exports its registry entry, http_app_ops() (xdpfw_app.h: struct
+xdpfw_app_ops); tests drive it through the generic wrapper
+xdpfw._fast.app_registry.AppDecoder("http").
 """
 from libc.stdint cimport int8_t, int32_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memset
@@ -29,14 +30,8 @@ from xdpfw._fast.includes.app cimport *
 cdef extern from *:
     """
     #include "xdpfw_app_http.h"
-    #define XDPFW__BUF_LABEL_CASE(name, label) case name: return label;
-    static inline const char *xdpfw_http_buffer_label(unsigned int b)
-    {
-        switch (b) {
-        XDPFW_APP_BUFFERS(XDPFW__BUF_LABEL_CASE)
-        }
-        return (const char *)0;
-    }
+    #define XDPFW__HTTP_EV_LABEL(name, label) label,
+    static const char *const xdpfw_http_event_names[] = { XDPFW_HTTP_EVENTS(XDPFW__HTTP_EV_LABEL) };
     #define xdpfw_http_ctz(x) ((uint32_t)__builtin_ctz(x))
     #define XDPFW_HTTP_U32_MAX 0xffffffffu
     static const unsigned char xdpfw_http_crlf[2] = {'\\r', '\\n'};
@@ -62,7 +57,7 @@ cdef extern from *:
     """
     uint32_t xdpfw_http_ctz(uint32_t x) nogil
     const uint32_t XDPFW_HTTP_U32_MAX
-    const char *xdpfw_http_buffer_label(unsigned int b) nogil
+    const char *const xdpfw_http_event_names[]
     const uint8_t xdpfw_http_crlf[2]
     const uint8_t xdpfw_http_colsp[2]
     const uint8_t xdpfw_http_comsp[2]
@@ -1795,11 +1790,27 @@ cdef void http_end(xdpfw_http_state *s, int direction, const xdpfw_app_sink *sin
 
 
 # ---------------------------------------------------------------------------------------
-# Python side: names and a test wrapper (not per packet)
+# Registry entry
 
-BUFFER_NAMES = [xdpfw_http_buffer_label(i).decode() for i in range(XDPFW_APP_BUFFER_MAX)]
+# HTTP on any TCP port: a request line is unmistakable. A request's first piece (its
+# method) and a response's (its protocol) begin a new transaction in their direction.
+cdef xdpfw_app_ops HTTP_OPS
+xdpfw_app_ops_set(&HTTP_OPS, b"http", XDPFW_APP_HTTP, sizeof(xdpfw_http_state), 0, XDPFW_APP_L4_TCP, 0,
+                  XDPFW_BUF_HTTP_METHOD, XDPFW_BUF_HTTP_PROTOCOL, XDPFW_HTTP_EV_MAX, xdpfw_http_event_names,
+                  http_probe, <xdpfw_app_init_fn>http_init, <xdpfw_app_feed_fn>http_feed,
+                  <xdpfw_app_end_fn>http_end)
+
+
+cdef const xdpfw_app_ops *http_app_ops() noexcept nogil:
+    return &HTTP_OPS
+
+
+# ---------------------------------------------------------------------------------------
+# Python side: names, sizes, a counting run for benchmarks (not per packet)
+
+BUFFER_NAMES = [xdpfw_app_buffer_names[i].decode() for i in range(XDPFW_APP_BUFFER_MAX)]
 """Rule-buffer names by enum value (xdpfw_app.h)."""
-EVENT_NAMES = [xdpfw_http_event_label(i).decode() for i in range(XDPFW_HTTP_EV_MAX)]
+EVENT_NAMES = [xdpfw_http_event_names[i].decode() for i in range(XDPFW_HTTP_EV_MAX)]
 """Decode-event names by enum value (xdpfw_app_http.h)."""
 STATE_SIZE = sizeof(xdpfw_http_state)
 """Bytes of per-flow decoder state."""
@@ -1808,18 +1819,6 @@ MAX_HEADERS = XDPFW_HTTP_MAX_HEADERS
 WS_MAX = XDPFW_HTTP_WS_MAX
 FIFO = XDPFW_HTTP_FIFO
 SCRATCH = XDPFW_APP_SCRATCH
-
-
-cdef void _w_data(void *ctx, uint32_t buf, const uint8_t *p, uint32_t n, uint32_t flags) noexcept nogil:
-    with gil:
-        (<HttpDecoder>ctx)._out.append((BUFFER_NAMES[buf] if buf < XDPFW_APP_BUFFER_MAX else buf,
-                                        (<const char *>p)[:n], flags))
-
-
-cdef void _w_event(void *ctx, uint32_t proto, uint32_t ev) noexcept nogil:
-    with gil:
-        (<HttpDecoder>ctx)._ev.append(EVENT_NAMES[ev] if proto == XDPFW_APP_HTTP and ev < XDPFW_HTTP_EV_MAX
-                                      else (proto, ev))
 
 
 cdef struct _counts:
@@ -1858,56 +1857,12 @@ def decode_count(conversation):
     return cnt.pieces, cnt.nbytes, cnt.events
 
 
-def probe(data, int direction, unsigned int flags=0):
-    """XDPFW_PROBE_NO (0), _YES (1) or _MORE (2) for the first bytes of a direction."""
-    cdef bytes b = bytes(data)
-    return http_probe(<const uint8_t *>(<const char *>b), <uint32_t>len(b), direction, flags)
-
-
-cdef class HttpDecoder:
-    """One flow's decoder. feed()/end() return (pieces, events): pieces as (buffer name,
-    bytes, flags) in the order reported, events as names (xdpfw_app_http.h)."""
-    cdef xdpfw_http_state st
-    cdef xdpfw_app_sink sink
-    cdef list _out
-    cdef list _ev
-
-    def __cinit__(self):
-        http_init(&self.st)
-        self._out = []
-        self._ev = []
-        self.sink.ctx = <void *>self
-        self.sink.data = _w_data
-        self.sink.event = _w_event
-
-    def feed(self, int direction, data, unsigned int flags=0):
-        if direction not in (0, 1):
-            raise ValueError("direction is 0 (to_server) or 1 (to_client)")
-        cdef bytes b = bytes(data)
-        cdef const uint8_t *p = <const uint8_t *>(<const char *>b)
-        http_feed(&self.st, direction, p, <uint32_t>len(b), flags, &self.sink)
-        return self._take()
-
-    def end(self, int direction):
-        if direction not in (0, 1):
-            raise ValueError("direction is 0 (to_server) or 1 (to_client)")
-        http_end(&self.st, direction, &self.sink)
-        return self._take()
-
-    @property
-    def phase(self):
-        """(to_server phase, to_client phase) as the enum values in app_http.pyx."""
-        return self.st.dir[0].phase, self.st.dir[1].phase
-
-    @property
-    def given_up(self):
-        return tuple(self.st.dir[i].phase == PH_GAVE_UP for i in range(2))
-
-    @property
-    def tunnel(self):
-        return bool(self.st.tunnel)
-
-    def _take(self):
-        out, ev = self._out, self._ev
-        self._out, self._ev = [], []
-        return out, ev
+def given_up(state):
+    """(to_server, to_client): has the direction given up? `state` is the decoder's state
+    bytes (app_registry.AppDecoder("http").state)."""
+    cdef bytes b = bytes(state)
+    cdef const xdpfw_http_state *st
+    if len(b) != sizeof(xdpfw_http_state):
+        raise ValueError(f"an HTTP state is {sizeof(xdpfw_http_state)} bytes, not {len(b)}")
+    st = <const xdpfw_http_state *>(<const char *>b)
+    return tuple(st.dir[i].phase == PH_GAVE_UP for i in range(2))

@@ -2,7 +2,7 @@
 # contract of xdpfw_app.h (includes/app.pxd). For the engine to cimport.
 from libc.stdint cimport uint8_t, uint16_t, uint32_t
 
-from xdpfw._fast.includes.app cimport xdpfw_app_sink
+from xdpfw._fast.includes.app cimport xdpfw_app_ops, xdpfw_app_sink
 
 cdef extern from "xdpfw_app_tls.h" nogil:
     enum:
@@ -123,3 +123,4 @@ cdef int tls_probe(const uint8_t *p, uint32_t n, int direction, uint32_t flags) 
 cdef void tls_feed(xdpfw_tls_state *s, int direction, const uint8_t *p, uint32_t n, uint32_t flags,
                    const xdpfw_app_sink *sink) noexcept nogil
 cdef void tls_end(xdpfw_tls_state *s, int direction, const xdpfw_app_sink *sink) noexcept nogil
+cdef const xdpfw_app_ops *tls_app_ops() noexcept nogil   # its registry entry

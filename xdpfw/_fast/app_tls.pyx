@@ -17,7 +17,8 @@ into a scratch array on the stack of the feed call and reported from there, flus
 before the call returns. MD5 (RFC 1321) runs over the JA3 pieces as they are reported.
 The pure-Python reference that defines the same output is xdpfw/ref/app_tls.py.
 
-TlsDecoder is a test wrapper: the only code here that creates Python objects.
+The module exports its registry entry, tls_app_ops() (xdpfw_app.h: struct xdpfw_app_ops);
+tests drive it through the generic wrapper xdpfw._fast.app_registry.AppDecoder("tls").
 """
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memset
@@ -28,7 +29,9 @@ from xdpfw._fast.includes.app cimport (XDPFW_APP_END, XDPFW_APP_F_DATAGRAM, XDPF
                                        XDPFW_BUF_JA3S_STRING, XDPFW_BUF_TLS_CERT_ISSUER,
                                        XDPFW_BUF_TLS_CERT_SERIAL, XDPFW_BUF_TLS_CERT_SUBJECT,
                                        XDPFW_BUF_TLS_SNI, XDPFW_PROBE_MORE, XDPFW_PROBE_NO,
-                                       XDPFW_PROBE_YES, xdpfw_app_sink)
+                                       XDPFW_PROBE_YES, XDPFW_APP_BUFFER_MAX, XDPFW_APP_L4_TCP,
+                                       xdpfw_app_end_fn, xdpfw_app_feed_fn, xdpfw_app_init_fn,
+                                       xdpfw_app_ops, xdpfw_app_ops_set, xdpfw_app_sink)
 
 cdef extern from "xdpfw_flow.h" nogil:
     enum:
@@ -38,9 +41,7 @@ cdef extern from *:
     """
     #include "xdpfw_app_tls.h"
     #define XDPFW__TLS_EV_LABEL(name, label) label,
-    static const char *xdpfw_tls_event_names[] = { XDPFW_TLS_EVENTS(XDPFW__TLS_EV_LABEL) };
-    #define XDPFW__TLS_BUF_LABEL(name, label) label,
-    static const char *xdpfw_tls_buffer_names[] = { XDPFW_APP_BUFFERS(XDPFW__TLS_BUF_LABEL) };
+    static const char *const xdpfw_tls_event_names[] = { XDPFW_TLS_EVENTS(XDPFW__TLS_EV_LABEL) };
     /* MD5 (RFC 1321): sine-derived constants and per-round shifts */
     static const __u32 xdpfw_md5_k[64] = {
         0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
@@ -62,8 +63,7 @@ cdef extern from *:
     static const unsigned char xdpfw_tls_hexu[16] = { '0','1','2','3','4','5','6','7','8','9','A','B','C','D','E','F' };
     static const unsigned char xdpfw_tls_hexl[16] = { '0','1','2','3','4','5','6','7','8','9','a','b','c','d','e','f' };
     """
-    const char *xdpfw_tls_event_names[]
-    const char *xdpfw_tls_buffer_names[]
+    const char *const xdpfw_tls_event_names[]
     const uint32_t xdpfw_md5_k[64]
     const uint8_t xdpfw_md5_r[64]
     const uint8_t xdpfw_tls_oid_dc[10]
@@ -1296,7 +1296,21 @@ cdef void tls_end(xdpfw_tls_state *s, int direction, const xdpfw_app_sink *sink)
     _die(&c)
 
 
-# ---- test wrapper ---------------------------------------------------------------------
+# ---- registry entry ---------------------------------------------------------------------
+
+# TLS on any TCP port: a ClientHello record is unmistakable.
+cdef xdpfw_app_ops TLS_OPS
+xdpfw_app_ops_set(&TLS_OPS, b"tls", XDPFW_APP_TLS, sizeof(xdpfw_tls_state), 0, XDPFW_APP_L4_TCP, 0,
+                  XDPFW_APP_BUFFER_MAX, XDPFW_APP_BUFFER_MAX, XDPFW_TLS_EV_MAX, xdpfw_tls_event_names,
+                  tls_probe, <xdpfw_app_init_fn>tls_init, <xdpfw_app_feed_fn>tls_feed,
+                  <xdpfw_app_end_fn>tls_end)
+
+
+cdef const xdpfw_app_ops *tls_app_ops() noexcept nogil:
+    return &TLS_OPS
+
+
+# ---- Python side: names, sizes, MD5 for tests ------------------------------------------
 
 if SCRATCH != XDPFW_APP_SCRATCH:
     raise ImportError("app_tls: SCRATCH must equal XDPFW_APP_SCRATCH")
@@ -1313,23 +1327,6 @@ JA3_POINTS = XDPFW_TLS_JA3_POINTS
 OID_MAX = XDPFW_TLS_OID_MAX
 
 
-cdef void _w_data(void *ctx, uint32_t buf, const uint8_t *p, uint32_t n, uint32_t flags) noexcept nogil:
-    with gil:
-        (<TlsDecoder>ctx)._out.append((xdpfw_tls_buffer_names[buf].decode(), (<const char *>p)[:n], flags))
-
-
-cdef void _w_event(void *ctx, uint32_t proto, uint32_t ev) noexcept nogil:
-    with gil:
-        (<TlsDecoder>ctx)._ev.append(xdpfw_tls_event_names[ev].decode() if proto == XDPFW_APP_TLS
-                                     and ev < XDPFW_TLS_EV_MAX else f"bad event {proto}/{ev}")
-
-
-def probe(data, int direction, unsigned int flags=0):
-    """tls_probe on bytes: XDPFW_PROBE_NO/YES/MORE (0/1/2)."""
-    cdef bytes b = bytes(data)
-    return tls_probe(<const uint8_t *>(<const char *>b), <uint32_t>len(b), direction, flags)
-
-
 def md5_hex(data, int split=0):
     """The decoder's MD5 over data (fed in pieces of `split` bytes if > 0): for tests."""
     cdef bytes b = bytes(data)
@@ -1344,35 +1341,3 @@ def md5_hex(data, int split=0):
         i += k
     _md5_hex(&m, out)
     return (<const char *>out)[:32].decode()
-
-
-cdef class TlsDecoder:
-    """One flow's decoder. feed()/end() return (pieces, events): pieces as (buffer name,
-    bytes, flags) in the order reported, events as names (xdpfw_app_tls.h)."""
-    cdef xdpfw_tls_state st
-    cdef xdpfw_app_sink sink
-    cdef list _out
-    cdef list _ev
-
-    def __cinit__(self):
-        tls_init(&self.st)
-        self._out = []
-        self._ev = []
-        self.sink.ctx = <void *>self
-        self.sink.data = _w_data
-        self.sink.event = _w_event
-
-    def feed(self, int direction, data, unsigned int flags=0):
-        cdef bytes b = bytes(data)
-        tls_feed(&self.st, direction, <const uint8_t *>(<const char *>b), <uint32_t>len(b), flags,
-                 &self.sink)
-        return self._take()
-
-    def end(self, int direction):
-        tls_end(&self.st, direction, &self.sink)
-        return self._take()
-
-    def _take(self):
-        out, ev = self._out, self._ev
-        self._out, self._ev = [], []
-        return out, ev

@@ -630,23 +630,24 @@ cdef class Engine:
 
     cdef void _feed(self, xdpfw_flow *f, app_flow *af, uint32_t slot, int direction, const uint8_t *data,
                     uint32_t n, uint32_t flags) noexcept nogil:
+        cdef const xdpfw_app_ops *o = APP_OPS[f.app_proto]
         self.actx.slot = slot
         self.actx.direction = direction
         self.cnt[C_APP_BYTES] += n
-        if f.app_proto == XDPFW_APP_DNS:
-            self._tx_reset(slot, direction)   # a message per datagram / segment
-            dns_feed(&af.st.dns, direction, data, n, flags, &self.sink)
-        elif f.app_proto == XDPFW_APP_TLS:
-            tls_feed(&af.st.tls, direction, data, n, flags, &self.sink)
-        elif f.app_proto == XDPFW_APP_HTTP:
-            http_feed(&af.st.http, direction, data, n, flags, &self.sink)
+        if o == NULL:
+            return
+        if o.flags & XDPFW_APP_O_TX_PER_FEED:
+            self._tx_reset(slot, direction)   # a message per datagram / segment (DNS)
+        o.feed(&af.st, direction, data, n, flags, &self.sink)
 
     cdef void _app_detect(self, xdpfw_flow *f, const xdpfw_pkt *p, app_flow *af, uint32_t slot,
                           int direction, const uint8_t *data, uint32_t n, uint32_t flags) noexcept nogil:
         cdef uint8_t tmp[PROBE_MAX]
         cdef uint32_t kept = af.probe_len[direction], take, i
         cdef int r = XDPFW_PROBE_NO, r2
-        cdef uint8_t proto = XDPFW_APP_DNS
+        cdef const xdpfw_app_ops *o
+        cdef const xdpfw_app_ops *found = NULL
+        cdef uint8_t l4 = XDPFW_APP_L4_TCP if p.l4_proto == 6 else (XDPFW_APP_L4_UDP if p.l4_proto == 17 else 0)
         cdef bint datagram = (flags & XDPFW_APP_F_DATAGRAM) != 0
         if flags & XDPFW_APP_F_GAP:
             kept = 0                # bytes were lost: what was kept no longer leads up to these
@@ -654,27 +655,21 @@ cdef class Engine:
         memcpy(tmp, af.probe[direction], PROBE_MAX)
         for i in range(take):       # at most PROBE_MAX bytes, once per direction
             tmp[kept + i] = data[i]
-        if p.sport == 53 or p.dport == 53:
+        for i in range(APP_NPROBE):  # the registry, in probe order: the first YES wins
+            o = APP_PROBE[i]
+            if not (o.l4 & l4) or (o.port != 0 and p.sport != o.port and p.dport != o.port):
+                continue
             if datagram:            # a whole datagram: probe all of it
-                r = dns_probe(data, n, direction, XDPFW_APP_F_DATAGRAM)
+                r2 = o.probe(data, n, direction, XDPFW_APP_F_DATAGRAM)
             else:
-                r = dns_probe(tmp, kept + take, direction, 0)
-        if r != XDPFW_PROBE_YES and p.l4_proto == 6:
-            r2 = tls_probe(tmp, kept + take, direction, 0)
+                r2 = o.probe(tmp, kept + take, direction, 0)
             if r2 == XDPFW_PROBE_YES or (r2 == XDPFW_PROBE_MORE and r == XDPFW_PROBE_NO):
-                r, proto = r2, XDPFW_APP_TLS
-        if r != XDPFW_PROBE_YES and p.l4_proto == 6:
-            r2 = http_probe(tmp, kept + take, direction, 0)
-            if r2 == XDPFW_PROBE_YES or (r2 == XDPFW_PROBE_MORE and r == XDPFW_PROBE_NO):
-                r, proto = r2, XDPFW_APP_HTTP
+                r, found = r2, o
+                if r == XDPFW_PROBE_YES:
+                    break
         if r == XDPFW_PROBE_YES:
-            f.app_proto = proto
-            if proto == XDPFW_APP_DNS:
-                dns_init(&af.st.dns)
-            elif proto == XDPFW_APP_TLS:
-                tls_init(&af.st.tls)
-            else:
-                http_init(&af.st.http)
+            f.app_proto = <uint8_t>found.proto
+            found.init(&af.st)
             self.cnt[C_APP_DETECTED] += 1
             if kept:
                 self._feed(f, af, slot, direction, af.probe[direction], kept, 0)
@@ -707,12 +702,8 @@ cdef class Engine:
             return
         self.actx.slot = slot
         self.actx.direction = direction
-        if f.app_proto == XDPFW_APP_DNS:
-            dns_end(&af.st.dns, direction, &self.sink)
-        elif f.app_proto == XDPFW_APP_TLS:
-            tls_end(&af.st.tls, direction, &self.sink)
-        elif f.app_proto == XDPFW_APP_HTTP:
-            http_end(&af.st.http, direction, &self.sink)
+        if APP_OPS[f.app_proto] != NULL:   # a decoder runs (not unknown, not failed)
+            APP_OPS[f.app_proto].end(&af.st, direction, &self.sink)
 
     cdef void _app_event_count(self, uint32_t proto, uint32_t event) noexcept nogil:
         self.cnt[C_APP_EVENTS] += 1
@@ -754,10 +745,9 @@ cdef class Engine:
         """One piece of a buffer instance (the decoder's sink), for both variants."""
         if buf >= XDPFW_APP_BUFFER_MAX:
             return
-        if (flags & XDPFW_APP_START) and ((buf == XDPFW_BUF_HTTP_METHOD and direction == XDPFW_DIR_TOSERVER) or
-                                          (buf == XDPFW_BUF_HTTP_PROTOCOL and direction == XDPFW_DIR_TOCLIENT)):
-            # the first piece of a request (its method) or of a response (its protocol):
-            # a new HTTP transaction in this direction
+        if (flags & XDPFW_APP_START) and (APP_TX_START[buf] >> (direction & 1)) & 1:
+            # the decoder's first piece of a transaction (ops.tx_start; HTTP: the method of
+            # a request, the protocol of a response): a new transaction in this direction
             self._tx_reset(slot, direction)
         if self.rs.abuf[buf].active:
             self._vpiece(slot, direction, buf, data, n, flags, False)

@@ -7,8 +7,11 @@
 # a 1-byte-segment request is still recognised) go to each decoder's probe(); the first
 # YES sets the flow's app_proto and the decoder is fed the kept bytes, then the stream as
 # it arrives. All NO, or no answer after PROBE_MAX bytes: app_proto "failed", no app-layer
-# rule applies to the flow. DNS is probed on port 53 only (as Suricata's default config);
-# HTTP and TLS on any TCP port (a request line, a ClientHello record are unmistakable).
+# rule applies to the flow. The decoders, their probe order and their port policy (DNS on
+# port 53 only, as Suricata's default config; HTTP and TLS on any TCP port: a request line,
+# a ClientHello record are unmistakable) come from the app-layer registry
+# (app_registry.pyx, xdpfw_app.h: struct xdpfw_app_ops): the engine calls each decoder
+# through its ops table, a C function pointer, and names no protocol.
 #
 # Matching. Every buffer a rule inspects has its own streaming database (the rules that
 # inspect exactly that buffer, compiled by xdpfw/control/apprules.py). An instance of the
@@ -20,9 +23,7 @@
 # per flow direction (more: counted, not inspected).
 
 from xdpfw._fast.includes.app cimport *
-from xdpfw._fast.app_dns cimport dns_end, dns_feed, dns_init, dns_probe, xdpfw_dns_state
-from xdpfw._fast.app_tls cimport tls_end, tls_feed, tls_init, tls_probe, xdpfw_tls_state
-from xdpfw._fast.app_http cimport http_end, http_feed, http_init, http_probe, xdpfw_http_state
+from xdpfw._fast.app_registry cimport APP_REGISTRY_MAX, app_registry_at, xdpfw_app_state
 
 cdef enum:
     # A buffer's rules come in two variants: as the buffer is, and with the dotprefix
@@ -39,14 +40,39 @@ cdef enum:
 cdef uint32_t PART_FLAG = 0x80000000
 
 
-cdef union app_state:
-    xdpfw_dns_state dns
-    xdpfw_tls_state tls
-    xdpfw_http_state http
+# The registry, copied at import: in probe order, and by XDPFW_APP_* id (feed, end).
+cdef const xdpfw_app_ops *APP_PROBE[APP_REGISTRY_MAX]
+cdef uint32_t APP_NPROBE = 0
+cdef const xdpfw_app_ops *APP_OPS[XDPFW_APP_PROTO_MAX]
+# Per buffer: bit d set when its START begins a new transaction in direction d (ops.tx_start).
+cdef uint8_t APP_TX_START[XDPFW_APP_BUFFER_MAX]
+
+
+cdef void _app_registry_load() except *:
+    global APP_NPROBE
+    cdef const xdpfw_app_ops *o
+    cdef int d
+    memset(APP_OPS, 0, sizeof(APP_OPS))
+    memset(APP_TX_START, 0, sizeof(APP_TX_START))
+    o = app_registry_at(0)
+    while o != NULL:
+        if o.proto <= XDPFW_APP_UNKNOWN or o.proto >= XDPFW_APP_FAILED or APP_OPS[o.proto] != NULL:
+            raise ImportError(f"engine: decoder {o.name.decode()} has a bad or repeated XDPFW_APP_* id")
+        APP_PROBE[APP_NPROBE] = o
+        APP_NPROBE += 1
+        APP_OPS[o.proto] = o
+        for d in range(2):
+            if o.tx_start[d] < XDPFW_APP_BUFFER_MAX:
+                APP_TX_START[o.tx_start[d]] |= <uint8_t>(1 << d)
+        o = app_registry_at(APP_NPROBE)
+
+
+_app_registry_load()
+
 
 cdef struct app_flow:     # per flow slot
     uint64_t owner        # flow_id the state belongs to
-    app_state st
+    xdpfw_app_state st    # the flow's decoder state (the registry's slab)
     uint8_t probe[2][PROBE_MAX]
     uint8_t probe_len[2]
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from xdpfw import applayer
 from xdpfw.cheader import CHeader
 from xdpfw.detect.sigtables import NotEngineRule, SigTables, _dsize
 from xdpfw.rules.model import PAYLOAD
@@ -29,27 +30,18 @@ BUFFERS: list[str] = [label for _, label in _APP_H.xmacro("XDPFW_APP_BUFFERS")] 
 PROTOS: list[str] = [label for _, label in _APP_H.xmacro("XDPFW_APP_PROTOS")]    # index = app proto id
 BUF_ID = {name: i for i, name in enumerate(BUFFERS)}
 PROTO_ID = {name: i for i, name in enumerate(PROTOS)}
-APP_PROTOS = ("http", "tls", "dns")
-
-# Which decoders exist in this build (the others' rules are refused).
-DECODERS = ("dns", "tls", "http")
+# The protocols with a decoder in this build (the others' rules are refused), which buffer
+# each decoder produces and in which direction: from the header (xdpfw/applayer.py).
+APP_PROTOS = DECODERS = applayer.DECODERS
 
 
 def proto_of_buffer(name: str) -> str:
-    if name.startswith("http.") or name == "file.data":
-        return "http"
-    if name.startswith(("tls.", "ja3")):
-        return "tls"
-    return "dns"
+    return applayer.BUFFER_PROTO.get(name, name.partition(".")[0])
 
 
 # Buffers that exist in one direction only (the rest - headers, protocol, file.data - in both).
-TO_SERVER = {"http.method", "http.uri", "http.uri.raw", "http.request_line", "http.host", "http.host.raw",
-             "http.user_agent", "http.referer", "http.accept", "http.accept_enc", "http.accept_lang",
-             "http.request_body", "tls.sni", "ja3.hash", "ja3.string", "dns.query"}
-TO_CLIENT = {"http.response_line", "http.stat_code", "http.stat_msg", "http.location", "http.server",
-             "http.response_body", "tls.cert_subject", "tls.cert_issuer", "tls.cert_serial", "ja3s.hash",
-             "ja3s.string"}
+TO_SERVER = applayer.TO_SERVER
+TO_CLIENT = applayer.TO_CLIENT
 
 @dataclass
 class AppBuffer:

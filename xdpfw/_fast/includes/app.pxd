@@ -1,5 +1,5 @@
 # Declarations of xdpfw_app.h (the application-decoder contract) for Cython modules.
-from libc.stdint cimport uint8_t, uint32_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 
 cdef extern from "xdpfw_app.h" nogil:
     enum:
@@ -55,8 +55,69 @@ cdef extern from "xdpfw_app.h" nogil:
         XDPFW_PROBE_YES
         XDPFW_PROBE_MORE
         XDPFW_APP_SCRATCH
+        XDPFW_APP_D_TOSERVER
+        XDPFW_APP_D_TOCLIENT
+        XDPFW_APP_D_BOTH
+        XDPFW_APP_L4_TCP
+        XDPFW_APP_L4_UDP
+        XDPFW_APP_O_TX_PER_FEED
 
     struct xdpfw_app_sink:
         void *ctx
         void (*data)(void *ctx, uint32_t buf, const uint8_t *p, uint32_t n, uint32_t flags) noexcept nogil
         void (*event)(void *ctx, uint32_t proto, uint32_t event) noexcept nogil
+
+    # The app-layer registry (xdpfw_app.h): one table per decoder, app_registry.pyx lists them.
+    ctypedef int (*xdpfw_app_probe_fn)(const uint8_t *p, uint32_t n, int direction, uint32_t flags) noexcept nogil
+    ctypedef void (*xdpfw_app_init_fn)(void *state) noexcept nogil
+    ctypedef void (*xdpfw_app_feed_fn)(void *state, int direction, const uint8_t *p, uint32_t n, uint32_t flags,
+                                       const xdpfw_app_sink *sink) noexcept nogil
+    ctypedef void (*xdpfw_app_end_fn)(void *state, int direction, const xdpfw_app_sink *sink) noexcept nogil
+
+    struct xdpfw_app_ops:
+        const char *name
+        uint32_t proto
+        uint32_t state_size
+        uint16_t port
+        uint8_t l4
+        uint8_t flags
+        uint64_t buffers
+        uint8_t tx_start[2]
+        uint32_t nevents
+        const char *const *events
+        xdpfw_app_probe_fn probe
+        xdpfw_app_init_fn init
+        xdpfw_app_feed_fn feed
+        xdpfw_app_end_fn end
+
+    const char *const xdpfw_app_proto_names[]
+    const char *const xdpfw_app_buffer_names[]
+    const uint8_t xdpfw_app_buffer_owner[]
+    const uint8_t xdpfw_app_buffer_dirs[]
+    uint64_t xdpfw_app_buffers_of(uint32_t proto)
+
+
+cdef inline void xdpfw_app_ops_set(xdpfw_app_ops *o, const char *name, uint32_t proto, uint32_t state_size,
+                                   uint16_t port, uint8_t l4, uint8_t flags, uint32_t tx_to_server,
+                                   uint32_t tx_to_client, uint32_t nevents, const char *const *events,
+                                   xdpfw_app_probe_fn probe, xdpfw_app_init_fn init, xdpfw_app_feed_fn feed,
+                                   xdpfw_app_end_fn end) noexcept nogil:
+    """Fill a decoder's registry entry (its module does, once, at import). Its buffers are
+    those the header's XDPFW_APP_BUFFERS gives to `proto`; tx_to_server / tx_to_client:
+    the buffer whose START begins a transaction in that direction, XDPFW_APP_BUFFER_MAX
+    for none."""
+    o.name = name
+    o.proto = proto
+    o.state_size = state_size
+    o.port = port
+    o.l4 = l4
+    o.flags = flags
+    o.buffers = xdpfw_app_buffers_of(proto)
+    o.tx_start[0] = <uint8_t>tx_to_server
+    o.tx_start[1] = <uint8_t>tx_to_client
+    o.nevents = nevents
+    o.events = events
+    o.probe = probe
+    o.init = init
+    o.feed = feed
+    o.end = end

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from xdpfw.applayer import BUFFER_PROTO
 from xdpfw.rules.context import ParseContext
 from xdpfw.rules.errors import KeywordError
 from xdpfw.rules.keywords.base import Kind, KeywordSpec, Value, doc
@@ -52,9 +53,16 @@ class Buffer:
     lowercase: bool = False
 
 
+def _app(name: str) -> str:
+    """The protocol whose decoder produces the buffer (xdpfw_app.h XDPFW_APP_BUFFERS). Not
+    used for file.data: one decoder (HTTP) produces it, but it belongs to several
+    protocols (app None)."""
+    return BUFFER_PROTO[name]
+
+
 def _http(name: str, desc: str, supported: bool, modifier: str | None = None,
           aliases: tuple[str, ...] = (), lowercase: bool = False) -> Buffer:
-    return Buffer(name, desc, "http", HTTP, supported, aliases, modifier, lowercase)
+    return Buffer(name, desc, _app(name), HTTP, supported, aliases, modifier, lowercase)
 
 
 BUFFERS: tuple[Buffer, ...] = (
@@ -65,8 +73,8 @@ BUFFERS: tuple[Buffer, ...] = (
     _http("http.host", "normalized (lower-case) HTTP Host header", True, "http_host", lowercase=True),
     _http("http.user_agent", "HTTP User-Agent header value", True, "http_user_agent"),
     _http("http.header", "normalized HTTP headers", True, "http_header"),
-    Buffer("tls.sni", "TLS client hello server name", "tls", TLS, True, ("tls_sni",)),
-    Buffer("dns.query", "DNS query name", "dns", DNS, True, ("dns_query",)),
+    Buffer("tls.sni", "TLS client hello server name", _app("tls.sni"), TLS, True, ("tls_sni",)),
+    Buffer("dns.query", "DNS query name", _app("dns.query"), DNS, True, ("dns_query",)),
     _http("http.host.raw", "raw HTTP Host header", True, "http_raw_host"),
     _http("http.header.raw", "raw HTTP headers", True, "http_raw_header"),
     _http("http.header_names", "HTTP header names in order", True, aliases=("http_header_names",)),
@@ -90,16 +98,16 @@ BUFFERS: tuple[Buffer, ...] = (
     _http("http.response_body", "HTTP response body", True, "http_server_body"),
     Buffer("file.data", "file contents (HTTP bodies, SMTP attachments, ...)", None, FILES, True,
            ("file_data",)),
-    Buffer("tls.cert_subject", "TLS certificate subject", "tls", TLS, True, ("tls_cert_subject",)),
-    Buffer("tls.cert_issuer", "TLS certificate issuer", "tls", TLS, True, ("tls_cert_issuer",)),
-    Buffer("tls.cert_serial", "TLS certificate serial", "tls", TLS, True, ("tls_cert_serial",)),
+    Buffer("tls.cert_subject", "TLS certificate subject", _app("tls.cert_subject"), TLS, True, ("tls_cert_subject",)),
+    Buffer("tls.cert_issuer", "TLS certificate issuer", _app("tls.cert_issuer"), TLS, True, ("tls_cert_issuer",)),
+    Buffer("tls.cert_serial", "TLS certificate serial", _app("tls.cert_serial"), TLS, True, ("tls_cert_serial",)),
     Buffer("tls.cert_fingerprint", "TLS certificate SHA1 fingerprint", "tls", TLS, False,
            ("tls_cert_fingerprint",)),
     Buffer("tls.certs", "each TLS certificate of the chain", "tls", TLS, False),
-    Buffer("ja3.hash", "JA3 hash of the client hello", "tls", TLS, True, ("ja3_hash",)),
-    Buffer("ja3.string", "JA3 string of the client hello", "tls", TLS, True, ("ja3_string",)),
-    Buffer("ja3s.hash", "JA3S hash of the server hello", "tls", TLS, True, ("ja3s_hash",)),
-    Buffer("ja3s.string", "JA3S string of the server hello", "tls", TLS, True, ("ja3s_string",)),
+    Buffer("ja3.hash", "JA3 hash of the client hello", _app("ja3.hash"), TLS, True, ("ja3_hash",)),
+    Buffer("ja3.string", "JA3 string of the client hello", _app("ja3.string"), TLS, True, ("ja3_string",)),
+    Buffer("ja3s.hash", "JA3S hash of the server hello", _app("ja3s.hash"), TLS, True, ("ja3s_hash",)),
+    Buffer("ja3s.string", "JA3S string of the server hello", _app("ja3s.string"), TLS, True, ("ja3s_string",)),
     Buffer("file.name", "name of a transferred file", None, FILES, False),
     Buffer("file.magic", "libmagic description of a file", None, FILES, False),
     Buffer("ssh.proto", "SSH protocol version string", "ssh", SSH, False, ("ssh_proto",)),

@@ -8,6 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from xdpfw.applayer import DECODERS
 from xdpfw.cheader import CHeader
 from xdpfw.rules.context import ParseContext
 from xdpfw.rules.errors import KeywordError
@@ -26,7 +27,8 @@ def decode_events() -> tuple[str, ...]:
 
 @lru_cache(maxsize=None)
 def app_events(proto: str) -> tuple[str, ...]:
-    table = {"http": "XDPFW_HTTP_EVENTS", "tls": "XDPFW_TLS_EVENTS", "dns": "XDPFW_DNS_EVENTS"}[proto]
+    # each decoder's header xdpfw_app_<proto>.h has its table XDPFW_<PROTO>_EVENTS
+    table = f"XDPFW_{proto.upper()}_EVENTS"
     return tuple(label for _, label in CHeader(_FAST / f"xdpfw_app_{proto}.h").xmacro(table))
 
 
@@ -38,7 +40,7 @@ def parse(value: str | None, ctx: ParseContext) -> str:
         ctx.rule.events.append(("decode", name))
         return name
     proto = name.split(".", 1)[0]
-    if proto not in ("http", "tls", "dns") or name not in app_events(proto):
+    if proto not in DECODERS or name not in app_events(proto):
         raise KeywordError(f"unknown application-layer event {name!r} (xdpfw_app_<proto>.h lists them)")
     ctx.rule.events.append((proto, name))
     return name
