@@ -751,3 +751,13 @@ def test_et_open_compiles_into_one_stream_database_per_buffer(ruleset, buffer):
             t.open(0)
             got = t.scan(0, buf) + t.close(0)
             assert any(cb.report.get(pid) == i for pid, _ in got), (rs.rules[i].sid, buf)
+
+
+def test_matcher_backends_registry():
+    """Every --matcher value has an emitter, and the per-backend entry points are the one driver."""
+    from xdpfw.control.detection import MATCHERS
+    from xdpfw.detect.compile import EMITTERS, compile_literals, compile_matcher
+    assert set(EMITTERS) == set(MATCHERS)
+    r = parse_rule('alert tcp any any -> any any (content:"abc"; content:!"xyz"; sid:1;)')
+    a, b = compile_literals([r], "pkt_data", "stream"), compile_matcher("ac", [r], "pkt_data", "stream")
+    assert a.patterns == b.patterns and a.rules[0].formula == b.rules[0].formula == "1 & !2"
