@@ -280,7 +280,7 @@ cdef class Engine:
                  uint32_t alert_ring=4096, rules=None, bint midstream=True, uint32_t gap_resync=0,
                  bint ips=True, uint32_t thresholds=16384, bint replies=False,
                  Database frag_db=None, uint32_t fragments=4096, app=None):
-        """tables: an xdpfw.detect.tables.SigTables (signature, address and port arrays and
+        """tables: an xdpfw.detect.sigtables.SigTables (signature, address and port arrays and
         the matcher report map). Databases are shared, read-only; everything else is this
         worker's."""
         cdef uint32_t i, ring

@@ -14,7 +14,7 @@
 # through its ops table, a C function pointer, and names no protocol.
 #
 # Matching. Every buffer a rule inspects has its own streaming database (the rules that
-# inspect exactly that buffer, compiled by xdpfw/control/apprules.py). An instance of the
+# inspect exactly that buffer, compiled by xdpfw/detect/apprules.py). An instance of the
 # buffer (xdpfw_app.h: START .. END) takes a matcher stream from the buffer's pool at
 # START, is scanned piece by piece, and is finished at END (end anchors, negations and
 # Hyperscan combinations are decided there). A plain expression fires as it matches, so a

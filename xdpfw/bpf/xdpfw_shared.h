@@ -5,7 +5,7 @@
  *   - the XDP program (xdpfw_kern.c, compiled at load time by bcc/clang),
  *   - the Cython worker (xdpfw/_fast/, via `cdef extern from "xdpfw_shared.h"`),
  *   - the Python control plane (bcc builds ctypes layouts of map keys/values from this
- *     same text; xdpfw/control/shared.py reads the X-macro tables below to build the
+ *     same text; xdpfw/dataplane/shared.py reads the X-macro tables below to build the
  *     Python enums and the Prometheus label values).
  *
  * Included by kernel-side BPF C and by user-space C alike, so it may only use the

@@ -3,7 +3,7 @@ signature tables and its matcher databases. Used by `xdpfw run` and `xdpfw repla
 
 Where each rule goes:
   - `xdpfw run` (kernel_acl=True): IP-only drop rules the kernel can decide alone go to the
-    XDP ACL (xdpfw/control/acl.py); everything else to the inspection engine.
+    XDP ACL (xdpfw/detect/acl.py); everything else to the inspection engine.
   - `xdpfw replay` (kernel_acl=False): every rule to the engine (there is no kernel).
   - In the engine, a rule without payload conditions is checked on every packet of its
     protocol; a rule with payload conditions is compiled (xdpfw/detect/compile.py) into
