@@ -22,7 +22,7 @@ from xdpfw import applayer
 from xdpfw._fast import app_registry as reg
 from xdpfw._fast import engine
 from xdpfw.cheader import CHeader
-from xdpfw.control import apprules
+from xdpfw.detect import apprules
 from xdpfw.ref.app_pieces import END, START, PieceProtocolError, assemble
 from xdpfw.rules.keywords import buffers as kw_buffers
 from xdpfw.rules.keywords import events as kw_events

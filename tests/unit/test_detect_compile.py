@@ -755,7 +755,7 @@ def test_et_open_compiles_into_one_stream_database_per_buffer(ruleset, buffer):
 
 def test_matcher_backends_registry():
     """Every --matcher value has an emitter, and the per-backend entry points are the one driver."""
-    from xdpfw.control.detection import MATCHERS
+    from xdpfw.detect.ruleset import MATCHERS
     from xdpfw.detect.compile import EMITTERS, compile_literals, compile_matcher
     assert set(EMITTERS) == set(MATCHERS)
     r = parse_rule('alert tcp any any -> any any (content:"abc"; content:!"xyz"; sid:1;)')
