@@ -93,13 +93,39 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO |
             text = _rule_text(problem.path, problem.line, files)
             if text:
                 print(f"    {_printable(text)}", file=err)
-    print(rs.summary(), file=out)
+    status, summary = _build(args, paths, classification, threshold, rs, err)
+    print(summary or rs.summary(), file=out)
     if rs.skipped and not args.quiet:
         print("rules skipped per unsupported keyword:", file=out)
         width = len(str(max(rs.skipped.values())))
         for keyword, n in sorted(rs.skipped.items(), key=lambda kv: (-kv[1], kv[0])):
             print(f"  {n:>{width}}  {_printable(keyword)}", file=out)
-    return 1 if rs.errors else 0
+    return 1 if rs.errors or status else 0
+
+
+def _build(args, paths, classification, threshold, rs, err) -> tuple[int, str]:
+    """Build the rules as `xdpfw run` would (detect.ruleset.load_detection, the one
+    function deciding the running set): every rule the engine cannot run is printed
+    here, file:line, beyond what the loader found. Returns (status, summary)."""
+    from xdpfw.detect.ruleset import RulesNotEnforceable, load_detection
+
+    if not rs.rules:
+        return 0, ""
+    already = {str(e) for e in rs.errors + rs.warnings}
+    var_items = [f"{k}={v}" for k, v in _variables(args.var).items()]
+    try:
+        det = load_detection(paths, var_items, kernel_acl=True, threshold=threshold,
+                             classification=classification, strict=args.strict)
+    except RulesNotEnforceable as e:
+        lines = str(e).splitlines()
+        for line in lines[:-1]:
+            if line not in already:
+                print(_printable(line), file=err)
+        return 1, lines[-1] if lines else ""
+    for line in det.skipped:
+        if line not in already:
+            print(_printable(line.replace(": error: ", ": warning: ", 1)), file=err)
+    return 0, det.summary
 
 
 def _printable(text: str) -> str:
