@@ -289,12 +289,14 @@ def load_detection(paths: list[str], var_items: list[str], *, kernel_acl: bool,
                 continue
             seen.add(id(rule))
         (skipped if rule is not None and rule.action == "alert" else fatal).append(str(p))
+    if strict:      # as the loader's strict: a rule that cannot run has failed
+        failed, skipped = failed + skipped, []
     det.skipped, det.failed = skipped, failed
     det.summary = (f"{rs.files} rule files processed. {det.loaded} rules successfully loaded, "
                    f"{len(failed)} rules failed, {len(skipped)} rules skipped")
-    if fatal or (strict and (skipped or failed)):
+    if fatal or (strict and failed):
         why = (f"{len(fatal)} rule(s) that must run exactly (drop, reject, pass) cannot" if fatal
-               else f"--strict: {len(skipped) + len(failed)} rule(s) cannot run")
+               else f"--strict: {len(failed)} rule(s) cannot run")
         raise RulesNotEnforceable("\n".join(fatal + failed + skipped
                                             + [f"{det.summary}; {why}: nothing loaded"]))
     if classification is not None:
