@@ -168,3 +168,38 @@ def test_unreadable_captures_are_reported_and_the_rest_still_run(tmp_path):
     assert f"{odd}: cannot read: link type 147 (unknown) is not supported" in res.stderr
     assert "2 file(s) could not be read" in res.stderr
     assert len(eve.read_text().splitlines()) == 10      # the readable capture's alerts all written
+
+
+ET_OPEN = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "et-open"
+
+
+def test_et_open_as_downloaded_replay_starts_and_agrees_with_check(tmp_path):
+    """The whole ET Open 2024 directory, unedited: replay starts with the rules that run,
+    and check (same decision, detect.ruleset.load_detection) reports the same numbers
+    and names the same rules."""
+    import re
+
+    if not ET_OPEN.is_dir():
+        import pytest
+
+        pytest.skip("no ET Open corpus")
+    cmd = [sys.executable, "-m", "xdpfw"]
+    procs = {name: subprocess.Popen(cmd + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for name, args in (("check", ["check", str(ET_OPEN)]),
+                                ("replay", ["replay", "--rules", str(ET_OPEN), str(SIP)]))}
+    out = {name: p.communicate(timeout=900) for name, p in procs.items()}
+    assert procs["check"].returncode == 0, out["check"][1][-3000:]
+    assert procs["replay"].returncode == 0, out["replay"][1][-3000:]
+    summary = re.compile(r"(\d+) rule files processed\. (\d+) rules successfully loaded, (\d+) rules failed, "
+                         r"(\d+) rules skipped")
+    chk = summary.search(out["check"][0]).groups()
+    rep = summary.search(out["replay"][1]).groups()
+    assert chk == rep
+    files, loaded, failed, skipped = map(int, chk)
+    assert files > 40 and loaded > 10000 and skipped > 100
+    named = re.compile(r"(/\S+\.rules:\d+):(?:\d+:)? warning: ")
+    chk_named = set(named.findall(out["check"][1]))
+    rep_named = set(named.findall(out["replay"][1]))
+    assert chk_named == rep_named and len(rep_named) == skipped + failed
+    assert "Traceback" not in out["check"][1] + out["replay"][1]
+    assert_eve_valid(out["replay"][0].splitlines(), min_lines=0)
