@@ -260,8 +260,10 @@ def test_reload_skips_alert_rules_it_cannot_run_and_reports_them(tmp_path, caplo
     assert "1 rules successfully loaded, 0 rules failed, 2 rules skipped" in res.summary
     msg = res.message()
     assert msg["rules"] == 1 and msg["rules_skipped"] == 2 and msg["rules_failed"] == 0
-    assert msg["not_running"][0].startswith(f"{rules}:2:") and "'conten'" in msg["not_running"][0]
-    assert msg["not_running"][1].startswith(f"{rules}:3:") and "sid:7" in msg["not_running"][1]
+    assert res.skipped[0].startswith(f"{rules}:2:") and "'conten'" in res.skipped[0]
+    assert res.skipped[1].startswith(f"{rules}:3:") and "sid:7" in res.skipped[1]
+    stats = d._cmd_ruleset_stats({})[1]
+    assert (stats["rules_loaded"], stats["rules_skipped"], stats["rules_failed"]) == (1, 2, 0)
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert any(f"{rules}:3: warning: sid:7" in w for w in warned), warned
     assert any("2 rule(s) not running (2 skipped, 0 failed); 1 loaded" in w for w in warned), warned

@@ -3,8 +3,12 @@
 
 Each problem goes to stderr as ``path:line:col: severity: message`` (errors are
 followed by the rule text, indented); then stdout gets Suricata's summary line and the
-number of rules skipped per unsupported keyword, most frequent first. The exit status
-is 1 when any rule failed or a file could not be used, else 0.
+number of rules skipped per unsupported keyword, most frequent first. The rules are then
+built as `xdpfw run` builds them (detect.ruleset.load_detection, one build): every rule
+the engine or its matcher cannot run is named ``path:line`` too, and the summary counts
+the set `run` would start with. The exit status is 1 when any rule failed, a file could
+not be used, or `run` would refuse to start (a drop/reject/pass rule that cannot run
+exactly; with --strict, any rule that cannot run), else 0.
 
 Among PATHs, files named like ``*classification*.config`` and ``*threshold*.config``
 are used as classification.config and threshold.config.
@@ -29,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
                         help="set an address or port variable, e.g. HOME_NET=[10.0.0.0/8] (repeatable)")
     parser.add_argument("--strict", action="store_true",
-                        help="rules using unsupported keywords fail instead of being skipped")
+                        help="rules that cannot run (unsupported keywords, engine limits) fail instead of being skipped")
     parser.add_argument("--quiet", action="store_true",
                         help="print errors and the summary only (no skip warnings, no per-keyword counts)")
 

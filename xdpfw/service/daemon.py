@@ -165,6 +165,8 @@ class Daemon:
         msg = {"generation": self.generation, "loaded_at": self.loaded_at,
                "rules_in_kernel": len(det.in_kernel) if det else 0,
                "rules_in_engine": det.engine_rules if det else 0,
+               **{f"rules_{k}": v for k, v in (det.counts() if det else
+                                               {"loaded": 0, "skipped": 0, "failed": 0}).items()},
                "summary": det.summary if det else "",
                "engine_generations": [e.rules_generation for e in (self.app.engines() if self.app else [])],
                "last_reload": self.last_reload.message() | {"ok": self.last_reload.ok} if self.last_reload else None}
