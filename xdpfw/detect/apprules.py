@@ -22,7 +22,7 @@ from pathlib import Path
 
 from xdpfw import applayer
 from xdpfw.cheader import CHeader
-from xdpfw.detect.results import problems_of
+from xdpfw.detect.results import Problem, problems_of
 from xdpfw.detect.sigtables import NotEngineRule, SigTables, _dsize
 from xdpfw.rules.model import PAYLOAD
 
@@ -102,6 +102,7 @@ def build_app(rules, tables: SigTables, problems: list[str], problem) -> AppTabl
     """Compile the rules that inspect one application-layer buffer into that buffer's
     database; add their signatures (with their app protocol and length check) to `tables`.
     Rules that cannot run are appended to `problems` (problem(rule, msg) formats one)."""
+    from xdpfw._fast import match
     from xdpfw.detect.compile import build_database, compile_buffer
 
     out = AppTables()
@@ -199,7 +200,11 @@ def build_app(rules, tables: SigTables, problems: list[str], problem) -> AppTabl
             if not group:
                 continue
             cb = compile_buffer(group, b, "stream", singlematch=True, transforms=tr)
-        db = build_database(cb, group)
+        try:
+            db = build_database(cb, group)
+        except match.CompileError as e:      # not pinned to rules: a problem of the set, refused
+            problems.append(Problem(f"<{b} database>:0: error: {e}"))
+            continue
         problems.extend(problems_of(cb.errors))     # rules Hyperscan itself rejected
         failed_parts.update(part_of[(id(e.rule), b)] for e in cb.errors if (id(e.rule), b) in part_of)
         if db is None:            # no rule of this buffer compiled (each named above)

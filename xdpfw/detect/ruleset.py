@@ -84,6 +84,7 @@ def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = Non
     flowbits live flows carry keep their meaning across the swap. matcher: "hs" (Hyperscan:
     contents, pcre, relative modifiers) or "ac" (Aho-Corasick: plain literals; a rule it
     cannot express is refused, see compile_literals)."""
+    from xdpfw._fast.match import CompileError as CompileErrorHS
     from xdpfw.detect.compile import build_database, compile_buffer, compile_literals
 
     if matcher not in MATCHERS:
@@ -165,7 +166,11 @@ def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = Non
 
             db = match_ac.Database.compile(cb.patterns, mode=mode)
         else:
-            db = build_database(cb, subset)
+            try:
+                db = build_database(cb, subset)
+            except CompileErrorHS as e:   # not pinned to rules: a problem of the set, refused
+                det.problems.append(Problem(f"<{mode} database>:0: error: {e}"))
+                continue
         det.problems.extend(problems_of(cb.errors))  # rules Hyperscan itself rejected
         if db is None:                               # none compiled (each named above)
             continue
