@@ -166,6 +166,18 @@ def test_flags_override_the_file_only_when_given(tmp_path):
     assert cfg.fail_mode == "closed"  # the file's config is not modified
 
 
+def test_rules_strict_key_and_flag(tmp_path):
+    assert parse_config("rules: {strict: true}\n", str(tmp_path / "c.yaml")).rules_strict is True
+    cfg = parse_config("interfaces: {inline: [a, b]}\n", str(tmp_path / "c.yaml"))
+    assert cfg.rules_strict is False
+    assert merge_flags(cfg, _run_args(["-c", "c.yaml"])).rules_strict is False
+    assert merge_flags(cfg, _run_args(["-c", "c.yaml", "--strict"])).rules_strict is True
+    on = parse_config("rules: {strict: true}\n", str(tmp_path / "c.yaml"))
+    assert merge_flags(on, _run_args(["-c", "c.yaml"])).rules_strict is True
+    with pytest.raises(ConfigError, match="rules.strict"):
+        parse_config("rules: {strict: maybe}\n", str(tmp_path / "c.yaml"))
+
+
 def test_no_file_takes_every_flag():
     m = merge_flags(Config(), _run_args(["--inline", "a", "b"]), all_flags=True)
     assert m.inline == ("a", "b") and m.fail_mode == "open" and m.metrics_listen == "127.0.0.1:9640"
