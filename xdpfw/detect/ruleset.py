@@ -15,6 +15,7 @@ A rule the engine cannot honour exactly is named with file:line: an alert rule i
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from xdpfw.dataplane.bpfload import AclTables
@@ -239,6 +240,15 @@ class RulesNotEnforceable(Exception):
 ENFORCING = ("drop", "reject", "pass")   # a rule of these actions never skipped: refuse
 
 
+_WHERE = re.compile(r"(.*?):(\d+):")
+
+
+def _where(line: str) -> tuple[str, int]:
+    """(path, line) of a problem line, for listing them in file order."""
+    m = _WHERE.match(line)
+    return (m.group(1), int(m.group(2))) if m else (line, 0)
+
+
 def _action_at(path: str, line: int, files: dict) -> str | None:
     """The action word of the rule at path:line (for a rule that did not parse)."""
     if line <= 0:
@@ -296,6 +306,7 @@ def load_detection(paths: list[str], var_items: list[str], *, kernel_acl: bool,
         (skipped if rule is not None and rule.action == "alert" else fatal).append(str(p))
     if strict:      # as the loader's strict: a rule that cannot run has failed
         failed, skipped = failed + skipped, []
+    fatal, failed, skipped = (sorted(x, key=_where) for x in (fatal, failed, skipped))
     det.skipped, det.failed = skipped, failed
     det.summary = (f"{rs.files} rule files processed. {det.loaded} rules successfully loaded, "
                    f"{len(failed)} rules failed, {len(skipped)} rules skipped")
