@@ -115,7 +115,10 @@ def _build(args, paths, classification, threshold, rs, err) -> tuple[int, str]:
 
     if not rs.rules:
         return 0, ""
-    already = {str(e) for e in rs.errors + rs.warnings}
+    def plain(line: str) -> str:   # the same problem, whichever severity it was printed with
+        return line.replace(": warning: ", ": error: ", 1)
+
+    already = {plain(str(e)) for e in rs.errors + rs.warnings}
     var_items = [f"{k}={v}" for k, v in _variables(args.var).items()]
     try:
         det = load_detection(paths, var_items, kernel_acl=True, threshold=threshold,
@@ -123,11 +126,11 @@ def _build(args, paths, classification, threshold, rs, err) -> tuple[int, str]:
     except RulesNotEnforceable as e:
         lines = str(e).splitlines()
         for line in lines[:-1]:
-            if line not in already:
+            if plain(line) not in already:
                 print(_printable(line), file=err)
         return 1, lines[-1] if lines else ""
     for line in det.skipped:
-        if line not in already:
+        if plain(line) not in already:
             print(_printable(line.replace(": error: ", ": warning: ", 1)), file=err)
     return 0, det.summary
 
