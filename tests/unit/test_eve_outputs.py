@@ -362,3 +362,14 @@ def test_eve_output_counters_are_exported_as_metrics(tmp_path):
     assert reg.get_sample_value("xdpfw_eve_lines_written_total") == 2
     assert reg.get_sample_value("xdpfw_eve_lines_dropped_total") == 1
     assert reg.get_sample_value("xdpfw_eve_write_errors_total") >= 1
+
+
+def test_reload_cli_answer_warns_when_rules_are_not_running():
+    from xdpfw.service.ctl import format_reload
+
+    base = {"generation": 3, "rules": 5, "rules_in_kernel": 1, "rules_in_engine": 4, "seconds": 0.1,
+            "summary": "1 rule files processed. 5 rules successfully loaded, 1 rules failed, 2 rules skipped"}
+    out, err = format_reload(True, base | {"rules_skipped": 2, "rules_failed": 1})
+    assert out.startswith("reload OK: generation 3, 5 rules") and "2 rules skipped" in out
+    assert "3 alert rule(s) not running (2 skipped, 1 failed)" in err
+    assert format_reload(True, base | {"rules_skipped": 0, "rules_failed": 0})[1] == ""
