@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--flows", type=int, default=1 << 16, help="flow table capacity per worker")
     r.add_argument("--matcher", choices=("hs", "ac"), default="hs",
                    help="payload matcher: hs (Hyperscan, default) or ac (Aho-Corasick: literal rules only)")
+    r.add_argument("--strict", action="store_true",
+                   help="refuse to start if any rule cannot run (default: alert rules that cannot are "
+                        "skipped and reported)")
     r.add_argument("--control-socket", default="/run/xdpfw/xdpfw.sock", metavar="PATH",
                    help="control socket for `xdpfw reload` (default /run/xdpfw/xdpfw.sock; empty to disable)")
     r.set_defaults(func=cmd_run)

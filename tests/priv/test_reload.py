@@ -42,12 +42,15 @@ drop tcp any any -> any any (msg:"new payload"; content:"{NEW}"; sid:1000003; re
 alert udp any any -> any 9 (msg:"udp discard"; content:"never-sent"; sid:1000002; rev:1;)
 drop ip {ACL_HOST} any -> any any (msg:"blocked host"; sid:1000004; rev:1;)
 """
-# line 3 carries a keyword xdpfw does not know: the whole reload must be refused
-RULES_BROKEN = f"""\
+# line 3 carries a keyword xdpfw does not know in an alert rule: left out and reported
+RULES_SKIP = f"""\
 drop tcp any any -> any any (msg:"new payload"; content:"{NEW}"; sid:1000003; rev:1;)
 alert udp any any -> any 9 (msg:"udp discard"; content:"never-sent"; sid:1000002; rev:1;)
 alert tcp any any -> any any (msg:"typo"; conten:"zzz"; sid:1000005; rev:1;)
+drop ip {ACL_HOST} any -> any any (msg:"blocked host"; sid:1000004; rev:1;)
 """
+# ... in a drop rule: the whole reload must be refused (an IPS never silently does not drop)
+RULES_BROKEN = RULES_SKIP.replace("alert tcp any any -> any any (msg:\"typo\"", "drop tcp any any -> any any (msg:\"typo\"")
 
 UDP_RECV = textwrap.dedent("""
     import json, socket, sys, time
@@ -200,6 +203,18 @@ def test_reload_under_traffic_loses_nothing_and_swaps_rules(lab, tmp_path):
         assert ping(lab, lab.client.ns, lab.server.ip, count=2, source=ACL_HOST) == 0
         assert metric(app.metrics(), "xdpfw_dropped_packets_total", device=lab.side_a, reason="acl") >= acl_before + 2
 
+        # -- an alert rule it cannot run: the reload goes on without it, reported and counted
+        rules.write_text(RULES_SKIP)
+        r = _reload_cli(cfg)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "3 rules successfully loaded, 0 rules failed, 1 rules skipped" in r.stdout, r.stdout
+        assert "1 alert rule(s) not running (1 skipped, 0 failed)" in r.stderr, r.stderr
+        m1 = app.metrics()
+        assert metric(m1, "xdpfw_rules", state="skipped") == 1 and metric(m1, "xdpfw_rules", state="loaded") == 3
+        t = tcp_transfer(lab, lab.client.ns, lab.server.ns, lab.server.ip, 1 << 20, port=7106,
+                         timeout=4, prefix="hello " + NEW)
+        assert not t.ok and t.bytes == 0
+
         # -- a broken file is refused: path:line and the keyword; the running set stays
         rules.write_text(RULES_BROKEN)
         r = _reload_cli(cfg)
@@ -238,5 +253,5 @@ def test_reload_under_traffic_loses_nothing_and_swaps_rules(lab, tmp_path):
     assert len(stats) >= 4
     last = stats[-1]
     assert last["ips"]["accepted"] >= 16000 and last["xdpfw"]["dropped"]["rule"] >= 3
-    assert last["detect"]["engines"][0]["id"] == 5  # 5 reloads succeeded: generation 5
+    assert last["detect"]["engines"][0]["id"] == 6  # 6 reloads succeeded: generation 6
     assert last["decoder"]["pkts"] >= last["ips"]["accepted"]

@@ -166,6 +166,18 @@ def test_flags_override_the_file_only_when_given(tmp_path):
     assert cfg.fail_mode == "closed"  # the file's config is not modified
 
 
+def test_rules_strict_key_and_flag(tmp_path):
+    assert parse_config("rules: {strict: true}\n", str(tmp_path / "c.yaml")).rules_strict is True
+    cfg = parse_config("interfaces: {inline: [a, b]}\n", str(tmp_path / "c.yaml"))
+    assert cfg.rules_strict is False
+    assert merge_flags(cfg, _run_args(["-c", "c.yaml"])).rules_strict is False
+    assert merge_flags(cfg, _run_args(["-c", "c.yaml", "--strict"])).rules_strict is True
+    on = parse_config("rules: {strict: true}\n", str(tmp_path / "c.yaml"))
+    assert merge_flags(on, _run_args(["-c", "c.yaml"])).rules_strict is True
+    with pytest.raises(ConfigError, match="rules.strict"):
+        parse_config("rules: {strict: maybe}\n", str(tmp_path / "c.yaml"))
+
+
 def test_no_file_takes_every_flag():
     m = merge_flags(Config(), _run_args(["--inline", "a", "b"]), all_flags=True)
     assert m.inline == ("a", "b") and m.fail_mode == "open" and m.metrics_listen == "127.0.0.1:9640"
@@ -182,11 +194,12 @@ def test_run_without_interfaces_is_refused(tmp_path):
 
 # -- xdpfw check -c ----------------------------------------------------------------------------
 
-def _check(tmp_path, rules: str, extra: str = "", paths=()) -> tuple[int, str, str]:
+def _check(tmp_path, rules: str, extra: str = "", paths=(), rules_keys: str = "",
+           flags=()) -> tuple[int, str, str]:
     (tmp_path / "local.rules").write_text(textwrap.dedent(rules))
     cfg = tmp_path / "xdpfw.yaml"
-    cfg.write_text("interfaces: {inline: [a0, b0]}\nrules: {rule-files: [local.rules]}\n" + extra)
-    args = build_parser().parse_args(["check", "-c", str(cfg), *paths])
+    cfg.write_text(f"interfaces: {{inline: [a0, b0]}}\nrules: {{rule-files: [local.rules]{rules_keys}}}\n" + extra)
+    args = build_parser().parse_args(["check", "-c", str(cfg), *flags, *paths])
     out, err = io.StringIO(), io.StringIO()
     rc = cmd_check(args, out, err)
     return rc, out.getvalue(), err.getvalue()
@@ -203,16 +216,42 @@ def test_check_config_builds_the_rules_as_run_would(tmp_path):
 
 
 def test_check_config_reports_rule_errors_with_file_line_and_keyword(tmp_path):
-    rc, out, err = _check(tmp_path, """\
+    # Alert rules that cannot run are named file:line (warning) and left out: run starts.
+    text = """\
         drop tcp any any -> any 80 (msg:"x"; content:"evil"; sid:2;)
         alert http any any -> any any (msg:"h"; content:"x"; http.uri; content:"/a"; sid:3;)
         alert tcp any any -> any any (msg:"t"; conten:"b"; sid:4;)
-        """)
-    assert rc == 1
+        """
+    rc, out, err = _check(tmp_path, text)
+    assert rc == 0, out + err
     rules = tmp_path / "local.rules"
+    assert re.search(rf"^{re.escape(str(rules))}:2: warning: sid:3 mixes packet payload", err, re.M), err
+    assert re.search(rf"^{re.escape(str(rules))}:3:\d+: warning: .*'conten'", err, re.M), err
+    assert "1 rules successfully loaded, 0 rules failed, 2 rules skipped" in out
+    assert "OK for `xdpfw run`" in out
+    # rules.strict: the same rules refuse the start.
+    for how in ({"rules_keys": ", strict: true"}, {"flags": ["--strict"]}):
+        rc, out, err = _check(tmp_path, text, **how)
+        assert rc == 1 and "--strict: 2 rule(s) cannot run: nothing loaded" in out, out + err
+        assert re.search(rf"^{re.escape(str(rules))}:2: error: sid:3 mixes packet payload", err, re.M), err
+    # A drop rule that cannot run exactly refuses the start, named file:line.
+    rc, out, err = _check(tmp_path, text.replace("alert http", "drop http"))
+    assert rc == 1 and "problem(s)" not in out and "cannot: nothing loaded" in out, out + err
     assert re.search(rf"^{re.escape(str(rules))}:2: error: sid:3 mixes packet payload", err, re.M), err
-    assert re.search(rf"^{re.escape(str(rules))}:3:\d+: error: .*'conten'", err, re.M), err
-    assert "problem(s): nothing loaded" in out
+
+
+def test_check_config_names_a_rule_hyperscan_rejects_by_file_line(tmp_path):
+    # A 1 MB content passes the parser; Hyperscan rejects it: named FILE:line, no
+    # FILE:0:0, no traceback, and the rest of the set builds.
+    big = "A" * 1_000_000
+    rc, out, err = _check(tmp_path, f"""\
+        alert udp any any -> any any (msg:"big"; content:"{big}"; sid:1;)
+        alert udp any any -> any any (msg:"ok"; content:"fine"; sid:2;)
+        """)
+    rules = tmp_path / "local.rules"
+    assert rc == 0 and "Traceback" not in err and ":0:0:" not in err, err[:2000]
+    assert re.search(rf"^{re.escape(str(rules))}:1: warning: sid:1 keyword 'content': Hyperscan", err, re.M)
+    assert "1 rules successfully loaded, 0 rules failed, 1 rules skipped" in out
 
 
 def test_check_config_paths_replace_the_rule_files_and_vars_apply(tmp_path):

@@ -761,3 +761,22 @@ def test_matcher_backends_registry():
     r = parse_rule('alert tcp any any -> any any (content:"abc"; content:!"xyz"; sid:1;)')
     a, b = compile_literals([r], "pkt_data", "stream"), compile_matcher("ac", [r], "pkt_data", "stream")
     assert a.patterns == b.patterns and a.rules[0].formula == b.rules[0].formula == "1 & !2"
+
+
+def test_more_rejected_rules_than_retries_are_each_named_in_one_build(tmp_path):
+    """60 contents too long for Hyperscan (more than build_database's 50 retries) and a
+    back-reference: one load_detection names every one file:line, runs the rest, raises
+    nothing."""
+    from xdpfw.detect.ruleset import load_detection
+
+    f = tmp_path / "long.rules"
+    lines = ['alert udp any any -> any any (msg:"ok"; content:"SIP"; sid:1;)',
+             'alert udp any any -> any any (msg:"br"; pcre:"/(a)\\1/"; sid:2;)']
+    lines += [f'alert udp any any -> any any (msg:"l"; content:"{"A" * (100_000 + i)}"; sid:{10 + i};)'
+              for i in range(60)]
+    f.write_text("\n".join(lines) + "\n")
+    det = load_detection([str(f)], [], kernel_acl=False)
+    assert det.counts() == {"loaded": 1, "skipped": 61, "failed": 0}
+    named = sorted(int(p.split(":")[1]) for p in det.skipped)
+    assert named == list(range(2, 63))
+    assert all(str(f) in p and "Hyperscan" in p for p in det.skipped)

@@ -244,18 +244,47 @@ def test_reload_swaps_a_new_set_in_and_alerts_name_the_right_rules(tmp_path):
     assert d.control.reloads == 1 and d.control.reload_failures == 0 and d.control.rules_kernel == 1
 
 
+def test_reload_skips_alert_rules_it_cannot_run_and_reports_them(tmp_path, caplog):
+    d, eng, rules = _daemon(tmp_path)
+    stop, t = _worker([eng])
+    try:
+        rules.write_text('drop tcp any any -> any 80 (msg:"a"; content:"x"; sid:5;)\n'
+                         'alert tcp any any -> any any (msg:"b"; conten:"y"; sid:6;)\n'
+                         'alert http any any -> any any (msg:"c"; content:"q"; http.uri; content:"/z"; sid:7;)\n')
+        with caplog.at_level("WARNING", logger="xdpfw"):
+            res = d.reload()
+    finally:
+        stop.set()
+        t.join()
+    assert res.ok and res.generation == 1 and res.counts == {"loaded": 1, "skipped": 2, "failed": 0}
+    assert "1 rules successfully loaded, 0 rules failed, 2 rules skipped" in res.summary
+    msg = res.message()
+    assert msg["rules"] == 1 and msg["rules_skipped"] == 2 and msg["rules_failed"] == 0
+    assert res.skipped[0].startswith(f"{rules}:2:") and "'conten'" in res.skipped[0]
+    assert res.skipped[1].startswith(f"{rules}:3:") and "sid:7" in res.skipped[1]
+    stats = d._cmd_ruleset_stats({})[1]
+    assert (stats["rules_loaded"], stats["rules_skipped"], stats["rules_failed"]) == (1, 2, 0)
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(f"{rules}:3: warning: sid:7" in w for w in warned), warned
+    assert any("2 rule(s) not running (2 skipped, 0 failed); 1 loaded" in w for w in warned), warned
+    d.outputs.close()
+
+
 def test_failed_reload_keeps_the_running_set_and_reports_every_error(tmp_path):
     d, eng, rules = _daemon(tmp_path)
     before = d.det
     rules.write_text('drop tcp any any -> any 80 (msg:"a"; content:"x"; sid:5;)\n'
-                     'alert tcp any any -> any any (msg:"b"; conten:"y"; sid:6;)\n'
-                     'alert http any any -> any any (msg:"c"; content:"q"; http.uri; content:"/z"; sid:7;)\n')
+                     'drop tcp any any -> any any (msg:"b"; conten:"y"; sid:6;)\n'
+                     'drop http any any -> any any (msg:"c"; content:"q"; http.uri; content:"/z"; sid:7;)\n'
+                     'alert http any any -> any any (msg:"d"; content:"q"; http.uri; content:"/z"; sid:8;)\n')
     res = d.reload()
     assert not res.ok and res.generation == 0 and d.det is before and eng.rules_generation == 0
-    assert len(res.errors) == 2, res.errors
+    assert len(res.errors) == 3, res.errors
     assert res.errors[0].startswith(f"{rules}:2:") and "'conten'" in res.errors[0]
     assert res.errors[1].startswith(f"{rules}:3:") and "sid:7" in res.errors[1]
-    assert "1 rules failed" in res.summary and "2 problem(s): nothing loaded" in res.summary
+    assert res.errors[2].startswith(f"{rules}:4:") and "sid:8" in res.errors[2]   # reported too
+    assert "1 rules skipped" in res.summary and "2 rule(s) that must run exactly" in res.summary
+    assert "nothing loaded" in res.summary
     msg = res.message()
     assert msg["errors"] == res.errors and "rules" not in msg
     assert d.control.reloads == 1 and d.control.reload_failures == 1 and not d.control.last_reload_success
@@ -333,3 +362,14 @@ def test_eve_output_counters_are_exported_as_metrics(tmp_path):
     assert reg.get_sample_value("xdpfw_eve_lines_written_total") == 2
     assert reg.get_sample_value("xdpfw_eve_lines_dropped_total") == 1
     assert reg.get_sample_value("xdpfw_eve_write_errors_total") >= 1
+
+
+def test_reload_cli_answer_warns_when_rules_are_not_running():
+    from xdpfw.service.ctl import format_reload
+
+    base = {"generation": 3, "rules": 5, "rules_in_kernel": 1, "rules_in_engine": 4, "seconds": 0.1,
+            "summary": "1 rule files processed. 5 rules successfully loaded, 1 rules failed, 2 rules skipped"}
+    out, err = format_reload(True, base | {"rules_skipped": 2, "rules_failed": 1})
+    assert out.startswith("reload OK: generation 3, 5 rules") and "2 rules skipped" in out
+    assert "3 alert rule(s) not running (2 skipped, 1 failed)" in err
+    assert format_reload(True, base | {"rules_skipped": 0, "rules_failed": 0})[1] == ""

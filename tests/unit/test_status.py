@@ -82,6 +82,30 @@ def test_control_stats_rules_alerts_and_reloads():
     assert get("xdpfw_ruleset_last_reload_success") == 1 and get("xdpfw_rules_loaded") == 5
 
 
+def test_rules_by_state_metric_from_a_set_with_skipped_rules(tmp_path):
+    """xdpfw_rules{state} counts what load_detection decided: the set check reports."""
+    from xdpfw.detect.ruleset import load_detection
+
+    f = tmp_path / "r.rules"
+    f.write_text('alert tcp any any -> any any (msg:"ok"; content:"a"; sid:1;)\n'
+                 'alert tcp any any -> any any (msg:"br"; pcre:"/(a)\\1/"; sid:2;)\n'
+                 'alert tcp any any -> any any (msg:"lua"; luajit:x.lua; sid:3;)\n'
+                 'alert tcp any any -> any any (msg:"bad"; content:; sid:4;)\n')
+    det = load_detection([str(f)], [], kernel_acl=True)
+    assert det.counts() == {"loaded": 1, "skipped": 2, "failed": 1}
+    assert det.skipped[0].startswith(f"{f}:2:") and det.skipped[1].startswith(f"{f}:3:")  # file order
+    c = ControlStats()
+    c.set_detection(det)
+    text = exposition(control=c)
+    get = registry(control=c).get_sample_value
+    assert get("xdpfw_rules", {"state": "loaded"}) == 1
+    assert get("xdpfw_rules", {"state": "skipped"}) == 2 and get("xdpfw_rules_skipped") == 2
+    assert get("xdpfw_rules", {"state": "failed"}) == 1 and get("xdpfw_rules_failed") == 1
+    b = S.Snapshot.parse(text, 1.0)
+    assert "NOT RUNNING 3: 2 skipped, 1 failed" in S._not_running(b)
+    assert S._not_running(S.Snapshot.parse(exposition(control=ControlStats()), 1.0)) == ""
+
+
 def test_alert_sink_counts_blocked_as_eve_alert_action():
     """AlertSink.blocked follows EVE alert.action: drop rules in IPS and rejects are
     "blocked", an alert rule is "allowed" even when another rule dropped the packet."""
@@ -175,7 +199,7 @@ def test_labels_are_bounded():
         | {"allowed", "blocked"}, "event": set(FLOW_EVENT_LABELS) | set(FRAG_EVENTS.values())
         | set(DECODE_EVENT_LABELS), "proto": set(APP_PROTO_LABELS),
         "result": set(TCP_RESULT_LABELS), "place": {"free", "fill", "tx"}, "mode": {"open", "closed"},
-        "placement": {"kernel_acl", "engine"}, "collector": set(COLLECTORS), "queue": {"0"},
+        "placement": {"kernel_acl", "engine"}, "state": {"loaded", "skipped", "failed"}, "collector": set(COLLECTORS), "queue": {"0"},
         "le": None, "version": None, "bcc_version": None, "kernel": None,
     }
     for fam in registry().collect():

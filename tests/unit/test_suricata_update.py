@@ -73,14 +73,18 @@ def test_suricata_update_from_a_local_source_then_check(tmp_path):
     assert "sid:9100001" in out and "sid:2001219" in out
     # nothing of an installed Suricata's own rules (its engine events, sids 22xxxxx) merged in
     assert not [m for m in re.findall(r"sid:(\d+)", out) if 2200000 <= int(m) < 2300000]
+    # as downloaded, it runs: the alert rules this build cannot run are left out, each named
     disable = tmp_path / "disable.conf"
     c = _xdpfw("check", "-c", str(cfg), "--disable-conf-out", str(disable))
-    assert c.returncode == 1 and "nothing loaded" in c.stdout
-    assert ": error: sid:" in c.stderr   # rules the data path refuses, each named
+    assert c.returncode == 0, c.stdout + c.stderr
+    assert "OK for `xdpfw run`" in c.stdout and "nothing loaded" not in c.stdout
+    assert ": warning: sid:" in c.stderr and ": error: sid:" not in c.stderr   # each named
+    skipped = int(c.stdout.split(" rules skipped")[0].split()[-1])
+    assert skipped > 50
     sids = [ln.split()[0] for ln in disable.read_text().splitlines() if not ln.startswith("#")]
     assert len(sids) > 50 and "9100001" not in sids and all(s.isdigit() for s in sids)
 
-    # 2. the recipe: update with that disable.conf, check, (reload)
+    # 2. optional: update with that disable.conf (the skipped rules commented out), check, (reload)
     r = _suricata_update(tmp_path, "--disable-conf", str(disable))
     assert r.returncode == 0, r.stderr
     c = _xdpfw("check", "-c", str(cfg))

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from xdpfw import applayer
 from xdpfw.cheader import CHeader
+from xdpfw.detect.results import Problem, problems_of
 from xdpfw.detect.sigtables import NotEngineRule, SigTables, _dsize
 from xdpfw.rules.model import PAYLOAD
 
@@ -101,6 +102,7 @@ def build_app(rules, tables: SigTables, problems: list[str], problem) -> AppTabl
     """Compile the rules that inspect one application-layer buffer into that buffer's
     database; add their signatures (with their app protocol and length check) to `tables`.
     Rules that cannot run are appended to `problems` (problem(rule, msg) formats one)."""
+    from xdpfw._fast import match
     from xdpfw.detect.compile import build_database, compile_buffer
 
     out = AppTables()
@@ -178,7 +180,7 @@ def build_app(rules, tables: SigTables, problems: list[str], problem) -> AppTabl
         tr = ("dotprefix",) if variant else ()
         cb = compile_buffer(group, b, "stream", singlematch=True, transforms=tr)
         refused = {id(e.rule) for e in cb.errors}
-        problems.extend(str(e) for e in cb.errors)
+        problems.extend(problems_of(cb.errors))
         for idx, cr in cb.rules.items():
             is_part = (id(group[idx]), b) in part_of   # its length check is in its AppPart
             lens = [c for c in cr.checks if c.keyword in ("bsize", "urilen")]
@@ -198,9 +200,15 @@ def build_app(rules, tables: SigTables, problems: list[str], problem) -> AppTabl
             if not group:
                 continue
             cb = compile_buffer(group, b, "stream", singlematch=True, transforms=tr)
-        db = build_database(cb, group)
-        problems.extend(str(e) for e in cb.errors)     # rules Hyperscan itself rejected
+        try:
+            db = build_database(cb, group)
+        except match.CompileError as e:      # not pinned to rules: a problem of the set, refused
+            problems.append(Problem(f"<{b} database>:0: error: {e}"))
+            continue
+        problems.extend(problems_of(cb.errors))     # rules Hyperscan itself rejected
         failed_parts.update(part_of[(id(e.rule), b)] for e in cb.errors if (id(e.rule), b) in part_of)
+        if db is None:            # no rule of this buffer compiled (each named above)
+            continue
         ab = abufs.setdefault(f"{b}/{variant}", AppBuffer(BUF_ID[b], None, variant))
         ab.db = db
         for rid, idx in cb.report.items():

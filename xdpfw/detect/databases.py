@@ -1,5 +1,7 @@
 """Databases: compile a CompiledBuffer with its matcher backend, removing the rules the
-backend rejects (each recorded in ``cb.errors``) and retrying."""
+backend rejects (each recorded in ``cb.errors``) and retrying, in one build: every rule
+the backend rejects is named (validated alone first, then dropped one compile error at a
+time), and a buffer none of whose rules compile has no database (None)."""
 from __future__ import annotations
 
 import time
@@ -52,6 +54,8 @@ def build(cb: CompiledBuffer, rules: Sequence[Rule], backend, *, validate: bool,
         drop_rules(cb, bad)
     for _ in range(max_retries + 1):
         if not cb.patterns:
+            if cb.errors:   # every rule rejected, each named in cb.errors: no database
+                return None
             raise match.CompileError(None, f"no rule of buffer {cb.buffer} could be compiled")
         try:
             db = backend.compile_database(cb.patterns, cb.mode)

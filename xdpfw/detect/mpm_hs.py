@@ -88,7 +88,7 @@ class HyperscanEmitter(Emitter):
                           list(dict.fromkeys(out.approximations)), list(dict.fromkeys(out.notes)),
                           fp, tuple(tr))
         cr.validate = any(isinstance(m, Pcre) for m in ms) or any(
-            large_repeat(e.text) for t in terms_pos + terms_neg for e in t)
+            large_repeat(e.text) or len(e.text) > LONG_EXPRESSION for t in terms_pos + terms_neg for e in t)
         if len(terms_pos) == 1 and len(terms_pos[0]) == 1 and not terms_neg and not out.custom:
             self.report(cr, terms_pos[0][0])
             return cr
@@ -108,6 +108,10 @@ class HyperscanEmitter(Emitter):
         kw = "pcre" if pc else "content"
         where = f" in {pc}" if pc else ""
         return CompileError(rule, kw, f"Hyperscan: {message}{where}", "hyperscan")
+
+
+LONG_EXPRESSION = 4096   # characters: a rule with a longer expression is compiled alone first
+                         # (Hyperscan may reject it for its length: one small compile each)
 
 
 def large_repeat(text: str, limit: int = 1000) -> bool:

@@ -23,6 +23,23 @@ class CompileError(Exception):
         super().__init__(f"{rule.file}:{rule.line}: error: sid:{rule.sid} keyword '{keyword}': {message}")
 
 
+class Problem(str):
+    """One rule the data path cannot run, as its ``file:line: error: ...`` line; ``rule``
+    is the rule it names (None: a problem of no one rule, e.g. a file)."""
+
+    rule: Rule | None
+
+    def __new__(cls, text: str, rule: Rule | None = None):
+        self = super().__new__(cls, text)
+        self.rule = rule
+        return self
+
+
+def problems_of(errors) -> list[Problem]:
+    """CompileErrors as Problems naming their rules."""
+    return [Problem(str(e), e.rule) for e in errors]
+
+
 @dataclass(frozen=True)
 class EngineCheck:
     """A condition the engine checks itself after the rule's id is reported."""

@@ -10,15 +10,18 @@ Where each rule goes:
     the streaming database (TCP payload, matched across segments) and/or the block database
     (the payload of one UDP/ICMP/other packet), and checked when reported.
 
-A rule the engine cannot honour exactly is refused with file:line, never skipped.
+A rule the engine cannot honour exactly is named with file:line: an alert rule is left out
+(reported), a drop/reject/pass rule refuses the start (load_detection).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from xdpfw.dataplane.bpfload import AclTables
 from xdpfw.detect import apprules
 from xdpfw.detect.acl import compile_acl
+from xdpfw.detect.results import Problem, problems_of
 from xdpfw.detect.sigtables import NotEngineRule, SigTables
 from xdpfw.rules.model import PAYLOAD
 
@@ -37,11 +40,21 @@ class Detection:
     in_kernel: list = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     summary: str = ""                  # the loader's "N rule files processed ..." line
+    skipped: list[str] = field(default_factory=list)   # alert rules that cannot run (file:line: why)
+    failed: list[str] = field(default_factory=list)    # alert rules that did not parse
     classifications: dict | None = None  # classification.config given, else Suricata's table
 
     @property
     def engine_rules(self) -> int:
         return len(self.tables.sigs)
+
+    @property
+    def loaded(self) -> int:
+        return len(self.in_kernel) + self.engine_rules
+
+    def counts(self) -> dict[str, int]:
+        """Rules per state: loaded, skipped (cannot run), failed (did not parse)."""
+        return {"loaded": self.loaded, "skipped": len(self.skipped), "failed": len(self.failed)}
 
     def engine_factory(self, **engine_kw):
         """A callable making one Engine per worker (databases shared, state per worker)."""
@@ -59,8 +72,8 @@ class Detection:
                                   frag_db=self.frag_db, app=self.app, rules=self.tables.rules)
 
 
-def _problem(rule, msg: str) -> str:
-    return f"{rule.file}:{rule.line}: error: sid:{rule.sid} {msg}"
+def _problem(rule, msg: str) -> Problem:
+    return Problem(f"{rule.file}:{rule.line}: error: sid:{rule.sid} {msg}", rule)
 
 
 MATCHERS = ("hs", "ac")
@@ -72,6 +85,7 @@ def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = Non
     flowbits live flows carry keep their meaning across the swap. matcher: "hs" (Hyperscan:
     contents, pcre, relative modifiers) or "ac" (Aho-Corasick: plain literals; a rule it
     cannot express is refused, see compile_literals)."""
+    from xdpfw._fast.match import CompileError as CompileErrorHS
     from xdpfw.detect.compile import build_database, compile_buffer, compile_literals
 
     if matcher not in MATCHERS:
@@ -133,7 +147,7 @@ def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = Non
 
         cb = compile_(subset)
         refused = {id(e.rule) for e in cb.errors}
-        det.problems.extend(str(e) for e in cb.errors)
+        det.problems.extend(problems_of(cb.errors))
         by_id = {p.id: p for p in cb.patterns}
         for idx, cr in cb.rules.items():
             extra = [c.keyword for c in cr.checks if c.keyword != "dsize"]
@@ -153,8 +167,14 @@ def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = Non
 
             db = match_ac.Database.compile(cb.patterns, mode=mode)
         else:
-            db = build_database(cb, subset)
-        det.problems.extend(str(e) for e in cb.errors)  # rules Hyperscan itself rejected
+            try:
+                db = build_database(cb, subset)
+            except CompileErrorHS as e:   # not pinned to rules: a problem of the set, refused
+                det.problems.append(Problem(f"<{mode} database>:0: error: {e}"))
+                continue
+        det.problems.extend(problems_of(cb.errors))  # rules Hyperscan itself rejected
+        if db is None:                               # none compiled (each named above)
+            continue
         reports = [(rid, idx) for rid, idx in cb.report.items() if idx in cb.rules]
         reports += [(None, idx) for idx, cr in cb.rules.items() if cr.report_id < 0]
         for rid, idx in reports:
@@ -217,25 +237,91 @@ class RulesNotEnforceable(Exception):
     """Rules the data path cannot honour; str() lists each as path:line: error."""
 
 
+ENFORCING = ("drop", "reject", "pass")   # a rule of these actions never skipped: refuse
+
+
+_WHERE = re.compile(r"(.*?):(\d+):")
+
+
+def _where(line: str) -> tuple[str, int]:
+    """(path, line) of a problem line, for listing them in file order."""
+    m = _WHERE.match(line)
+    return (m.group(1), int(m.group(2))) if m else (line, 0)
+
+
+def _action_at(path: str, line: int, files: dict) -> str | None:
+    """The action word of the rule at path:line (for a rule that did not parse)."""
+    if line <= 0:
+        return None
+    lines = files.get(path)
+    if lines is None:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            lines = []
+        files[path] = lines
+    if line > len(lines):
+        return None
+    words = lines[line - 1].split(None, 1)
+    return words[0].lower() if words else None
+
+
 def load_detection(paths: list[str], var_items: list[str], *, kernel_acl: bool,
                    threshold: str | None = None, classification: str | None = None,
-                   previous: Detection | None = None, matcher: str = "hs") -> Detection:
-    """Load rule files for `xdpfw run` / `xdpfw replay`: every rule must be enforceable,
-    else nothing runs (a rule the engine cannot honour is an error, never a silent skip)."""
+                   previous: Detection | None = None, matcher: str = "hs",
+                   strict: bool = False) -> Detection:
+    """Load rule files for `xdpfw run`, `replay`, `check` and a reload: the one function
+    deciding which rules run.
+
+    Every rule that cannot run exactly is collected in one pass (parse errors, unsupported
+    keywords, engine limits, matcher compile errors): an `alert` rule is left out and
+    reported (det.failed: it did not parse; det.skipped: it cannot run), the others run.
+    RulesNotEnforceable (every problem, file:line, then the summary) when a `drop`,
+    `reject` or `pass` rule cannot run (an IPS never silently does not drop, and a pass
+    rule left out would let others fire), when a problem names no rule (a missing file),
+    or, with `strict`, when any rule cannot run."""
     from xdpfw.detect.acl import parse_vars
     from xdpfw.rules import load_ruleset
 
-    rs = load_ruleset(paths, variables=parse_vars(var_items) or None, strict=True,
+    rs = load_ruleset(paths, variables=parse_vars(var_items) or None, strict=False,
                       threshold=threshold, classification=classification)
-    problems = [str(e) for e in rs.errors]
     det = build_detection(rs.rules, kernel_acl=kernel_acl, previous=previous, matcher=matcher)
-    problems += det.problems
-    if problems:
-        raise RulesNotEnforceable("\n".join(problems + [f"{rs.summary()}; {len(problems)} problem(s): "
-                                                        "nothing loaded"]))
-    det.summary = rs.summary()
+    files: dict = {}
+    fatal: list[str] = []
+    failed: list[str] = []
+    for e in rs.errors:
+        action = _action_at(e.path, e.line, files) if e.sid is not None or e.line > 0 else None
+        (failed if action == "alert" else fatal).append(str(e))
+    skipped: list[str] = []
+    for e, rule in rs.unsupported:
+        (skipped if rule.action == "alert" else fatal).append(str(e))
+    seen: set[int] = set()
+    for p in det.problems:
+        rule = getattr(p, "rule", None)
+        if rule is not None:
+            if id(rule) in seen:      # one line per rule (the first reason)
+                continue
+            seen.add(id(rule))
+        (skipped if rule is not None and rule.action == "alert" else fatal).append(str(p))
+    if strict:      # as the loader's strict: a rule that cannot run has failed
+        failed, skipped = failed + skipped, []
+    fatal, failed, skipped = (sorted(x, key=_where) for x in (fatal, failed, skipped))
+    det.skipped, det.failed = skipped, failed
+    det.summary = (f"{rs.files} rule files processed. {det.loaded} rules successfully loaded, "
+                   f"{len(failed)} rules failed, {len(skipped)} rules skipped")
+    if fatal or (strict and failed):
+        why = (f"{len(fatal)} rule(s) that must run exactly (drop, reject, pass) cannot" if fatal
+               else f"--strict: {len(failed)} rule(s) cannot run")
+        raise RulesNotEnforceable("\n".join(fatal + failed + skipped
+                                            + [f"{det.summary}; {why}: nothing loaded"]))
     if classification is not None:
         from xdpfw.rules.classification import load_classification
 
         det.classifications = load_classification(classification)[0]
     return det
+
+
+def report_lines(det: Detection) -> list[str]:
+    """What did not load, one line a rule (file:line: reason), for the start's warnings."""
+    return det.failed + det.skipped

@@ -3,8 +3,12 @@
 
 Each problem goes to stderr as ``path:line:col: severity: message`` (errors are
 followed by the rule text, indented); then stdout gets Suricata's summary line and the
-number of rules skipped per unsupported keyword, most frequent first. The exit status
-is 1 when any rule failed or a file could not be used, else 0.
+number of rules skipped per unsupported keyword, most frequent first. The rules are then
+built as `xdpfw run` builds them (detect.ruleset.load_detection, one build): every rule
+the engine or its matcher cannot run is named ``path:line`` too, and the summary counts
+the set `run` would start with. The exit status is 1 when any rule failed, a file could
+not be used, or `run` would refuse to start (a drop/reject/pass rule that cannot run
+exactly; with --strict, any rule that cannot run), else 0.
 
 Among PATHs, files named like ``*classification*.config`` and ``*threshold*.config``
 are used as classification.config and threshold.config.
@@ -29,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
                         help="set an address or port variable, e.g. HOME_NET=[10.0.0.0/8] (repeatable)")
     parser.add_argument("--strict", action="store_true",
-                        help="rules using unsupported keywords fail instead of being skipped")
+                        help="rules that cannot run (unsupported keywords, engine limits) fail instead of being skipped")
     parser.add_argument("--quiet", action="store_true",
                         help="print errors and the summary only (no skip warnings, no per-keyword counts)")
 
@@ -93,13 +97,42 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO |
             text = _rule_text(problem.path, problem.line, files)
             if text:
                 print(f"    {_printable(text)}", file=err)
-    print(rs.summary(), file=out)
+    status, summary = _build(args, paths, classification, threshold, rs, err)
+    print(summary or rs.summary(), file=out)
     if rs.skipped and not args.quiet:
         print("rules skipped per unsupported keyword:", file=out)
         width = len(str(max(rs.skipped.values())))
         for keyword, n in sorted(rs.skipped.items(), key=lambda kv: (-kv[1], kv[0])):
             print(f"  {n:>{width}}  {_printable(keyword)}", file=out)
-    return 1 if rs.errors else 0
+    return 1 if rs.errors or status else 0
+
+
+def _build(args, paths, classification, threshold, rs, err) -> tuple[int, str]:
+    """Build the rules as `xdpfw run` would (detect.ruleset.load_detection, the one
+    function deciding the running set): every rule the engine cannot run is printed
+    here, file:line, beyond what the loader found. Returns (status, summary)."""
+    from xdpfw.detect.ruleset import RulesNotEnforceable, load_detection
+
+    if not rs.rules:
+        return 0, ""
+    def plain(line: str) -> str:   # the same problem, whichever severity it was printed with
+        return line.replace(": warning: ", ": error: ", 1)
+
+    already = {plain(str(e)) for e in rs.errors + rs.warnings}
+    var_items = [f"{k}={v}" for k, v in _variables(args.var).items()]
+    try:
+        det = load_detection(paths, var_items, kernel_acl=True, threshold=threshold,
+                             classification=classification, strict=args.strict)
+    except RulesNotEnforceable as e:
+        lines = str(e).splitlines()
+        for line in lines[:-1]:
+            if plain(line) not in already:
+                print(_printable(line), file=err)
+        return 1, lines[-1] if lines else ""
+    for line in det.skipped:
+        if plain(line) not in already:
+            print(_printable(line.replace(": error: ", ": warning: ", 1)), file=err)
+    return 0, det.summary
 
 
 def _printable(text: str) -> str:

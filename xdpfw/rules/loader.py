@@ -35,6 +35,7 @@ class RuleSet:
     files: int = 0
     failed_rules: int = 0
     skipped_rules: int = 0
+    unsupported: list[tuple[RuleError, Rule]] = field(default_factory=list)  # each skip, with its rule
 
     def summary(self) -> str:
         """Suricata's load summary line."""
@@ -140,6 +141,7 @@ def _load_text(text: str, path: str, variables: Variables, classes: Mapping[str,
             else:
                 rs.warnings.append(err)
                 rs.skipped_rules += 1
+            rs.unsupported.append((err, rule))
             continue
         rs.rules.append(rule)
 

@@ -69,6 +69,7 @@ class Config:
     classification_file: str | None = None
     threshold_file: str | None = None
     matcher: str = "hs"
+    rules_strict: bool = False                 # rules.strict: refuse to start if any rule cannot run
     address_groups: dict[str, str] = field(default_factory=dict)
     port_groups: dict[str, str] = field(default_factory=dict)
     fail_mode: str = "open"
@@ -339,6 +340,7 @@ _SCHEMA: dict[str, Any] = {
         "classification-file": (_path, _set("classification_file")),
         "threshold-file": (_path, _set("threshold_file")),
         "matcher": (_choice("hs", "ac"), _set("matcher")),
+        "strict": (_bool, _set("rules_strict")),
     },
     "vars": {
         "address-groups": (_group("address"), _set("address_groups")),
@@ -479,6 +481,7 @@ _FLAG_MAP: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "watchdog_ms": ("watchdog_ms", int),
     "flows": ("flow_capacity", int),
     "matcher": ("matcher", lambda v: v),
+    "strict": ("rules_strict", bool),
     "control_socket": ("control_socket", lambda v: v),
 }
 
@@ -521,7 +524,7 @@ def cmd_check(args, out=None, err=None) -> int:
     import sys
     import time as _time
 
-    from xdpfw.detect.ruleset import RulesNotEnforceable, load_detection
+    from xdpfw.detect.ruleset import RulesNotEnforceable, load_detection, report_lines
 
     out = out or sys.stdout
     err = err or sys.stderr
@@ -548,10 +551,13 @@ def cmd_check(args, out=None, err=None) -> int:
         print(f"configuration {cfg.path}: no rule files (rules.rule-files); the appliance would only forward",
               file=out)
         return 1 if problems else 0
+    if getattr(args, "strict", False):
+        cfg = replace(cfg, rules_strict=True)
     t0 = _time.monotonic()
     try:
         det = load_detection(cfg.rule_paths(), cfg.var_items(), kernel_acl=True, threshold=cfg.threshold_file,
-                             classification=cfg.classification_file, matcher=cfg.matcher)
+                             classification=cfg.classification_file, matcher=cfg.matcher,
+                             strict=cfg.rules_strict)
     except RulesNotEnforceable as e:
         lines = str(e).splitlines()
         for line in lines[:-1]:
@@ -564,6 +570,11 @@ def cmd_check(args, out=None, err=None) -> int:
     except (OSError, ValueError) as e:
         print(f"{cfg.path}:0:0: error: {e}", file=err)
         return 1
+    for line in report_lines(det):
+        print(line.replace(": error: ", ": warning: ", 1), file=err)
+    if getattr(args, "disable_conf_out", None):
+        n = write_disable_conf(args.disable_conf_out, report_lines(det))
+        print(f"{args.disable_conf_out}: {n} rule(s) to disable (suricata-update --disable-conf)", file=out)
     print(det.summary, file=out)
     print(f"configuration {cfg.path}: OK for `xdpfw run`: {len(det.in_kernel)} rule(s) in the kernel ACL, "
           f"{det.engine_rules} in the inspection engine (built in {_time.monotonic() - t0:.1f} s)"
@@ -571,7 +582,7 @@ def cmd_check(args, out=None, err=None) -> int:
     return 1 if problems else 0
 
 
-_SID_IN_ERROR = re.compile(r": error: (?:rule )?sid:(\d+) ")
+_SID_IN_ERROR = re.compile(r": (?:error|warning): (?:rule )?sid:(\d+) ")
 
 
 def write_disable_conf(path: str, problems: list[str]) -> int:

@@ -282,9 +282,12 @@ def format_reload(ok: bool, msg: Any) -> tuple[str, str]:
     if not isinstance(msg, dict):
         return ("", f"reload failed: {msg}\n") if not ok else (f"reload: {msg}\n", "")
     if ok:
+        skipped, failed = msg.get("rules_skipped") or 0, msg.get("rules_failed") or 0
+        warn = (f"reload: warning: {skipped + failed} alert rule(s) not running ({skipped} skipped, {failed} "
+                "failed), each named in the daemon's log and by `xdpfw check -c`\n" if skipped or failed else "")
         return (f"reload OK: generation {msg.get('generation')}, {msg.get('rules')} rules "
                 f"({msg.get('rules_in_kernel')} in the kernel ACL, {msg.get('rules_in_engine')} in the engine), "
-                f"{msg.get('seconds')} s\n{msg.get('summary', '')}\n", "")
+                f"{msg.get('seconds')} s\n{msg.get('summary', '')}\n", warn)
     err = "".join(f"{e}\n" for e in msg.get("errors", []))
     err += (f"reload FAILED: {len(msg.get('errors', []))} problem(s); the running rule set "
             f"(generation {msg.get('generation')}) is kept\n")

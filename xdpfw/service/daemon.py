@@ -58,7 +58,8 @@ class Daemon:
 
         cfg = self.cfg
         return load_detection(cfg.rule_paths(), cfg.var_items(), kernel_acl=True, threshold=cfg.threshold_file,
-                              classification=cfg.classification_file, previous=previous, matcher=cfg.matcher)
+                              classification=cfg.classification_file, previous=previous, matcher=cfg.matcher,
+                              strict=cfg.rules_strict)
 
     def _engine_factory(self, det):
         from xdpfw._fast import engine as E
@@ -78,7 +79,7 @@ class Daemon:
     def reload(self) -> ReloadResult:
         """Load the rule files again and swap them in (see the class docstring). Called by
         the reload thread; serialised."""
-        from xdpfw.detect.ruleset import RulesNotEnforceable
+        from xdpfw.detect.ruleset import RulesNotEnforceable, report_lines
 
         with self._reload_lock:
             t0 = time.monotonic()
@@ -95,6 +96,10 @@ class Daemon:
                 res = ReloadResult(False, gen, [f"error: {type(e).__name__}: {e}"])
             else:
                 res = self._swap(new, gen)
+                res.counts = new.counts()
+                res.skipped = report_lines(new)
+                if res.ok:
+                    _report_rules(new, "reload: ")
             res.seconds = time.monotonic() - t0
             res.when = time.time()
             self.last_reload = res
@@ -160,6 +165,8 @@ class Daemon:
         msg = {"generation": self.generation, "loaded_at": self.loaded_at,
                "rules_in_kernel": len(det.in_kernel) if det else 0,
                "rules_in_engine": det.engine_rules if det else 0,
+               **{f"rules_{k}": v for k, v in (det.counts() if det else
+                                               {"loaded": 0, "skipped": 0, "failed": 0}).items()},
                "summary": det.summary if det else "",
                "engine_generations": [e.rules_generation for e in (self.app.engines() if self.app else [])],
                "last_reload": self.last_reload.message() | {"ok": self.last_reload.ok} if self.last_reload else None}
@@ -189,8 +196,8 @@ class Daemon:
         engines = None
         if det is not None:
             engines = [{"id": self.generation, "last_reload": format_timestamp(int(self.loaded_at * 1e9)),
-                        "rules_loaded": len(det.in_kernel) + det.engine_rules, "rules_failed": 0,
-                        "rules_skipped": 0}]
+                        "rules_loaded": det.loaded, "rules_failed": len(det.failed),
+                        "rules_skipped": len(det.skipped)}]
         return stats.format(counters, engines=engines)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -214,6 +221,7 @@ class Daemon:
             # An engine is bound whenever rules are configured, even if this set needs
             # none, so that a reload can add engine rules.
             engine_factory = self._engine_factory(det)
+            _report_rules(det, "")
             log.info("%s: %d rule(s) in the kernel ACL, %d in the inspection engine", det.summary,
                      len(det.in_kernel), det.engine_rules)
         self.det = det
@@ -312,3 +320,16 @@ class Daemon:
             return
         for engine in self.app.engines():
             self.sink.drain(engine)  # alert rings -> EVE, off the packet path
+
+
+def _report_rules(det, prefix: str) -> None:
+    """The rules that do not run, loudly: each as file:line: reason (warning), then one
+    summary line."""
+    from xdpfw.detect.ruleset import report_lines
+
+    lines = report_lines(det)
+    for line in lines:
+        log.warning("%s%s", prefix, line.replace(": error: ", ": warning: ", 1))
+    if lines:
+        log.warning("%s%d rule(s) not running (%d skipped, %d failed); %d loaded", prefix, len(lines),
+                    len(det.skipped), len(det.failed), det.loaded)

@@ -113,9 +113,12 @@ class ControlStats:
     eve_outputs: object = None   # daemon.EveOutputs: lines written / dropped / write errors
 
     def set_detection(self, det) -> None:
-        """Rule counts from a loaded Detection (its loader summary, Suricata's words)."""
+        """Rule counts from a loaded Detection (det.counts(); else its summary line)."""
         m = _SUMMARY.search(getattr(det, "summary", "") or "")
-        if m:
+        if hasattr(det, "counts"):
+            n = det.counts()
+            self.rules_loaded, self.rules_failed, self.rules_skipped = n["loaded"], n["failed"], n["skipped"]
+        elif m:
             self.rules_loaded, self.rules_failed, self.rules_skipped = (int(x) for x in m.groups())
         else:
             self.rules_loaded = len(det.in_kernel) + det.engine_rules
@@ -466,11 +469,16 @@ class ApplianceCollector:
         for name, doc, value in (
                 ("xdpfw_rules_loaded", "Rules loaded by the last successful load or reload.", c.rules_loaded),
                 ("xdpfw_rules_failed", "Rules that failed to load (last load or reload).", c.rules_failed),
-                ("xdpfw_rules_skipped", "Rules skipped for unsupported keywords (last load or reload).",
+                ("xdpfw_rules_skipped", "Alert rules skipped: they cannot run in this build (last load or reload).",
                  c.rules_skipped)):
             g = GaugeMetricFamily(name, doc)
             g.add_metric([], value)
             yield g
+        g = GaugeMetricFamily("xdpfw_rules", "Rules of the running set by state: loaded, skipped (an alert rule "
+                              "this build cannot run), failed (an alert rule that did not parse).", labels=["state"])
+        for state, value in (("loaded", c.rules_loaded), ("skipped", c.rules_skipped), ("failed", c.rules_failed)):
+            g.add_metric([state], value)
+        yield g
         g = GaugeMetricFamily("xdpfw_rules_placed", "Loaded rules by where they are enforced.", labels=["placement"])
         g.add_metric(["kernel_acl"], c.rules_kernel)
         g.add_metric(["engine"], c.rules_engine)

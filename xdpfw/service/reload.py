@@ -33,12 +33,15 @@ class ReloadResult:
     rules_in_engine: int = 0
     seconds: float = 0.0
     when: float = 0.0
+    counts: dict = field(default_factory=dict)      # rules per state: loaded, skipped, failed
+    skipped: list[str] = field(default_factory=list)  # the rules not running (file:line: why; logged)
 
     def message(self) -> dict:
         d = {"generation": self.generation, "summary": self.summary, "seconds": round(self.seconds, 3),
              "time": self.when}
         if self.ok:
-            d.update(rules=self.rules, rules_in_kernel=self.rules_in_kernel, rules_in_engine=self.rules_in_engine)
+            d.update(rules=self.rules, rules_in_kernel=self.rules_in_kernel, rules_in_engine=self.rules_in_engine,
+                     rules_skipped=self.counts.get("skipped", 0), rules_failed=self.counts.get("failed", 0))
         else:
             d["errors"] = self.errors
         return d

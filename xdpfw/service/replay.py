@@ -32,21 +32,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--classification", metavar="FILE", help="classification.config (default: Suricata's)")
     p.add_argument("--gap-resync", type=int, default=4,
                    help="IDS mode: give up on a TCP gap after N further segments (0: never)")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse to start if any rule cannot run (default: alert rules that cannot are "
+                        "skipped and reported)")
     p.add_argument("--matcher", choices=("hs", "ac"), default="hs",
                    help="payload matcher: hs (Hyperscan, default) or ac (Aho-Corasick: literal rules only)")
 
 
 def run(args: argparse.Namespace) -> int:
     from xdpfw.service.alerts import stdout_writer
-    from xdpfw.detect.ruleset import RulesNotEnforceable, load_detection
+    from xdpfw.detect.ruleset import RulesNotEnforceable, load_detection, report_lines
     from xdpfw.service.outputs import EveFileWriter
 
     try:
         det = load_detection(args.rules, args.var, kernel_acl=False, threshold=args.threshold,
-                             classification=args.classification, matcher=args.matcher)
+                             classification=args.classification, matcher=args.matcher,
+                             strict=getattr(args, "strict", False))
     except RulesNotEnforceable as e:
         print(e, file=sys.stderr)
         return 1
+    for line in report_lines(det):
+        print("xdpfw replay: " + line.replace(": error: ", ": warning: ", 1), file=sys.stderr)
+    print(f"xdpfw replay: {det.summary}", file=sys.stderr)
     writer = EveFileWriter(args.eve) if args.eve else None
     t0 = time.perf_counter()
     try:

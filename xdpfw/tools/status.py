@@ -123,6 +123,15 @@ def _us(v: float | None) -> str:
     return "-" if v is None else f"{v * 1e6:.0f} us" if v < 1e-3 else f"{v * 1e3:.1f} ms"
 
 
+def _not_running(b: Snapshot) -> str:
+    """The rules of the set that do not run (skipped, failed), said when there are any."""
+    state = b.values("xdpfw_rules", "state")
+    skipped, failed = state.get("skipped", 0), state.get("failed", 0)
+    if not skipped and not failed:
+        return ""
+    return f"; NOT RUNNING {skipped + failed:.0f}: {skipped:.0f} skipped, {failed:.0f} failed, see the start log"
+
+
 def render(a: Snapshot, b: Snapshot, url: str = DEFAULT_URL) -> str:
     """One screen from two scrapes (a before b)."""
     info = (b.labels("xdpfw_build_info") or [{}])[0]
@@ -134,7 +143,7 @@ def render(a: Snapshot, b: Snapshot, url: str = DEFAULT_URL) -> str:
         f"xdpfw {info.get('version', '?')}  {url}  up {uptime}  fail mode {mode[0] if mode else '?'}  "
         f"workers {b.get('xdpfw_workers'):.0f}/{b.get('xdpfw_queue_pairs'):.0f}  "
         f"rules {b.get('xdpfw_rules_loaded'):.0f} (kernel {placed.get('kernel_acl', 0):.0f}, "
-        f"engine {placed.get('engine', 0):.0f})  interval {b.t - a.t:.1f}s",
+        f"engine {placed.get('engine', 0):.0f}{_not_running(b)})  interval {b.t - a.t:.1f}s",
         "",
         f"{'device':<12} {'XDP':<9} {'rx pps':>9} {'rx bit/s':>9} {'fwd pps':>9} {'fwd bit/s':>9} "
         f"{'drop pps':>9} {'rx total':>10} {'fwd total':>10} {'drops':>9}",
