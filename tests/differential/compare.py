@@ -46,13 +46,16 @@ def corpus_pcaps() -> list[Path]:
     return [PCAPS / ln.split("\t")[0] for ln in inv if ln and not ln.startswith("bench/")]
 
 
+VAR_OVERRIDES = {"HOME_NET": "any", "EXTERNAL_NET": "any"}
+
+
 def oracle_vars() -> dict:
     """Suricata's default vars with HOME_NET and EXTERNAL_NET both `any`: the public
     captures use every kind of address, and rules written `$EXTERNAL_NET -> $HOME_NET`
     should see all of them (the same dict goes to both sides)."""
     from xdpfw.rules.variables import DEFAULT_ADDRESS_GROUPS, DEFAULT_PORT_GROUPS
 
-    groups = dict(DEFAULT_ADDRESS_GROUPS, HOME_NET="any", EXTERNAL_NET="any")
+    groups = dict(DEFAULT_ADDRESS_GROUPS, **VAR_OVERRIDES)
     return {"address-groups": groups, "port-groups": dict(DEFAULT_PORT_GROUPS)}
 
 
@@ -62,27 +65,21 @@ class XdpfwSide:
 
     rule_paths: list[str]
     classification: str | None = None
-    variables: dict | None = None
     runs: set = field(default_factory=set)       # sids xdpfw runs
-    loaded: set = field(default_factory=set)     # sids its loader accepted (incl. refused by the engine)
     refused: dict = field(default_factory=dict)  # sid -> reason (loader skip or engine refusal)
     build_seconds: float = 0.0
 
     def build(self) -> "XdpfwSide":
-        from xdpfw.detect.ruleset import build_detection
-        from xdpfw.rules import load_ruleset
+        """The rule set exactly as `xdpfw replay` decides it (detect.ruleset.load_detection)."""
+        from xdpfw.detect.ruleset import load_detection
 
         t0 = time.perf_counter()
-        rs = load_ruleset(self.rule_paths, variables=self.variables, classification=self.classification)
-        for w in rs.warnings + rs.errors:
-            if w.sid is not None:
-                self.refused.setdefault(w.sid, w.message)
-        self.loaded = {r.sid for r in rs.rules}
-        self.det = build_detection(rs.rules, kernel_acl=False)
-        for p in self.det.problems:
-            sid = _sid_of_problem(p)
+        self.det = load_detection(self.rule_paths, [f"{k}={v}" for k, v in VAR_OVERRIDES.items()],
+                                  kernel_acl=False, classification=self.classification)
+        for line in self.det.skipped + self.det.failed:
+            sid = _sid_of_problem(line)
             if sid is not None:
-                self.refused.setdefault(sid, p.split("error: ", 1)[-1])
+                self.refused.setdefault(sid, line.split("error: ", 1)[-1])
         self.runs = {r.sid for r in self.det.tables.rules}
         self.build_seconds = time.perf_counter() - t0
         return self
@@ -158,7 +155,7 @@ def compare(pcaps: list[Path], rule_paths: list[str], *, classification: str | N
             workdir: Path) -> Report:
     rep = Report()
     t0 = time.perf_counter()
-    x = XdpfwSide([str(p) for p in rule_paths], classification, oracle_vars()).build()
+    x = XdpfwSide([str(p) for p in rule_paths], classification).build()
     rep.seconds["xdpfw build"] = time.perf_counter() - t0
     t_sur = t_x = 0.0
     t0 = time.perf_counter()
