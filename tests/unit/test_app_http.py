@@ -161,10 +161,34 @@ def test_long_whitespace_run_is_cut():
 
 @pytest.mark.parametrize("raw,norm,events", [
     (b"/a/./b", b"/a/b", []),
-    (b"/a//b///c", b"/a/b/c", []),
-    (b"/a\\b", b"/a/b", []),
+    # Expected values checked against Suricata 7.0.10 (default libhtp configuration).
+    (b"/a//b///c", b"/a//b///c", []),                    # "//" kept
+    (b"/a\\b", b"/a\\b", []),                            # '\\' kept
     (b"/%41%42c", b"/ABc", []),
-    (b"/a%2fb%20c", b"/a/b c", []),
+    (b"/a%3Cscript%3Eb", b"/a<script>b", []),
+    (b"/mc%3c%3E", b"/mc<>", []),                        # either hex case
+    (b"/a%2fb%20c", b"/a%2fb c", []),                    # %2F stays encoded in the path
+    (b"/p%2Fetc%2fpasswd", b"/p%2Fetc%2fpasswd", []),    # as sent (letter case kept)
+    (b"/p2%2f..%2fz", b"/p2%2f..%2fz", []),
+    (b"/bs%5cx", b"/bs\\x", []),
+    (b"/nul%00X", b"/nul\x00X", []),
+    (b"/ov%c0%afY", b"/ov\xc0\xafY", []),                # overlong UTF-8: bytes, no UTF-8 decoding
+    (b"/ub%c3%a9", b"/ub\xc3\xa9", []),
+    (b"/u1%u0041Z", b"/u1%u0041Z", ["http.uri_invalid_encoding"]),  # %u not decoded
+    (b"/qm%3Fa?b", b"/qm?a?b", []),                      # a decoded '?' starts no query
+    (b"/sl//%2e/x", b"/sl//x", []),
+    (b"/ca/%2e%2e/z", b"/ca/../z", ["http.uri_dot_dot_segment"]),  # Suricata: /z
+    (b"/e%", b"/e%", ["http.uri_invalid_encoding"]),
+    (b"/pl+x", b"/pl+x", []),
+    (b"/x?q=%3Cscript%3E", b"/x?q=<script>", []),        # the query is %-decoded too
+    (b"/qq?x=%2e%2e/..%2fz", b"/qq?x=../../z", []),      # all of it, %2F included, no dot removal
+    (b"/qb?a\\b//c/./d", b"/qb?a\\b//c/./d", []),
+    (b"/q?a+b&c=%2B", b"/q?a+b&c=+", []),               # '+' is not a space
+    (b"/qn?n%00m", b"/qn?n\x00m", []),
+    (b"/qz?z%zz", b"/qz?z%zz", ["http.uri_invalid_encoding"]),
+    (b"/qe?%", b"/qe?%", ["http.uri_invalid_encoding"]),
+    (b"/qe?%4", b"/qe?%4", ["http.uri_invalid_encoding"]),
+    (b"/qu?%u0041", b"/qu?%u0041", ["http.uri_invalid_encoding"]),
     (b"/%2e%2e/etc/passwd", b"/etc/passwd", []),        # ".." at the root goes
     (b"/../../x", b"/x", []),
     (b"/a/../b", b"/a/../b", ["http.uri_dot_dot_segment"]),  # kept: the segment was reported
@@ -174,7 +198,7 @@ def test_long_whitespace_run_is_cut():
     (b"/%25%34%31", b"/%41", []),                        # one decoding pass only
     (b"/a%zz", b"/a%zz", ["http.uri_invalid_encoding"]),
     (b"/a%4", b"/a%4", ["http.uri_invalid_encoding"]),
-    (b"/p?a=%41&b=/../c//d", b"/p?a=%41&b=/../c//d", []),  # the query as sent
+    (b"/p?a=%41&b=/../c//d", b"/p?a=A&b=/../c//d", []),  # the query decoded, not dot-normalised
     (b"?q", b"?q", []),
     (b"index.html", b"index.html", []),
     (b"./a/b", b"a/b", []),
@@ -182,6 +206,7 @@ def test_long_whitespace_run_is_cut():
     (b"http://Example.COM:8080/p/./q?x", b"/p/q?x", []),
     (b"HTTPS://h", b"/", []),
     (b"http://h?x=1", b"/?x=1", []),
+    (b"http://h.example/ab%41?c%41", b"/abA?cA", []),
     (b"http:/x", b"http:/x", []),
 ])
 def test_uri_normalisation(raw, norm, events):
@@ -636,6 +661,12 @@ CONTRACT_SAMPLES = [
       (RESP, b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nServer: s\r\n\r\nabc")], 0),
     ([(REQ, request(b"POST /up HTTP/1.1", b"Host: h", b"Transfer-Encoding: chunked", body=b"3\r\nabc\r\n0\r\n\r\n")),
       (RESP, b"HTTP/1.0 404 Not Found\r\nLocation: /x\r\n\r\n")], 0),
+    # %-encodings in path and query (a %XX split anywhere decodes the same)
+    ([(REQ, request(b"GET /a%3Cscript%3E/%2e%2e/x%2Fy%zz//.\\%c0%af%00?q=%3c%2F+%2B%4&r=%u0041% HTTP/1.1",
+                    b"Host: h")),
+      (RESP, b"HTTP/1.1 204 No Content\r\n\r\n")], 0),
+    ([(REQ, request(b"GET http://h.example/%41b%2f?c%41%42%4 HTTP/1.1", b"Host: h")),
+      (REQ, request(b"GET /e% HTTP/1.1", b"Host: h"))], 0),
 ]
 """(conversation, flags) the contract suite runs through the HTTP decoder."""
 

@@ -503,14 +503,13 @@ cdef void _host_end(hctx *c, uint32_t ev) noexcept nogil:
 
 
 # ---------------------------------------------------------------------------------------
-# URI normalisation (http.uri): path %XX-decoded, '\' -> '/', '//' -> '/', "/./" removed,
-# "/../" removed at the root and kept elsewhere; the query as sent.
+# URI normalisation (http.uri), libhtp's defaults in Suricata 7: path %XX-decoded except
+# %2F (kept as sent), '\' and '//' kept, "/./" removed, "/../" removed at the root and
+# kept elsewhere; the query %XX-decoded (all of them, '+' kept).
 
 cdef void _path_out(hctx *c, uint8_t x) noexcept nogil:
     """A decoded path byte."""
     cdef xdpfw_http_dir *d = c.d
-    if x == 0x5c:
-        x = 0x2f
     if x == 0x2f:
         if d.dots == 1:
             d.dots = 0          # "/./" -> "/"
@@ -526,8 +525,6 @@ cdef void _path_out(hctx *c, uint8_t x) noexcept nogil:
                 _event(c, XDPFW_HTTP_EV_URI_DOT_DOT_SEGMENT)
             _sput(c, XDPFW_BUF_HTTP_URI, 0x2f)
             return
-        if d.uflags & UF_SLASH:
-            return              # "//" -> "/"
         _sput(c, XDPFW_BUF_HTTP_URI, 0x2f)
         d.uflags |= UF_SLASH
         return
@@ -564,7 +561,12 @@ cdef void _path_in(hctx *c, uint8_t x) noexcept nogil:
     elif d.pct == 2:
         d.pct = 0
         if _hex[x] >= 0:
-            _path_out(c, <uint8_t>(_hex[d.pct_hi] * 16 + _hex[x]))
+            if _hex[d.pct_hi] * 16 + _hex[x] == 0x2f:
+                _path_out(c, 0x25)      # %2F stays encoded (libhtp: path separators
+                _path_out(c, d.pct_hi)  # are not decoded by default)
+                _path_out(c, x)
+            else:
+                _path_out(c, <uint8_t>(_hex[d.pct_hi] * 16 + _hex[x]))
             return
         _pct_bad(c)
         _path_out(c, 0x25)
@@ -590,6 +592,41 @@ cdef void _path_end(hctx *c) noexcept nogil:
             d.uflags |= UF_DOTDOT_EV
             _event(c, XDPFW_HTTP_EV_URI_DOT_DOT_SEGMENT)
     d.dots = 0
+
+
+cdef void _query_in(hctx *c, uint8_t x) noexcept nogil:
+    """A raw query byte: %XX decoded (all of them), anything else as sent."""
+    cdef xdpfw_http_dir *d = c.d
+    if d.pct == 1:
+        if _hex[x] >= 0:
+            d.pct_hi = x
+            d.pct = 2
+            return
+        d.pct = 0
+        _pct_bad(c)
+        _sput(c, XDPFW_BUF_HTTP_URI, 0x25)
+    elif d.pct == 2:
+        d.pct = 0
+        if _hex[x] >= 0:
+            _sput(c, XDPFW_BUF_HTTP_URI, <uint8_t>(_hex[d.pct_hi] * 16 + _hex[x]))
+            return
+        _pct_bad(c)
+        _sput(c, XDPFW_BUF_HTTP_URI, 0x25)
+        _sput(c, XDPFW_BUF_HTTP_URI, d.pct_hi)
+    if x == 0x25:
+        d.pct = 1
+        return
+    _sput(c, XDPFW_BUF_HTTP_URI, x)
+
+
+cdef void _query_end(hctx *c) noexcept nogil:
+    cdef xdpfw_http_dir *d = c.d
+    if d.pct:
+        _pct_bad(c)
+        _sput(c, XDPFW_BUF_HTTP_URI, 0x25)
+        if d.pct == 2:
+            _sput(c, XDPFW_BUF_HTTP_URI, d.pct_hi)
+        d.pct = 0
 
 
 cdef void _scheme_replay(hctx *c) noexcept nogil:
@@ -728,7 +765,7 @@ cdef void _uri_byte(hctx *c, uint8_t x) noexcept nogil:
         _path_byte(c, x)
     elif m == U_QUERY:
         _route(c, base)
-        _sput(c, XDPFW_BUF_HTTP_URI, x)
+        _query_in(c, x)
     elif m == U_CONN_HOST and not (x == 0x3a and not (d.hflags & H_BRACKET)):
         _route(c, base | B_URI | B_HOST_RAW)
         _host_push(c, x)
@@ -750,6 +787,8 @@ cdef void _uri_end(hctx *c) noexcept nogil:
         _sput(c, XDPFW_BUF_HTTP_URI, 0x2f)
     elif m == U_PATH:
         _path_end(c)
+    elif m == U_QUERY:
+        _query_end(c)
     elif m == U_CONN_HOST or m == U_CONN_PORT:
         _auth_end(c)
     _close(c, XDPFW_BUF_HTTP_URI)
