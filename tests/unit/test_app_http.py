@@ -468,6 +468,61 @@ def test_pending_request_fifo_overflow():
 
 
 # ---------------------------------------------------------------------------------------
+# Spaces inside the URI: it runs to the whitespace before a token starting "HTTP/"
+
+@pytest.mark.parametrize("line,raw,uri,proto,events", [
+    (b"GET /uri with space afterspace HTTP/1.1", b"/uri with space afterspace", None, b"HTTP/1.1", []),
+    (b"GET /a\tb  c HTTP/1.1", b"/a\tb  c", None, b"HTTP/1.1", []),          # HT inside: no event
+    (b"GET /a b\tHTTP/1.1", b"/a b", None, b"HTTP/1.1", ["http.uri_delim_non_compliant"]),
+    (b"GET /a HTTP HTTP/1.1", b"/a HTTP", None, b"HTTP/1.1", []),           # a prefix of "HTTP/"
+    (b"GET /a HTTPX HTTP/1.1", b"/a HTTPX", None, b"HTTP/1.1", []),
+    (b"GET /a HTT", b"/a HTT", None, None, ["http.request_line_missing_protocol"]),
+    (b"GET /a%20b c%41?d e%42 HTTP/1.0", b"/a%20b c%41?d e%42", b"/a b cA?d eB", b"HTTP/1.0", []),
+    (b"GET /a ", b"/a", None, None, ["http.request_line_missing_protocol"]),  # trailing whitespace
+    (b"GET /a b", b"/a b", None, None, ["http.request_line_missing_protocol"]),
+    (b"GET http://h.example/p q?r s HTTP/1.1", b"http://h.example/p q?r s", b"/p q?r s", b"HTTP/1.1", []),
+    (b"GET /a" + b" " * 64 + b"b HTTP/1.1", b"/a" + b" " * 64 + b"b", None, b"HTTP/1.1", []),
+    (b"GET / HTXP/1.1", b"/ HTXP/1.1", None, None, ["http.request_line_missing_protocol"]),
+])
+def test_uri_with_spaces(line, raw, uri, proto, events):
+    """libhtp-rs (Suricata 8; suricata-verify http-uri-spaces) takes the URI to the last
+    whitespace before the protocol; xdpfw to the last one before a token starting "HTTP/"
+    (streaming: the whitespace and such a prefix are held, not the whole line)."""
+    b, ev = check([(REQ, request(line, b"Host: h"))])
+    assert b[REQ]["http.uri.raw"] == [raw]
+    assert b[REQ]["http.uri"] == [uri or raw]
+    assert b[REQ].get("http.protocol") == ([proto] if proto else None)
+    assert b[REQ]["http.request_line"][0] == line   # HTTP/0.9: "Host: h" is read as a request
+    assert ev[REQ][:len(events)] == events
+
+
+def test_uri_whitespace_run_over_the_cap_ends_it():
+    """A run of more than XDPFW_HTTP_WS_MAX whitespace bytes is the delimiter: what follows
+    is the protocol, and one that is not HTTP/ gives the direction up."""
+    b, ev = check([(REQ, request(b"GET /a" + b" " * 65 + b"HTTP/1.1", b"Host: h"))])
+    assert b[REQ]["http.uri"] == [b"/a"] and b[REQ]["http.protocol"] == [b"HTTP/1.1"]
+    b, ev = check([(REQ, request(b"GET /a" + b" " * 65 + b"b HTTP/1.1", b"Host: h"))])
+    assert b[REQ]["http.uri"] == [b"/a"] and ev[REQ] == ["http.request_line_invalid"]
+
+
+def test_uri_with_spaces_incomplete():
+    b, ev = check([(REQ, b"GET /a b HTTP/")])
+    assert b[REQ]["http.uri"] == [b"/a b"] and b[REQ]["http.protocol"] == [b"HTTP/"]
+    b, ev = check([(REQ, b"GET /a b HTT")])
+    assert b[REQ]["http.uri"] == [b"/a b HTT"] and "http.protocol" not in b[REQ]
+    assert ev[REQ] == ["http.request_line_incomplete"]
+    b, ev = check([(REQ, b"GET /a b\t ")])
+    assert b[REQ]["http.uri"] == [b"/a b"]
+    assert sorted(ev[REQ]) == ["http.request_line_incomplete", "http.uri_delim_non_compliant"]
+
+
+def test_uri_with_spaces_whole_is_one_raw_piece():
+    _, _, pieces = run([(REQ, request(b"GET /a b c HTTP/1.1", b"Host: h"))])
+    count = collections.Counter(buf for buf, _, _ in pieces[REQ])
+    assert count["http.uri.raw"] == 1 and count["http.protocol"] == 1
+
+
+# ---------------------------------------------------------------------------------------
 # Input the decoder cannot follow: an event, then nothing
 
 @pytest.mark.parametrize("conv,direction,event", [
@@ -667,6 +722,9 @@ CONTRACT_SAMPLES = [
       (RESP, b"HTTP/1.1 204 No Content\r\n\r\n")], 0),
     ([(REQ, request(b"GET http://h.example/%41b%2f?c%41%42%4 HTTP/1.1", b"Host: h")),
       (REQ, request(b"GET /e% HTTP/1.1", b"Host: h"))], 0),
+    # spaces inside the URI (the held whitespace and "HTTP/" prefix split anywhere)
+    ([(REQ, request(b"GET /a b%41 \tHTTP c?d HTTP/1.1", b"Host: h")),
+      (REQ, request(b"GET /x  HTTP/1.0")), (REQ, b"GET /y HT\r\n\r\nGET /z HT")], 0),
 ]
 """(conversation, flags) the contract suite runs through the HTTP decoder."""
 

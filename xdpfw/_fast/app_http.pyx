@@ -38,6 +38,7 @@ cdef extern from *:
     static const unsigned char xdpfw_http_colsp[2] = {':', ' '};
     static const unsigned char xdpfw_http_comsp[2] = {',', ' '};
     static const unsigned char xdpfw_http_empty[1] = {0};
+    static const unsigned char xdpfw_http_sptab[2] = {' ', '\t'};
     static const char *const xdpfw_http_hdr_names[14] = {
         "host", "user-agent", "cookie", "set-cookie", "content-type", "content-length",
         "referer", "accept", "accept-encoding", "accept-language", "connection",
@@ -62,6 +63,7 @@ cdef extern from *:
     const uint8_t xdpfw_http_colsp[2]
     const uint8_t xdpfw_http_comsp[2]
     const uint8_t xdpfw_http_empty[1]
+    const uint8_t xdpfw_http_sptab[2]
     const char *const xdpfw_http_hdr_names[14]
     const char *const xdpfw_http_probe_methods[23]
     const char xdpfw_http_s_proto[]
@@ -77,6 +79,8 @@ cdef enum:
     PH_METHOD
     PH_RL_SP1         # whitespace after the method
     PH_URI
+    PH_URI_WS         # whitespace after URI bytes: inside the URI or its end (held)
+    PH_URI_TOK        # then a prefix of "HTTP/" (held): the protocol or more URI
     PH_RL_SP2
     PH_PROTO
     PH_RL_TAIL        # after the protocol, up to the end of the line
@@ -270,6 +274,9 @@ cdef struct hctx:
     uint32_t active       # buffers with a raw run in progress
     bint virt             # handling a CR held from the previous run (not in p)
     uint32_t virt_skip    # buffers that already got that CR
+    const uint8_t *vbyte  # the byte a virtual (held) byte reports: that CR, or held URI bytes
+    int32_t tok_start     # first byte in p of a held "HTTP/" prefix, -1 none
+    int32_t uri_stop      # end in p of http.uri.raw's run held at a whitespace, -1 none
     int32_t ws_start      # first byte in p of the whitespace run held, -1 none
     int32_t name_start    # first byte in p of a held header name, -1 none
     uint32_t name_carried # bytes of the held name reported before this call
@@ -326,7 +333,7 @@ cdef inline void _route(hctx *c, uint32_t S) noexcept nogil:
     before it, runs of S start at it unless already going."""
     cdef uint32_t m, j
     if c.virt:
-        _putm(c, S & ~c.virt_skip, &xdpfw_http_crlf[0], 1)
+        _putm(c, S & ~c.virt_skip, c.vbyte, 1)
         return
     if S == c.active:
         return
@@ -775,6 +782,13 @@ cdef void _uri_byte(hctx *c, uint8_t x) noexcept nogil:
         _host_push(c, x)
 
 
+cdef inline void _uri_stop_flush(hctx *c, uint32_t fl) noexcept nogil:
+    cdef uint32_t st = c.start[XDPFW_BUF_HTTP_URI_RAW]
+    if c.uri_stop >= 0:
+        _emit(c, XDPFW_BUF_HTTP_URI_RAW, c.p + st, <uint32_t>c.uri_stop - st, fl)
+        c.uri_stop = -1
+
+
 cdef void _uri_end(hctx *c) noexcept nogil:
     cdef xdpfw_http_dir *d = c.d
     cdef uint8_t m = d.umode
@@ -792,7 +806,70 @@ cdef void _uri_end(hctx *c) noexcept nogil:
     elif m == U_CONN_HOST or m == U_CONN_PORT:
         _auth_end(c)
     _close(c, XDPFW_BUF_HTTP_URI)
-    _close(c, XDPFW_BUF_HTTP_URI_RAW)
+    if c.uri_stop >= 0:         # the run held at the whitespace that ended the URI
+        _uri_stop_flush(c, XDPFW_APP_END)
+        d.open &= ~B_URI_RAW
+    else:
+        _close(c, XDPFW_BUF_HTTP_URI_RAW)
+
+
+# Spaces inside the URI (libhtp-rs, Suricata 8: the URI runs to the last whitespace before
+# the protocol). A whitespace run after URI bytes is held (d.ws_bits/ws_len, at most
+# XDPFW_HTTP_WS_MAX bytes), then a prefix of "HTTP/" (d.proto_pos): "HTTP/" complete, the
+# run ended the URI and the protocol has begun; anything else, the held bytes were URI
+# bytes and are reported to it (from constants: they may be in an earlier segment).
+# http.request_line and http.start get every byte as it comes.
+
+cdef void _uri_hold_ws(hctx *c, uint8_t x) noexcept nogil:
+    cdef xdpfw_http_dir *d = c.d
+    d.ws_len = 1
+    d.ws_bits = 1 if x == HT else 0
+    d.proto_pos = 0
+    d.phase = PH_URI_WS
+    if c.active & B_URI_RAW:    # the run stops here unless the URI goes on (held)
+        c.active &= ~B_URI_RAW
+        c.uri_stop = <int32_t>c.i
+    _route(c, B_REQ_LINE | B_START)
+
+
+cdef void _uri_commit(hctx *c) noexcept nogil:
+    """The held whitespace run ends the URI."""
+    cdef xdpfw_http_dir *d = c.d
+    if d.ws_bits & 1:
+        _event(c, XDPFW_HTTP_EV_URI_DELIM_NON_COMPLIANT)
+    d.ws_len = 0
+    d.ws_bits = 0
+    _uri_end(c)
+
+
+cdef void _uri_replay(hctx *c) noexcept nogil:
+    """The held whitespace run and "HTTP/" prefix are URI bytes: report them to the URI
+    buffers (not to http.request_line and http.start, which have them)."""
+    cdef xdpfw_http_dir *d = c.d
+    cdef uint32_t j, n = d.ws_len, k = d.proto_pos
+    cdef uint64_t bits = d.ws_bits
+    cdef bint virt = c.virt
+    cdef uint32_t skip = c.virt_skip
+    cdef const uint8_t *vb = c.vbyte
+    d.ws_len = 0
+    d.ws_bits = 0
+    d.proto_pos = 0
+    c.tok_start = -1
+    c.virt = 1
+    c.virt_skip = B_REQ_LINE | B_START
+    if c.uri_stop >= 0:         # the held bytes are in p: the raw run goes on
+        c.uri_stop = -1
+        c.active |= B_URI_RAW
+        c.virt_skip |= B_URI_RAW
+    for j in range(n):
+        c.vbyte = &xdpfw_http_sptab[(bits >> j) & 1]
+        _uri_byte(c, c.vbyte[0])
+    for j in range(k):
+        c.vbyte = <const uint8_t *>&xdpfw_http_s_proto[j]
+        _uri_byte(c, c.vbyte[0])
+    c.virt = virt
+    c.virt_skip = skip
+    c.vbyte = vb
 
 
 # ---------------------------------------------------------------------------------------
@@ -1440,13 +1517,53 @@ cdef void _data_byte(hctx *c, uint8_t x) noexcept nogil:
         _hdr_start_byte(c, x)
     elif ph == PH_URI:
         if ws:
-            if x == HT:
-                _event(c, XDPFW_HTTP_EV_URI_DELIM_NON_COMPLIANT)
-            _uri_end(c)
-            _route(c, B_REQ_LINE | B_START)
-            d.phase = PH_RL_SP2
+            _uri_hold_ws(c, x)
         else:
             _uri_byte(c, x)
+    elif ph == PH_URI_WS:
+        if ws:
+            if d.ws_len == XDPFW_HTTP_WS_MAX:
+                _uri_commit(c)          # a longer run is the delimiter
+                d.phase = PH_RL_SP2
+            else:
+                if x == HT:
+                    d.ws_bits |= <uint64_t>1 << d.ws_len
+                d.ws_len += 1
+            _route(c, B_REQ_LINE | B_START)
+        elif x == <uint8_t>xdpfw_http_s_proto[0]:
+            d.proto_pos = 1
+            c.tok_start = <int32_t>c.i if not c.virt else -1
+            d.phase = PH_URI_TOK
+            _route(c, B_REQ_LINE | B_START)
+        else:
+            _uri_replay(c)
+            d.phase = PH_URI
+            _uri_byte(c, x)
+    elif ph == PH_URI_TOK:
+        if not ws and x == <uint8_t>xdpfw_http_s_proto[d.proto_pos]:
+            if d.proto_pos < 4:
+                d.proto_pos += 1
+                _route(c, B_REQ_LINE | B_START)
+            else:
+                _uri_commit(c)
+                _open(c, XDPFW_BUF_HTTP_PROTOCOL)
+                d.version = 0
+                d.proto_pos = 5         # _proto_step's state after "HTTP/"
+                d.phase = PH_PROTO
+                if c.tok_start >= 0:    # "HTTP" is in p: one raw run
+                    c.start[XDPFW_BUF_HTTP_PROTOCOL] = <uint32_t>c.tok_start
+                    c.active |= B_PROTOCOL
+                else:
+                    _put(c, XDPFW_BUF_HTTP_PROTOCOL, <const uint8_t *>xdpfw_http_s_proto, 4)
+                c.tok_start = -1
+                _route(c, B_PROTOCOL | B_REQ_LINE | B_START)
+        else:
+            _uri_replay(c)
+            if ws:
+                _uri_hold_ws(c, x)
+            else:
+                d.phase = PH_URI
+                _uri_byte(c, x)
     elif ph == PH_IDLE:
         _idle_byte(c, x)
     elif ph == PH_METHOD:
@@ -1588,6 +1705,13 @@ cdef void _eol(hctx *c, uint32_t tl) noexcept nogil:
     elif ph == PH_URI:
         _uri_end(c)
         _rl_done(c, 1)
+    elif ph == PH_URI_WS:
+        _uri_commit(c)
+        _rl_done(c, 1)
+    elif ph == PH_URI_TOK:
+        _uri_replay(c)
+        _uri_end(c)
+        _rl_done(c, 1)
     elif ph == PH_RL_SP2:
         _rl_done(c, 1)
     elif ph == PH_PROTO:
@@ -1700,6 +1824,9 @@ cdef void _ctx_init(hctx *c, xdpfw_http_state *s, int direction, const uint8_t *
     c.active = 0
     c.virt = 0
     c.virt_skip = 0
+    c.vbyte = &xdpfw_http_crlf[0]
+    c.tok_start = -1
+    c.uri_stop = -1
     c.ws_start = -1
     c.name_start = -1
     c.name_carried = 0
@@ -1740,6 +1867,7 @@ cdef void _ctx_finish(hctx *c) noexcept nogil:
         j = xdpfw_http_ctz(m)
         m &= m - 1
         _flush_run(c, j, c.i)
+    _uri_stop_flush(c, 0)
     _sflush(c)
 
 
@@ -1815,6 +1943,11 @@ cdef void http_end(xdpfw_http_state *s, int direction, const xdpfw_app_sink *sin
     if PH_METHOD <= ph <= PH_RL_TAIL:
         _event(&c, XDPFW_HTTP_EV_REQUEST_LINE_INCOMPLETE)
     if ph == PH_URI:
+        _uri_end(&c)
+    elif ph == PH_URI_WS:
+        _uri_commit(&c)
+    elif ph == PH_URI_TOK:
+        _uri_replay(&c)
         _uri_end(&c)
     elif ph == PH_HDR_NAME and (d.lflags & L_DEFER):
         _undefer(&c)

@@ -359,9 +359,18 @@ class _Dir:
                 return False
             self.give_up("http.request_line_invalid", ("http.request_line", content),
                          ("http.start", content))
+        # The URI runs to the last whitespace run before a token starting "HTTP/" (a run
+        # over WS_MAX bytes ends it anyway), as libhtp-rs (Suricata 8) reads it.
         u = k
-        while u < len(content) and content[u] not in WS:
-            u += 1
+        while True:
+            while u < len(content) and content[u] not in WS:
+                u += 1
+            v = u
+            while v < len(content) and content[v] in WS:
+                v += 1
+            if v == len(content) or v - u > WS_MAX or content[v:v + 5] == b"HTTP/":
+                break
+            u = v
         raw_uri = content[k:u]
         if u < len(content) and content[u] == 0x09:
             self.event("http.uri_delim_non_compliant")
