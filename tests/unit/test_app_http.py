@@ -489,11 +489,26 @@ def test_uri_with_spaces(line, raw, uri, proto, events):
     whitespace before the protocol; xdpfw to the last one before a token starting "HTTP/"
     (streaming: the whitespace and such a prefix are held, not the whole line)."""
     b, ev = check([(REQ, request(line, b"Host: h"))])
-    assert b[REQ]["http.uri.raw"] == [raw]
-    assert b[REQ]["http.uri"] == [uri or raw]
+    assert b[REQ]["http.uri.raw"][0] == raw      # HTTP/0.9: then "Host: h" is a request
+    assert b[REQ]["http.uri"][0] == (uri or raw)
     assert b[REQ].get("http.protocol") == ([proto] if proto else None)
-    assert b[REQ]["http.request_line"][0] == line   # HTTP/0.9: "Host: h" is read as a request
+    assert b[REQ]["http.request_line"][0] == line
     assert ev[REQ][:len(events)] == events
+
+
+@pytest.mark.parametrize("line,method,uri", [
+    (b"TRACE/ HTTP/1.1", b"TRACE/", b"HTTP/1.1"),        # zeek http_methods.pcap
+    (b"DELETE/ HTTP/1.1", b"DELETE/", b"HTTP/1.1"),
+    (b"TRACE/HTTP/1.1", b"TRACE/HTTP/1.1", None),         # no whitespace: the method only
+])
+def test_method_runs_to_the_whitespace(line, method, uri):
+    """libhtp's method is what precedes the first whitespace: a visible non-token byte in
+    it is reported (request_line_invalid) and kept in http.method."""
+    b, ev = check([(REQ, request(line, b"Host: h"))])
+    assert b[REQ]["http.method"][0] == method
+    assert ev[REQ][0] == "http.request_line_invalid"
+    if uri:
+        assert b[REQ]["http.uri"][0] == uri
 
 
 def test_uri_whitespace_run_over_the_cap_ends_it():
@@ -527,7 +542,8 @@ def test_uri_with_spaces_whole_is_one_raw_piece():
 
 @pytest.mark.parametrize("conv,direction,event", [
     ([(REQ, b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03")], REQ, "http.request_line_invalid"),
-    ([(REQ, request(b"GET / HTXP/1.1", b"Host: h"))], REQ, "http.request_line_invalid"),
+    ([(REQ, request(b"GET /" + b" " * 65 + b"HTXP/1.1", b"Host: h"))], REQ, "http.request_line_invalid"),
+    ([(REQ, request(b"GE\x01T / HTTP/1.1", b"Host: h"))], REQ, "http.request_line_invalid"),
     ([(REQ, request(b"GET", b"Host: h"))], REQ, "http.request_line_invalid"),
     ([(REQ, request(b"POST / HTTP/1.1", b"Host: h", b"Transfer-Encoding: gzip", body=b"xx"))], REQ,
      "http.invalid_transfer_encoding_value_in_request"),

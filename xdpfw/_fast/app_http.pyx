@@ -1031,7 +1031,10 @@ cdef void _idle_byte(hctx *c, uint8_t x) noexcept nogil:
 cdef void _method_byte(hctx *c, uint8_t x) noexcept nogil:
     cdef xdpfw_http_dir *d = c.d
     cdef uint8_t pos = d.name_pos, m = d.kind
-    if _tok[x]:
+    if _tok[x] or 0x21 <= x <= 0x7e:
+        if not _tok[x] and not (d.lflags & L_MISC):
+            d.lflags |= L_MISC          # "TRACE/": libhtp's method runs to the whitespace
+            _event(c, XDPFW_HTTP_EV_REQUEST_LINE_INVALID)
         if not (pos < 4 and x == <uint8_t>xdpfw_http_s_head[pos]):
             m &= ~1
         if not (pos < 7 and x == <uint8_t>xdpfw_http_s_connect[pos]):

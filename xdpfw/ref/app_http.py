@@ -328,10 +328,14 @@ class _Dir:
             self.line_events(content, 1, lead)
             self.give_up("http.request_line_invalid")
         # method
+        # the method: visible ASCII up to the whitespace (libhtp's), a non-token byte
+        # in it reported
         j = 0
-        while j < len(content) and content[j] in TCHAR:
+        while j < len(content) and 0x21 <= content[j] <= 0x7E:
             j += 1
         method = content[:j]
+        if any(ch not in TCHAR for ch in method):
+            self.event("http.request_line_invalid")
         if j == len(content):
             self.line_events(content, None if term else j, lead)
             if not term:
