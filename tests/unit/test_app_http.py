@@ -311,6 +311,20 @@ def test_http09():
     assert ev[REQ] == ["http.request_line_missing_protocol"]
 
 
+def test_http09_response_with_a_status_line():
+    """libhtp reads a status line in the answer to an HTTP/0.9 request when there is one
+    (zeek http_methods.pcap: `GET /HTTP/1.1` answered `HTTP/1.0 403 Forbidden`)."""
+    b, ev = check([(REQ, b"GET /HTTP/1.1\nHost: www.google.com\n\n"),
+                   (RESP, b"HTTP/1.0 403 Forbidden\r\nContent-Length: 3\r\n\r\nabc")])
+    assert b[REQ]["http.uri"][0] == b"/HTTP/1.1"
+    assert b[RESP]["http.stat_code"] == [b"403"]
+    assert b[RESP]["http.protocol"] == [b"HTTP/1.0"]
+    assert b[RESP]["http.response_body"] == [b"abc"]
+    for body in (b"HTTX/1.0 200", b"HTT", b"H", b"\r\nHTTP/1.0 200 OK\r\n\r\n"):
+        b, ev = check([(REQ, b"GET /old\r\n"), (RESP, body)])
+        assert b[RESP] == {"http.response_body": [body], "file.data": [body]}
+
+
 def test_connect_tunnel_is_not_decoded():
     conv = [(REQ, request(b"CONNECT example.com:443 HTTP/1.1", b"Host: example.com:443")),
             (RESP, request(b"HTTP/1.1 200 Connection established")),
@@ -741,6 +755,8 @@ CONTRACT_SAMPLES = [
     # spaces inside the URI (the held whitespace and "HTTP/" prefix split anywhere)
     ([(REQ, request(b"GET /a b%41 \tHTTP c?d HTTP/1.1", b"Host: h")),
       (REQ, request(b"GET /x  HTTP/1.0")), (REQ, b"GET /y HT\r\n\r\nGET /z HT")], 0),
+    # HTTP/0.9 requests answered by a status line and by a body that starts like one
+    ([(REQ, b"GET /a\r\nGET /b\r\n"), (RESP, b"HTTP/1.0 403 Forbidden\r\nContent-Length: 1\r\n\r\nxHTTP")], 0),
 ]
 """(conversation, flags) the contract suite runs through the HTTP decoder."""
 

@@ -98,6 +98,7 @@ cdef enum:
     PH_CHUNK_EXT
     PH_CHUNK_END      # the CRLF after chunk data
     PH_TRAILER
+    PH_09_PROBE       # response to HTTP/0.9: a prefix of "HTTP/" held (a status line or body)
     PH_BODY_CL        # bulk phases
     PH_BODY_CLOSE
     PH_CHUNK_DATA
@@ -1028,6 +1029,36 @@ cdef void _idle_byte(hctx *c, uint8_t x) noexcept nogil:
         _route(c, B_PROTOCOL | B_RESP_LINE | B_START)
 
 
+cdef void _09_body(hctx *c) noexcept nogil:
+    """The response to an HTTP/0.9 request does not start "HTTP/": all body, the held
+    prefix of "HTTP/" included."""
+    cdef xdpfw_http_dir *d = c.d
+    cdef uint32_t S = _body_bufs(c), j, m = S & ~d.open
+    d.kind = _fifo_pop(c)
+    d.phase = PH_BODY_CLOSE
+    if d.proto_pos:
+        while m:
+            j = xdpfw_http_ctz(m)
+            m &= m - 1
+            _open(c, j)
+        _putm(c, S, <const uint8_t *>xdpfw_http_s_proto, d.proto_pos)
+        d.proto_pos = 0
+
+
+cdef void _09_status(hctx *c) noexcept nogil:
+    """It starts "HTTP/" (libhtp reads a status line there too): the held "HTTP" goes
+    through the status line as virtual bytes, the request is popped at its end."""
+    cdef uint32_t j
+    c.d.phase = PH_IDLE
+    c.virt = 1
+    c.virt_skip = 0
+    for j in range(4):
+        c.vbyte = <const uint8_t *>&xdpfw_http_s_proto[j]
+        _data_byte(c, c.vbyte[0])
+    c.virt = 0
+    c.vbyte = &xdpfw_http_crlf[0]
+
+
 cdef void _method_byte(hctx *c, uint8_t x) noexcept nogil:
     cdef xdpfw_http_dir *d = c.d
     cdef uint8_t pos = d.name_pos, m = d.kind
@@ -1783,9 +1814,20 @@ cdef void _run(hctx *c) noexcept nogil:
                     d.phase = PH_TUNNEL
                     break
             elif s.fifo_n and ((s.fifo >> (2 * s.fifo_head)) & 3) == XDPFW_HTTP_KIND_09:
-                d.kind = _fifo_pop(c)      # an HTTP/0.9 response: all body
-                d.phase = PH_BODY_CLOSE
+                d.phase = PH_09_PROBE      # a status line, or all body
+                d.proto_pos = 0
                 continue
+        elif ph == PH_09_PROBE:
+            x = p[c.i]
+            if x != <uint8_t>xdpfw_http_s_proto[d.proto_pos]:
+                _09_body(c)
+            elif d.proto_pos < 4:
+                d.proto_pos += 1
+                _route(c, 0)
+                c.i += 1
+            else:
+                _09_status(c)              # the '/' is read next, as a status line's
+            continue
         x = p[c.i]
         if x == LF:
             _eol(c, 1)
@@ -1947,6 +1989,8 @@ cdef void http_end(xdpfw_http_state *s, int direction, const xdpfw_app_sink *sin
         _event(&c, XDPFW_HTTP_EV_REQUEST_LINE_INCOMPLETE)
     if ph == PH_URI:
         _uri_end(&c)
+    elif ph == PH_09_PROBE:
+        _09_body(&c)
     elif ph == PH_URI_WS:
         _uri_commit(&c)
     elif ph == PH_URI_TOK:

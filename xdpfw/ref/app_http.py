@@ -776,7 +776,8 @@ class _Dir:
     # -- responses -------------------------------------------------------------------
     def response(self) -> bool:
         d = self.data
-        if self.popped < self.available(self.pos) and self.pushes[self.popped][1] == KIND_09:
+        if self.popped < self.available(self.pos) and self.pushes[self.popped][1] == KIND_09 and \
+                not d.startswith(b"HTTP/", self.pos):     # else a status line, as libhtp reads it
             self.popped += 1
             return self.to_close(("http.response_body", "file.data"))
         line_start = self.skip_empty(allow_ws=False)
