@@ -623,6 +623,7 @@ def test_end_closes_open_instances():
     (b"GET / HTTP/1.1\r\n", REQ, 1), (b"PROPFIND /d", REQ, 1), (b"MKCALENDAR ", REQ, 1),
     (b"PATCH /", REQ, 1), (b"GE", REQ, 2), (b"", REQ, 2), (b"GET", REQ, 2), (b"OPTIONS", REQ, 2),
     (b"GETX /", REQ, 0), (b"get / HTTP/1.1", REQ, 0), (b"\x16\x03\x01", REQ, 0), (b"SSH-2.0", REQ, 0),
+    (b"TRACE/ HTTP/1.1", REQ, 1), (b"DELETE/HTTP/1.1", REQ, 1), (b"GET\t/", REQ, 0),  # method then "/"
     (b"HTTP/1.1 200 OK", RESP, 1), (b"HTT", RESP, 2), (b"HTTPS", RESP, 0), (b"GET / ", RESP, 0),
 ])
 def test_probe(data, direction, result):

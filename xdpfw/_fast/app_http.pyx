@@ -1940,7 +1940,9 @@ cdef int http_probe(const uint8_t *p, uint32_t n, int direction, uint32_t flags)
     for i in range(23):
         m = xdpfw_http_probe_methods[i]
         j = 0
-        while m[j] and j < n and p[j] == <uint8_t>m[j]:
+        # the space after the method, or '/' ("TRACE/ HTTP/1.1": libhtp's method runs
+        # to the whitespace, and Suricata detects such a flow by its response)
+        while m[j] and j < n and (p[j] == <uint8_t>m[j] or (m[j + 1] == 0 and p[j] == 0x2f)):
             j += 1
         if not m[j]:
             return XDPFW_PROBE_YES
