@@ -555,9 +555,19 @@ cdef inline void _pct_bad(hctx *c) noexcept nogil:
         _event(c, XDPFW_HTTP_EV_URI_INVALID_ENCODING)
 
 
-cdef void _path_in(hctx *c, uint8_t x) noexcept nogil:
-    """A raw path byte: %XX decoding, then _path_out."""
+cdef inline void _dec_out(hctx *c, uint8_t x, bint query) noexcept nogil:
+    if query:
+        _sput(c, XDPFW_BUF_HTTP_URI, x)
+    else:
+        _path_out(c, x)
+
+
+cdef void _pct_in(hctx *c, uint8_t x, bint query) noexcept nogil:
+    """A raw path (query=0) or query byte: %XX decoding, then _path_out (path) or as it
+    is (query). In the path %2F stays encoded (libhtp decodes no path separator by
+    default); in the query every %XX is decoded."""
     cdef xdpfw_http_dir *d = c.d
+    cdef int v
     if d.pct == 1:
         if _hex[x] >= 0:
             d.pct_hi = x
@@ -565,34 +575,45 @@ cdef void _path_in(hctx *c, uint8_t x) noexcept nogil:
             return
         d.pct = 0
         _pct_bad(c)
-        _path_out(c, 0x25)
+        _dec_out(c, 0x25, query)
     elif d.pct == 2:
         d.pct = 0
         if _hex[x] >= 0:
-            if _hex[d.pct_hi] * 16 + _hex[x] == 0x2f:
-                _path_out(c, 0x25)      # %2F stays encoded (libhtp: path separators
-                _path_out(c, d.pct_hi)  # are not decoded by default)
+            v = _hex[d.pct_hi] * 16 + _hex[x]
+            if v == 0x2f and not query:
+                _path_out(c, 0x25)
+                _path_out(c, d.pct_hi)
                 _path_out(c, x)
             else:
-                _path_out(c, <uint8_t>(_hex[d.pct_hi] * 16 + _hex[x]))
+                _dec_out(c, <uint8_t>v, query)
             return
         _pct_bad(c)
-        _path_out(c, 0x25)
-        _path_out(c, d.pct_hi)
+        _dec_out(c, 0x25, query)
+        _dec_out(c, d.pct_hi, query)
     if x == 0x25:
         d.pct = 1
         return
-    _path_out(c, x)
+    _dec_out(c, x, query)
+
+
+cdef void _pct_flush(hctx *c, bint query) noexcept nogil:
+    """End of the path or query: a pending '%' (and digit) is literal."""
+    cdef xdpfw_http_dir *d = c.d
+    if d.pct:
+        _pct_bad(c)
+        _dec_out(c, 0x25, query)
+        if d.pct == 2:
+            _dec_out(c, d.pct_hi, query)
+        d.pct = 0
+
+
+cdef inline void _path_in(hctx *c, uint8_t x) noexcept nogil:
+    _pct_in(c, x, 0)
 
 
 cdef void _path_end(hctx *c) noexcept nogil:
     cdef xdpfw_http_dir *d = c.d
-    if d.pct:
-        _pct_bad(c)
-        _path_out(c, 0x25)
-        if d.pct == 2:
-            _path_out(c, d.pct_hi)
-        d.pct = 0
+    _pct_flush(c, 0)
     if d.dots == 2 and d.segs:
         _sput(c, XDPFW_BUF_HTTP_URI, 0x2e)
         _sput(c, XDPFW_BUF_HTTP_URI, 0x2e)
@@ -600,41 +621,6 @@ cdef void _path_end(hctx *c) noexcept nogil:
             d.uflags |= UF_DOTDOT_EV
             _event(c, XDPFW_HTTP_EV_URI_DOT_DOT_SEGMENT)
     d.dots = 0
-
-
-cdef void _query_in(hctx *c, uint8_t x) noexcept nogil:
-    """A raw query byte: %XX decoded (all of them), anything else as sent."""
-    cdef xdpfw_http_dir *d = c.d
-    if d.pct == 1:
-        if _hex[x] >= 0:
-            d.pct_hi = x
-            d.pct = 2
-            return
-        d.pct = 0
-        _pct_bad(c)
-        _sput(c, XDPFW_BUF_HTTP_URI, 0x25)
-    elif d.pct == 2:
-        d.pct = 0
-        if _hex[x] >= 0:
-            _sput(c, XDPFW_BUF_HTTP_URI, <uint8_t>(_hex[d.pct_hi] * 16 + _hex[x]))
-            return
-        _pct_bad(c)
-        _sput(c, XDPFW_BUF_HTTP_URI, 0x25)
-        _sput(c, XDPFW_BUF_HTTP_URI, d.pct_hi)
-    if x == 0x25:
-        d.pct = 1
-        return
-    _sput(c, XDPFW_BUF_HTTP_URI, x)
-
-
-cdef void _query_end(hctx *c) noexcept nogil:
-    cdef xdpfw_http_dir *d = c.d
-    if d.pct:
-        _pct_bad(c)
-        _sput(c, XDPFW_BUF_HTTP_URI, 0x25)
-        if d.pct == 2:
-            _sput(c, XDPFW_BUF_HTTP_URI, d.pct_hi)
-        d.pct = 0
 
 
 cdef void _scheme_replay(hctx *c) noexcept nogil:
@@ -773,7 +759,7 @@ cdef void _uri_byte(hctx *c, uint8_t x) noexcept nogil:
         _path_byte(c, x)
     elif m == U_QUERY:
         _route(c, base)
-        _query_in(c, x)
+        _pct_in(c, x, 1)
     elif m == U_CONN_HOST and not (x == 0x3a and not (d.hflags & H_BRACKET)):
         _route(c, base | B_URI | B_HOST_RAW)
         _host_push(c, x)
@@ -803,7 +789,7 @@ cdef void _uri_end(hctx *c) noexcept nogil:
     elif m == U_PATH:
         _path_end(c)
     elif m == U_QUERY:
-        _query_end(c)
+        _pct_flush(c, 1)
     elif m == U_CONN_HOST or m == U_CONN_PORT:
         _auth_end(c)
     _close(c, XDPFW_BUF_HTTP_URI)
