@@ -32,9 +32,6 @@ MIXED = ("mixes packet payload", "a rule with raw payload contents and app-layer
 CANNOT_PASS_YET = {
     "bug-2158": MIXED,
     "uricontent/detect-uricontent-03": MIXED,
-    "http-uri-spaces": ("expected 1, got 0", "a request line with spaces inside the URI: the HTTP decoder "
-                                             "ends the URI at the first space (libhtp at the last one before "
-                                             "the protocol)"),
     "bug-5464-verdict-02": ("expected 2, got 4", "per-transaction verdicts: Suricata's pass on an HTTP "
                                                  "transaction exempts the flow's later packets; our rules "
                                                  "fire per packet / buffer instance"),

@@ -161,10 +161,34 @@ def test_long_whitespace_run_is_cut():
 
 @pytest.mark.parametrize("raw,norm,events", [
     (b"/a/./b", b"/a/b", []),
-    (b"/a//b///c", b"/a/b/c", []),
-    (b"/a\\b", b"/a/b", []),
+    # Expected values checked against Suricata 7.0.10 (default libhtp configuration).
+    (b"/a//b///c", b"/a//b///c", []),                    # "//" kept
+    (b"/a\\b", b"/a\\b", []),                            # '\\' kept
     (b"/%41%42c", b"/ABc", []),
-    (b"/a%2fb%20c", b"/a/b c", []),
+    (b"/a%3Cscript%3Eb", b"/a<script>b", []),
+    (b"/mc%3c%3E", b"/mc<>", []),                        # either hex case
+    (b"/a%2fb%20c", b"/a%2fb c", []),                    # %2F stays encoded in the path
+    (b"/p%2Fetc%2fpasswd", b"/p%2Fetc%2fpasswd", []),    # as sent (letter case kept)
+    (b"/p2%2f..%2fz", b"/p2%2f..%2fz", []),
+    (b"/bs%5cx", b"/bs\\x", []),
+    (b"/nul%00X", b"/nul\x00X", []),
+    (b"/ov%c0%afY", b"/ov\xc0\xafY", []),                # overlong UTF-8: bytes, no UTF-8 decoding
+    (b"/ub%c3%a9", b"/ub\xc3\xa9", []),
+    (b"/u1%u0041Z", b"/u1%u0041Z", ["http.uri_invalid_encoding"]),  # %u not decoded
+    (b"/qm%3Fa?b", b"/qm?a?b", []),                      # a decoded '?' starts no query
+    (b"/sl//%2e/x", b"/sl//x", []),
+    (b"/ca/%2e%2e/z", b"/ca/../z", ["http.uri_dot_dot_segment"]),  # Suricata: /z
+    (b"/e%", b"/e%", ["http.uri_invalid_encoding"]),
+    (b"/pl+x", b"/pl+x", []),
+    (b"/x?q=%3Cscript%3E", b"/x?q=<script>", []),        # the query is %-decoded too
+    (b"/qq?x=%2e%2e/..%2fz", b"/qq?x=../../z", []),      # all of it, %2F included, no dot removal
+    (b"/qb?a\\b//c/./d", b"/qb?a\\b//c/./d", []),
+    (b"/q?a+b&c=%2B", b"/q?a+b&c=+", []),               # '+' is not a space
+    (b"/qn?n%00m", b"/qn?n\x00m", []),
+    (b"/qz?z%zz", b"/qz?z%zz", ["http.uri_invalid_encoding"]),
+    (b"/qe?%", b"/qe?%", ["http.uri_invalid_encoding"]),
+    (b"/qe?%4", b"/qe?%4", ["http.uri_invalid_encoding"]),
+    (b"/qu?%u0041", b"/qu?%u0041", ["http.uri_invalid_encoding"]),
     (b"/%2e%2e/etc/passwd", b"/etc/passwd", []),        # ".." at the root goes
     (b"/../../x", b"/x", []),
     (b"/a/../b", b"/a/../b", ["http.uri_dot_dot_segment"]),  # kept: the segment was reported
@@ -174,7 +198,7 @@ def test_long_whitespace_run_is_cut():
     (b"/%25%34%31", b"/%41", []),                        # one decoding pass only
     (b"/a%zz", b"/a%zz", ["http.uri_invalid_encoding"]),
     (b"/a%4", b"/a%4", ["http.uri_invalid_encoding"]),
-    (b"/p?a=%41&b=/../c//d", b"/p?a=%41&b=/../c//d", []),  # the query as sent
+    (b"/p?a=%41&b=/../c//d", b"/p?a=A&b=/../c//d", []),  # the query decoded, not dot-normalised
     (b"?q", b"?q", []),
     (b"index.html", b"index.html", []),
     (b"./a/b", b"a/b", []),
@@ -182,6 +206,7 @@ def test_long_whitespace_run_is_cut():
     (b"http://Example.COM:8080/p/./q?x", b"/p/q?x", []),
     (b"HTTPS://h", b"/", []),
     (b"http://h?x=1", b"/?x=1", []),
+    (b"http://h.example/ab%41?c%41", b"/abA?cA", []),
     (b"http:/x", b"http:/x", []),
 ])
 def test_uri_normalisation(raw, norm, events):
@@ -284,6 +309,20 @@ def test_http09():
     assert b[RESP] == {"http.response_body": [b"<html>no status line</html>"],
                        "file.data": [b"<html>no status line</html>"]}
     assert ev[REQ] == ["http.request_line_missing_protocol"]
+
+
+def test_http09_response_with_a_status_line():
+    """libhtp reads a status line in the answer to an HTTP/0.9 request when there is one
+    (zeek http_methods.pcap: `GET /HTTP/1.1` answered `HTTP/1.0 403 Forbidden`)."""
+    b, ev = check([(REQ, b"GET /HTTP/1.1\nHost: www.google.com\n\n"),
+                   (RESP, b"HTTP/1.0 403 Forbidden\r\nContent-Length: 3\r\n\r\nabc")])
+    assert b[REQ]["http.uri"][0] == b"/HTTP/1.1"
+    assert b[RESP]["http.stat_code"] == [b"403"]
+    assert b[RESP]["http.protocol"] == [b"HTTP/1.0"]
+    assert b[RESP]["http.response_body"] == [b"abc"]
+    for body in (b"HTTX/1.0 200", b"HTT", b"H", b"\r\nHTTP/1.0 200 OK\r\n\r\n"):
+        b, ev = check([(REQ, b"GET /old\r\n"), (RESP, body)])
+        assert b[RESP] == {"http.response_body": [body], "file.data": [body]}
 
 
 def test_connect_tunnel_is_not_decoded():
@@ -443,11 +482,82 @@ def test_pending_request_fifo_overflow():
 
 
 # ---------------------------------------------------------------------------------------
+# Spaces inside the URI: it runs to the whitespace before a token starting "HTTP/"
+
+@pytest.mark.parametrize("line,raw,uri,proto,events", [
+    (b"GET /uri with space afterspace HTTP/1.1", b"/uri with space afterspace", None, b"HTTP/1.1", []),
+    (b"GET /a\tb  c HTTP/1.1", b"/a\tb  c", None, b"HTTP/1.1", []),          # HT inside: no event
+    (b"GET /a b\tHTTP/1.1", b"/a b", None, b"HTTP/1.1", ["http.uri_delim_non_compliant"]),
+    (b"GET /a HTTP HTTP/1.1", b"/a HTTP", None, b"HTTP/1.1", []),           # a prefix of "HTTP/"
+    (b"GET /a HTTPX HTTP/1.1", b"/a HTTPX", None, b"HTTP/1.1", []),
+    (b"GET /a HTT", b"/a HTT", None, None, ["http.request_line_missing_protocol"]),
+    (b"GET /a%20b c%41?d e%42 HTTP/1.0", b"/a%20b c%41?d e%42", b"/a b cA?d eB", b"HTTP/1.0", []),
+    (b"GET /a ", b"/a", None, None, ["http.request_line_missing_protocol"]),  # trailing whitespace
+    (b"GET /a b", b"/a b", None, None, ["http.request_line_missing_protocol"]),
+    (b"GET http://h.example/p q?r s HTTP/1.1", b"http://h.example/p q?r s", b"/p q?r s", b"HTTP/1.1", []),
+    (b"GET /a" + b" " * 64 + b"b HTTP/1.1", b"/a" + b" " * 64 + b"b", None, b"HTTP/1.1", []),
+    (b"GET / HTXP/1.1", b"/ HTXP/1.1", None, None, ["http.request_line_missing_protocol"]),
+])
+def test_uri_with_spaces(line, raw, uri, proto, events):
+    """libhtp-rs (Suricata 8; suricata-verify http-uri-spaces) takes the URI to the last
+    whitespace before the protocol; xdpfw to the last one before a token starting "HTTP/"
+    (streaming: the whitespace and such a prefix are held, not the whole line)."""
+    b, ev = check([(REQ, request(line, b"Host: h"))])
+    assert b[REQ]["http.uri.raw"][0] == raw      # HTTP/0.9: then "Host: h" is a request
+    assert b[REQ]["http.uri"][0] == (uri or raw)
+    assert b[REQ].get("http.protocol") == ([proto] if proto else None)
+    assert b[REQ]["http.request_line"][0] == line
+    assert ev[REQ][:len(events)] == events
+
+
+@pytest.mark.parametrize("line,method,uri", [
+    (b"TRACE/ HTTP/1.1", b"TRACE/", b"HTTP/1.1"),        # zeek http_methods.pcap
+    (b"DELETE/ HTTP/1.1", b"DELETE/", b"HTTP/1.1"),
+    (b"TRACE/HTTP/1.1", b"TRACE/HTTP/1.1", None),         # no whitespace: the method only
+])
+def test_method_runs_to_the_whitespace(line, method, uri):
+    """libhtp's method is what precedes the first whitespace: a visible non-token byte in
+    it is reported (request_line_invalid) and kept in http.method."""
+    b, ev = check([(REQ, request(line, b"Host: h"))])
+    assert b[REQ]["http.method"][0] == method
+    assert ev[REQ][0] == "http.request_line_invalid"
+    if uri:
+        assert b[REQ]["http.uri"][0] == uri
+
+
+def test_uri_whitespace_run_over_the_cap_ends_it():
+    """A run of more than XDPFW_HTTP_WS_MAX whitespace bytes is the delimiter: what follows
+    is the protocol, and one that is not HTTP/ gives the direction up."""
+    b, ev = check([(REQ, request(b"GET /a" + b" " * 65 + b"HTTP/1.1", b"Host: h"))])
+    assert b[REQ]["http.uri"] == [b"/a"] and b[REQ]["http.protocol"] == [b"HTTP/1.1"]
+    b, ev = check([(REQ, request(b"GET /a" + b" " * 65 + b"b HTTP/1.1", b"Host: h"))])
+    assert b[REQ]["http.uri"] == [b"/a"] and ev[REQ] == ["http.request_line_invalid"]
+
+
+def test_uri_with_spaces_incomplete():
+    b, ev = check([(REQ, b"GET /a b HTTP/")])
+    assert b[REQ]["http.uri"] == [b"/a b"] and b[REQ]["http.protocol"] == [b"HTTP/"]
+    b, ev = check([(REQ, b"GET /a b HTT")])
+    assert b[REQ]["http.uri"] == [b"/a b HTT"] and "http.protocol" not in b[REQ]
+    assert ev[REQ] == ["http.request_line_incomplete"]
+    b, ev = check([(REQ, b"GET /a b\t ")])
+    assert b[REQ]["http.uri"] == [b"/a b"]
+    assert sorted(ev[REQ]) == ["http.request_line_incomplete", "http.uri_delim_non_compliant"]
+
+
+def test_uri_with_spaces_whole_is_one_raw_piece():
+    _, _, pieces = run([(REQ, request(b"GET /a b c HTTP/1.1", b"Host: h"))])
+    count = collections.Counter(buf for buf, _, _ in pieces[REQ])
+    assert count["http.uri.raw"] == 1 and count["http.protocol"] == 1
+
+
+# ---------------------------------------------------------------------------------------
 # Input the decoder cannot follow: an event, then nothing
 
 @pytest.mark.parametrize("conv,direction,event", [
     ([(REQ, b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03")], REQ, "http.request_line_invalid"),
-    ([(REQ, request(b"GET / HTXP/1.1", b"Host: h"))], REQ, "http.request_line_invalid"),
+    ([(REQ, request(b"GET /" + b" " * 65 + b"HTXP/1.1", b"Host: h"))], REQ, "http.request_line_invalid"),
+    ([(REQ, request(b"GE\x01T / HTTP/1.1", b"Host: h"))], REQ, "http.request_line_invalid"),
     ([(REQ, request(b"GET", b"Host: h"))], REQ, "http.request_line_invalid"),
     ([(REQ, request(b"POST / HTTP/1.1", b"Host: h", b"Transfer-Encoding: gzip", body=b"xx"))], REQ,
      "http.invalid_transfer_encoding_value_in_request"),
@@ -513,6 +623,7 @@ def test_end_closes_open_instances():
     (b"GET / HTTP/1.1\r\n", REQ, 1), (b"PROPFIND /d", REQ, 1), (b"MKCALENDAR ", REQ, 1),
     (b"PATCH /", REQ, 1), (b"GE", REQ, 2), (b"", REQ, 2), (b"GET", REQ, 2), (b"OPTIONS", REQ, 2),
     (b"GETX /", REQ, 0), (b"get / HTTP/1.1", REQ, 0), (b"\x16\x03\x01", REQ, 0), (b"SSH-2.0", REQ, 0),
+    (b"TRACE/ HTTP/1.1", REQ, 1), (b"DELETE/HTTP/1.1", REQ, 1), (b"GET\t/", REQ, 0),  # method then "/"
     (b"HTTP/1.1 200 OK", RESP, 1), (b"HTT", RESP, 2), (b"HTTPS", RESP, 0), (b"GET / ", RESP, 0),
 ])
 def test_probe(data, direction, result):
@@ -636,6 +747,17 @@ CONTRACT_SAMPLES = [
       (RESP, b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nServer: s\r\n\r\nabc")], 0),
     ([(REQ, request(b"POST /up HTTP/1.1", b"Host: h", b"Transfer-Encoding: chunked", body=b"3\r\nabc\r\n0\r\n\r\n")),
       (RESP, b"HTTP/1.0 404 Not Found\r\nLocation: /x\r\n\r\n")], 0),
+    # %-encodings in path and query (a %XX split anywhere decodes the same)
+    ([(REQ, request(b"GET /a%3Cscript%3E/%2e%2e/x%2Fy%zz//.\\%c0%af%00?q=%3c%2F+%2B%4&r=%u0041% HTTP/1.1",
+                    b"Host: h")),
+      (RESP, b"HTTP/1.1 204 No Content\r\n\r\n")], 0),
+    ([(REQ, request(b"GET http://h.example/%41b%2f?c%41%42%4 HTTP/1.1", b"Host: h")),
+      (REQ, request(b"GET /e% HTTP/1.1", b"Host: h"))], 0),
+    # spaces inside the URI (the held whitespace and "HTTP/" prefix split anywhere)
+    ([(REQ, request(b"GET /a b%41 \tHTTP c?d HTTP/1.1", b"Host: h")),
+      (REQ, request(b"GET /x  HTTP/1.0")), (REQ, b"GET /y HT\r\n\r\nGET /z HT")], 0),
+    # HTTP/0.9 requests answered by a status line and by a body that starts like one
+    ([(REQ, b"GET /a\r\nGET /b\r\n"), (RESP, b"HTTP/1.0 403 Forbidden\r\nContent-Length: 1\r\n\r\nxHTTP")], 0),
 ]
 """(conversation, flags) the contract suite runs through the HTTP decoder."""
 

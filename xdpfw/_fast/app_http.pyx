@@ -38,6 +38,7 @@ cdef extern from *:
     static const unsigned char xdpfw_http_colsp[2] = {':', ' '};
     static const unsigned char xdpfw_http_comsp[2] = {',', ' '};
     static const unsigned char xdpfw_http_empty[1] = {0};
+    static const unsigned char xdpfw_http_sptab[2] = {' ', '\t'};
     static const char *const xdpfw_http_hdr_names[14] = {
         "host", "user-agent", "cookie", "set-cookie", "content-type", "content-length",
         "referer", "accept", "accept-encoding", "accept-language", "connection",
@@ -62,6 +63,7 @@ cdef extern from *:
     const uint8_t xdpfw_http_colsp[2]
     const uint8_t xdpfw_http_comsp[2]
     const uint8_t xdpfw_http_empty[1]
+    const uint8_t xdpfw_http_sptab[2]
     const char *const xdpfw_http_hdr_names[14]
     const char *const xdpfw_http_probe_methods[23]
     const char xdpfw_http_s_proto[]
@@ -77,6 +79,8 @@ cdef enum:
     PH_METHOD
     PH_RL_SP1         # whitespace after the method
     PH_URI
+    PH_URI_WS         # whitespace after URI bytes: inside the URI or its end (held)
+    PH_URI_TOK        # then a prefix of "HTTP/" (held): the protocol or more URI
     PH_RL_SP2
     PH_PROTO
     PH_RL_TAIL        # after the protocol, up to the end of the line
@@ -94,6 +98,7 @@ cdef enum:
     PH_CHUNK_EXT
     PH_CHUNK_END      # the CRLF after chunk data
     PH_TRAILER
+    PH_09_PROBE       # response to HTTP/0.9: a prefix of "HTTP/" held (a status line or body)
     PH_BODY_CL        # bulk phases
     PH_BODY_CLOSE
     PH_CHUNK_DATA
@@ -270,6 +275,9 @@ cdef struct hctx:
     uint32_t active       # buffers with a raw run in progress
     bint virt             # handling a CR held from the previous run (not in p)
     uint32_t virt_skip    # buffers that already got that CR
+    const uint8_t *vbyte  # the byte a virtual (held) byte reports: that CR, or held URI bytes
+    int32_t tok_start     # first byte in p of a held "HTTP/" prefix, -1 none
+    int32_t uri_stop      # end in p of http.uri.raw's run held at a whitespace, -1 none
     int32_t ws_start      # first byte in p of the whitespace run held, -1 none
     int32_t name_start    # first byte in p of a held header name, -1 none
     uint32_t name_carried # bytes of the held name reported before this call
@@ -326,7 +334,7 @@ cdef inline void _route(hctx *c, uint32_t S) noexcept nogil:
     before it, runs of S start at it unless already going."""
     cdef uint32_t m, j
     if c.virt:
-        _putm(c, S & ~c.virt_skip, &xdpfw_http_crlf[0], 1)
+        _putm(c, S & ~c.virt_skip, c.vbyte, 1)
         return
     if S == c.active:
         return
@@ -503,14 +511,13 @@ cdef void _host_end(hctx *c, uint32_t ev) noexcept nogil:
 
 
 # ---------------------------------------------------------------------------------------
-# URI normalisation (http.uri): path %XX-decoded, '\' -> '/', '//' -> '/', "/./" removed,
-# "/../" removed at the root and kept elsewhere; the query as sent.
+# URI normalisation (http.uri), libhtp's defaults in Suricata 7: path %XX-decoded except
+# %2F (kept as sent), '\' and '//' kept, "/./" removed, "/../" removed at the root and
+# kept elsewhere; the query %XX-decoded (all of them, '+' kept).
 
 cdef void _path_out(hctx *c, uint8_t x) noexcept nogil:
     """A decoded path byte."""
     cdef xdpfw_http_dir *d = c.d
-    if x == 0x5c:
-        x = 0x2f
     if x == 0x2f:
         if d.dots == 1:
             d.dots = 0          # "/./" -> "/"
@@ -526,8 +533,6 @@ cdef void _path_out(hctx *c, uint8_t x) noexcept nogil:
                 _event(c, XDPFW_HTTP_EV_URI_DOT_DOT_SEGMENT)
             _sput(c, XDPFW_BUF_HTTP_URI, 0x2f)
             return
-        if d.uflags & UF_SLASH:
-            return              # "//" -> "/"
         _sput(c, XDPFW_BUF_HTTP_URI, 0x2f)
         d.uflags |= UF_SLASH
         return
@@ -550,9 +555,19 @@ cdef inline void _pct_bad(hctx *c) noexcept nogil:
         _event(c, XDPFW_HTTP_EV_URI_INVALID_ENCODING)
 
 
-cdef void _path_in(hctx *c, uint8_t x) noexcept nogil:
-    """A raw path byte: %XX decoding, then _path_out."""
+cdef inline void _dec_out(hctx *c, uint8_t x, bint query) noexcept nogil:
+    if query:
+        _sput(c, XDPFW_BUF_HTTP_URI, x)
+    else:
+        _path_out(c, x)
+
+
+cdef void _pct_in(hctx *c, uint8_t x, bint query) noexcept nogil:
+    """A raw path (query=0) or query byte: %XX decoding, then _path_out (path) or as it
+    is (query). In the path %2F stays encoded (libhtp decodes no path separator by
+    default); in the query every %XX is decoded."""
     cdef xdpfw_http_dir *d = c.d
+    cdef int v
     if d.pct == 1:
         if _hex[x] >= 0:
             d.pct_hi = x
@@ -560,29 +575,45 @@ cdef void _path_in(hctx *c, uint8_t x) noexcept nogil:
             return
         d.pct = 0
         _pct_bad(c)
-        _path_out(c, 0x25)
+        _dec_out(c, 0x25, query)
     elif d.pct == 2:
         d.pct = 0
         if _hex[x] >= 0:
-            _path_out(c, <uint8_t>(_hex[d.pct_hi] * 16 + _hex[x]))
+            v = _hex[d.pct_hi] * 16 + _hex[x]
+            if v == 0x2f and not query:
+                _path_out(c, 0x25)
+                _path_out(c, d.pct_hi)
+                _path_out(c, x)
+            else:
+                _dec_out(c, <uint8_t>v, query)
             return
         _pct_bad(c)
-        _path_out(c, 0x25)
-        _path_out(c, d.pct_hi)
+        _dec_out(c, 0x25, query)
+        _dec_out(c, d.pct_hi, query)
     if x == 0x25:
         d.pct = 1
         return
-    _path_out(c, x)
+    _dec_out(c, x, query)
+
+
+cdef void _pct_flush(hctx *c, bint query) noexcept nogil:
+    """End of the path or query: a pending '%' (and digit) is literal."""
+    cdef xdpfw_http_dir *d = c.d
+    if d.pct:
+        _pct_bad(c)
+        _dec_out(c, 0x25, query)
+        if d.pct == 2:
+            _dec_out(c, d.pct_hi, query)
+        d.pct = 0
+
+
+cdef inline void _path_in(hctx *c, uint8_t x) noexcept nogil:
+    _pct_in(c, x, 0)
 
 
 cdef void _path_end(hctx *c) noexcept nogil:
     cdef xdpfw_http_dir *d = c.d
-    if d.pct:
-        _pct_bad(c)
-        _path_out(c, 0x25)
-        if d.pct == 2:
-            _path_out(c, d.pct_hi)
-        d.pct = 0
+    _pct_flush(c, 0)
     if d.dots == 2 and d.segs:
         _sput(c, XDPFW_BUF_HTTP_URI, 0x2e)
         _sput(c, XDPFW_BUF_HTTP_URI, 0x2e)
@@ -728,7 +759,7 @@ cdef void _uri_byte(hctx *c, uint8_t x) noexcept nogil:
         _path_byte(c, x)
     elif m == U_QUERY:
         _route(c, base)
-        _sput(c, XDPFW_BUF_HTTP_URI, x)
+        _pct_in(c, x, 1)
     elif m == U_CONN_HOST and not (x == 0x3a and not (d.hflags & H_BRACKET)):
         _route(c, base | B_URI | B_HOST_RAW)
         _host_push(c, x)
@@ -736,6 +767,13 @@ cdef void _uri_byte(hctx *c, uint8_t x) noexcept nogil:
         _route(c, base | B_URI)
         d.umode = U_CONN_PORT
         _host_push(c, x)
+
+
+cdef inline void _uri_stop_flush(hctx *c, uint32_t fl) noexcept nogil:
+    cdef uint32_t st = c.start[XDPFW_BUF_HTTP_URI_RAW]
+    if c.uri_stop >= 0:
+        _emit(c, XDPFW_BUF_HTTP_URI_RAW, c.p + st, <uint32_t>c.uri_stop - st, fl)
+        c.uri_stop = -1
 
 
 cdef void _uri_end(hctx *c) noexcept nogil:
@@ -750,10 +788,75 @@ cdef void _uri_end(hctx *c) noexcept nogil:
         _sput(c, XDPFW_BUF_HTTP_URI, 0x2f)
     elif m == U_PATH:
         _path_end(c)
+    elif m == U_QUERY:
+        _pct_flush(c, 1)
     elif m == U_CONN_HOST or m == U_CONN_PORT:
         _auth_end(c)
     _close(c, XDPFW_BUF_HTTP_URI)
-    _close(c, XDPFW_BUF_HTTP_URI_RAW)
+    if c.uri_stop >= 0:         # the run held at the whitespace that ended the URI
+        _uri_stop_flush(c, XDPFW_APP_END)
+        d.open &= ~B_URI_RAW
+    else:
+        _close(c, XDPFW_BUF_HTTP_URI_RAW)
+
+
+# Spaces inside the URI (libhtp-rs, Suricata 8: the URI runs to the last whitespace before
+# the protocol). A whitespace run after URI bytes is held (d.ws_bits/ws_len, at most
+# XDPFW_HTTP_WS_MAX bytes), then a prefix of "HTTP/" (d.proto_pos): "HTTP/" complete, the
+# run ended the URI and the protocol has begun; anything else, the held bytes were URI
+# bytes and are reported to it (from constants: they may be in an earlier segment).
+# http.request_line and http.start get every byte as it comes.
+
+cdef void _uri_hold_ws(hctx *c, uint8_t x) noexcept nogil:
+    cdef xdpfw_http_dir *d = c.d
+    d.ws_len = 1
+    d.ws_bits = 1 if x == HT else 0
+    d.proto_pos = 0
+    d.phase = PH_URI_WS
+    if c.active & B_URI_RAW:    # the run stops here unless the URI goes on (held)
+        c.active &= ~B_URI_RAW
+        c.uri_stop = <int32_t>c.i
+    _route(c, B_REQ_LINE | B_START)
+
+
+cdef void _uri_commit(hctx *c) noexcept nogil:
+    """The held whitespace run ends the URI."""
+    cdef xdpfw_http_dir *d = c.d
+    if d.ws_bits & 1:
+        _event(c, XDPFW_HTTP_EV_URI_DELIM_NON_COMPLIANT)
+    d.ws_len = 0
+    d.ws_bits = 0
+    _uri_end(c)
+
+
+cdef void _uri_replay(hctx *c) noexcept nogil:
+    """The held whitespace run and "HTTP/" prefix are URI bytes: report them to the URI
+    buffers (not to http.request_line and http.start, which have them)."""
+    cdef xdpfw_http_dir *d = c.d
+    cdef uint32_t j, n = d.ws_len, k = d.proto_pos
+    cdef uint64_t bits = d.ws_bits
+    cdef bint virt = c.virt
+    cdef uint32_t skip = c.virt_skip
+    cdef const uint8_t *vb = c.vbyte
+    d.ws_len = 0
+    d.ws_bits = 0
+    d.proto_pos = 0
+    c.tok_start = -1
+    c.virt = 1
+    c.virt_skip = B_REQ_LINE | B_START
+    if c.uri_stop >= 0:         # the held bytes are in p: the raw run goes on
+        c.uri_stop = -1
+        c.active |= B_URI_RAW
+        c.virt_skip |= B_URI_RAW
+    for j in range(n):
+        c.vbyte = &xdpfw_http_sptab[(bits >> j) & 1]
+        _uri_byte(c, c.vbyte[0])
+    for j in range(k):
+        c.vbyte = <const uint8_t *>&xdpfw_http_s_proto[j]
+        _uri_byte(c, c.vbyte[0])
+    c.virt = virt
+    c.virt_skip = skip
+    c.vbyte = vb
 
 
 # ---------------------------------------------------------------------------------------
@@ -912,10 +1015,43 @@ cdef void _idle_byte(hctx *c, uint8_t x) noexcept nogil:
         _route(c, B_PROTOCOL | B_RESP_LINE | B_START)
 
 
+cdef void _09_body(hctx *c) noexcept nogil:
+    """The response to an HTTP/0.9 request does not start "HTTP/": all body, the held
+    prefix of "HTTP/" included."""
+    cdef xdpfw_http_dir *d = c.d
+    cdef uint32_t S = _body_bufs(c), j, m = S & ~d.open
+    d.kind = _fifo_pop(c)
+    d.phase = PH_BODY_CLOSE
+    if d.proto_pos:
+        while m:
+            j = xdpfw_http_ctz(m)
+            m &= m - 1
+            _open(c, j)
+        _putm(c, S, <const uint8_t *>xdpfw_http_s_proto, d.proto_pos)
+        d.proto_pos = 0
+
+
+cdef void _09_status(hctx *c) noexcept nogil:
+    """It starts "HTTP/" (libhtp reads a status line there too): the held "HTTP" goes
+    through the status line as virtual bytes, the request is popped at its end."""
+    cdef uint32_t j
+    c.d.phase = PH_IDLE
+    c.virt = 1
+    c.virt_skip = 0
+    for j in range(4):
+        c.vbyte = <const uint8_t *>&xdpfw_http_s_proto[j]
+        _data_byte(c, c.vbyte[0])
+    c.virt = 0
+    c.vbyte = &xdpfw_http_crlf[0]
+
+
 cdef void _method_byte(hctx *c, uint8_t x) noexcept nogil:
     cdef xdpfw_http_dir *d = c.d
     cdef uint8_t pos = d.name_pos, m = d.kind
-    if _tok[x]:
+    if _tok[x] or 0x21 <= x <= 0x7e:
+        if not _tok[x] and not (d.lflags & L_MISC):
+            d.lflags |= L_MISC          # "TRACE/": libhtp's method runs to the whitespace
+            _event(c, XDPFW_HTTP_EV_REQUEST_LINE_INVALID)
         if not (pos < 4 and x == <uint8_t>xdpfw_http_s_head[pos]):
             m &= ~1
         if not (pos < 7 and x == <uint8_t>xdpfw_http_s_connect[pos]):
@@ -1401,13 +1537,53 @@ cdef void _data_byte(hctx *c, uint8_t x) noexcept nogil:
         _hdr_start_byte(c, x)
     elif ph == PH_URI:
         if ws:
-            if x == HT:
-                _event(c, XDPFW_HTTP_EV_URI_DELIM_NON_COMPLIANT)
-            _uri_end(c)
-            _route(c, B_REQ_LINE | B_START)
-            d.phase = PH_RL_SP2
+            _uri_hold_ws(c, x)
         else:
             _uri_byte(c, x)
+    elif ph == PH_URI_WS:
+        if ws:
+            if d.ws_len == XDPFW_HTTP_WS_MAX:
+                _uri_commit(c)          # a longer run is the delimiter
+                d.phase = PH_RL_SP2
+            else:
+                if x == HT:
+                    d.ws_bits |= <uint64_t>1 << d.ws_len
+                d.ws_len += 1
+            _route(c, B_REQ_LINE | B_START)
+        elif x == <uint8_t>xdpfw_http_s_proto[0]:
+            d.proto_pos = 1
+            c.tok_start = <int32_t>c.i if not c.virt else -1
+            d.phase = PH_URI_TOK
+            _route(c, B_REQ_LINE | B_START)
+        else:
+            _uri_replay(c)
+            d.phase = PH_URI
+            _uri_byte(c, x)
+    elif ph == PH_URI_TOK:
+        if not ws and x == <uint8_t>xdpfw_http_s_proto[d.proto_pos]:
+            if d.proto_pos < 4:
+                d.proto_pos += 1
+                _route(c, B_REQ_LINE | B_START)
+            else:
+                _uri_commit(c)
+                _open(c, XDPFW_BUF_HTTP_PROTOCOL)
+                d.version = 0
+                d.proto_pos = 5         # _proto_step's state after "HTTP/"
+                d.phase = PH_PROTO
+                if c.tok_start >= 0:    # "HTTP" is in p: one raw run
+                    c.start[XDPFW_BUF_HTTP_PROTOCOL] = <uint32_t>c.tok_start
+                    c.active |= B_PROTOCOL
+                else:
+                    _put(c, XDPFW_BUF_HTTP_PROTOCOL, <const uint8_t *>xdpfw_http_s_proto, 4)
+                c.tok_start = -1
+                _route(c, B_PROTOCOL | B_REQ_LINE | B_START)
+        else:
+            _uri_replay(c)
+            if ws:
+                _uri_hold_ws(c, x)
+            else:
+                d.phase = PH_URI
+                _uri_byte(c, x)
     elif ph == PH_IDLE:
         _idle_byte(c, x)
     elif ph == PH_METHOD:
@@ -1549,6 +1725,13 @@ cdef void _eol(hctx *c, uint32_t tl) noexcept nogil:
     elif ph == PH_URI:
         _uri_end(c)
         _rl_done(c, 1)
+    elif ph == PH_URI_WS:
+        _uri_commit(c)
+        _rl_done(c, 1)
+    elif ph == PH_URI_TOK:
+        _uri_replay(c)
+        _uri_end(c)
+        _rl_done(c, 1)
     elif ph == PH_RL_SP2:
         _rl_done(c, 1)
     elif ph == PH_PROTO:
@@ -1617,9 +1800,20 @@ cdef void _run(hctx *c) noexcept nogil:
                     d.phase = PH_TUNNEL
                     break
             elif s.fifo_n and ((s.fifo >> (2 * s.fifo_head)) & 3) == XDPFW_HTTP_KIND_09:
-                d.kind = _fifo_pop(c)      # an HTTP/0.9 response: all body
-                d.phase = PH_BODY_CLOSE
+                d.phase = PH_09_PROBE      # a status line, or all body
+                d.proto_pos = 0
                 continue
+        elif ph == PH_09_PROBE:
+            x = p[c.i]
+            if x != <uint8_t>xdpfw_http_s_proto[d.proto_pos]:
+                _09_body(c)
+            elif d.proto_pos < 4:
+                d.proto_pos += 1
+                _route(c, 0)
+                c.i += 1
+            else:
+                _09_status(c)              # the '/' is read next, as a status line's
+            continue
         x = p[c.i]
         if x == LF:
             _eol(c, 1)
@@ -1661,6 +1855,9 @@ cdef void _ctx_init(hctx *c, xdpfw_http_state *s, int direction, const uint8_t *
     c.active = 0
     c.virt = 0
     c.virt_skip = 0
+    c.vbyte = &xdpfw_http_crlf[0]
+    c.tok_start = -1
+    c.uri_stop = -1
     c.ws_start = -1
     c.name_start = -1
     c.name_carried = 0
@@ -1701,6 +1898,7 @@ cdef void _ctx_finish(hctx *c) noexcept nogil:
         j = xdpfw_http_ctz(m)
         m &= m - 1
         _flush_run(c, j, c.i)
+    _uri_stop_flush(c, 0)
     _sflush(c)
 
 
@@ -1728,7 +1926,9 @@ cdef int http_probe(const uint8_t *p, uint32_t n, int direction, uint32_t flags)
     for i in range(23):
         m = xdpfw_http_probe_methods[i]
         j = 0
-        while m[j] and j < n and p[j] == <uint8_t>m[j]:
+        # the space after the method, or '/' ("TRACE/ HTTP/1.1": libhtp's method runs
+        # to the whitespace, and Suricata detects such a flow by its response)
+        while m[j] and j < n and (p[j] == <uint8_t>m[j] or (m[j + 1] == 0 and p[j] == 0x2f)):
             j += 1
         if not m[j]:
             return XDPFW_PROBE_YES
@@ -1776,6 +1976,13 @@ cdef void http_end(xdpfw_http_state *s, int direction, const xdpfw_app_sink *sin
     if PH_METHOD <= ph <= PH_RL_TAIL:
         _event(&c, XDPFW_HTTP_EV_REQUEST_LINE_INCOMPLETE)
     if ph == PH_URI:
+        _uri_end(&c)
+    elif ph == PH_09_PROBE:
+        _09_body(&c)
+    elif ph == PH_URI_WS:
+        _uri_commit(&c)
+    elif ph == PH_URI_TOK:
+        _uri_replay(&c)
         _uri_end(&c)
     elif ph == PH_HDR_NAME and (d.lflags & L_DEFER):
         _undefer(&c)

@@ -13,7 +13,9 @@
  * http.host) pass through a stack scratch array of XDPFW_APP_SCRATCH bytes, and the few
  * bytes a normalisation must hold back across a segment boundary (a half-read %XX, dots
  * of a path segment, a whitespace run that may turn out to be trailing, the prefix of a
- * header name that may turn out to be "Cookie") are kept as counts and bits below.
+ * header name that may turn out to be "Cookie", the whitespace and "HTTP/" prefix after
+ * URI bytes that may turn out to be inside the URI, the "HTTP/" prefix of the answer to an
+ * HTTP/0.9 request) are kept as counts and bits below.
  *
  * Caps and their policies:
  *   - XDPFW_HTTP_LINE_MAX bytes per request/status/header/trailer line: a longer line

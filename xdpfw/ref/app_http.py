@@ -87,13 +87,15 @@ def host_norm(value: bytes) -> tuple[bytes, bool]:
     return bytes(out), bad
 
 
-def pct_decode(path: bytes) -> tuple[bytes, bool]:
-    """%XX -> byte; a '%' not followed by two hex digits stays as it is."""
+def pct_decode(path: bytes, keep_slash: bool = False) -> tuple[bytes, bool]:
+    """%XX -> byte; a '%' not followed by two hex digits stays as it is; with keep_slash
+    (the path: libhtp decodes no path separator by default) %2F stays as sent."""
     out, bad, i = bytearray(), False, 0
     while i < len(path):
         if path[i] == 0x25:
             if i + 2 < len(path) + 0 and path[i + 1] in HEX and path[i + 2] in HEX:
-                out.append(int(path[i + 1:i + 3], 16))
+                v = int(path[i + 1:i + 3], 16)
+                out += path[i:i + 3] if keep_slash and v == 0x2F else bytes([v])
                 i += 3
                 continue
             bad = True
@@ -103,13 +105,13 @@ def pct_decode(path: bytes) -> tuple[bytes, bool]:
 
 
 def path_norm(path: bytes, relative: bool) -> tuple[bytes, set]:
-    """The path part of http.uri: %XX decoded, '\\' as '/', empty and "." segments
-    dropped, ".." dropped while no segment was reported, kept (with an event) after."""
+    """The path part of http.uri: %XX decoded but %2F kept, '\\' and empty segments kept,
+    "." segments dropped, ".." dropped while no segment was reported, kept (with an
+    event) after."""
     events = set()
-    dec, bad = pct_decode(path)
+    dec, bad = pct_decode(path, keep_slash=True)
     if bad:
         events.add("http.uri_invalid_encoding")
-    dec = dec.replace(b"\\", b"/")
     out = bytearray()
     segs = dec.split(b"/")
     if not relative:
@@ -118,18 +120,24 @@ def path_norm(path: bytes, relative: bool) -> tuple[bytes, set]:
     reported = 0
     for k, seg in enumerate(segs):
         last = k == len(segs) - 1
-        if seg in (b"", b"."):
+        if seg == b".":
             continue
         if seg == b"..":
             if reported == 0:
                 continue
             events.add("http.uri_dot_dot_segment")
-        else:
+        elif seg:
             reported += 1
         out += seg
         if not last:
             out += b"/"
     return bytes(out), events
+
+
+def query_norm(query: bytes) -> tuple[bytes, set]:
+    """The query part of http.uri (from the '?'): every %XX decoded, '+' kept."""
+    dec, bad = pct_decode(query)
+    return dec, {"http.uri_invalid_encoding"} if bad else set()
 
 
 def uri_norm(raw: bytes, kind: int):
@@ -153,7 +161,8 @@ def uri_norm(raw: bytes, kind: int):
         qpos = raw.find(b"?")
         path, query = (raw, b"") if qpos < 0 else (raw[:qpos], raw[qpos:])
         p, ev = path_norm(path, relative=not raw.startswith(b"/"))
-        return p + query, [], ev
+        q, qev = query_norm(query)
+        return p + q, [], ev | qev
     rest = raw[start:]
     ends = [i for i in (rest.find(b"/"), rest.find(b"?")) if i >= 0]
     aend = min(ends) if ends else len(rest)
@@ -180,8 +189,10 @@ def uri_norm(raw: bytes, kind: int):
         qpos = tail.find(b"?")
         path, query = (tail, b"") if qpos < 0 else (tail[:qpos], tail[qpos:])
         p, ev = path_norm(path, relative=False)
-        return p + query, hosts, events | ev
-    return b"/" + tail, hosts, events
+        q, qev = query_norm(query)
+        return p + q, hosts, events | ev | qev
+    q, qev = query_norm(tail)
+    return b"/" + q, hosts, events | qev
 
 
 def ws_norm(value: bytes) -> tuple[bytes, int]:
@@ -317,10 +328,14 @@ class _Dir:
             self.line_events(content, 1, lead)
             self.give_up("http.request_line_invalid")
         # method
+        # the method: visible ASCII up to the whitespace (libhtp's), a non-token byte
+        # in it reported
         j = 0
-        while j < len(content) and content[j] in TCHAR:
+        while j < len(content) and 0x21 <= content[j] <= 0x7E:
             j += 1
         method = content[:j]
+        if any(ch not in TCHAR for ch in method):
+            self.event("http.request_line_invalid")
         if j == len(content):
             self.line_events(content, None if term else j, lead)
             if not term:
@@ -348,9 +363,18 @@ class _Dir:
                 return False
             self.give_up("http.request_line_invalid", ("http.request_line", content),
                          ("http.start", content))
+        # The URI runs to the last whitespace run before a token starting "HTTP/" (a run
+        # over WS_MAX bytes ends it anyway), as libhtp-rs (Suricata 8) reads it.
         u = k
-        while u < len(content) and content[u] not in WS:
-            u += 1
+        while True:
+            while u < len(content) and content[u] not in WS:
+                u += 1
+            v = u
+            while v < len(content) and content[v] in WS:
+                v += 1
+            if v == len(content) or v - u > WS_MAX or content[v:v + 5] == b"HTTP/":
+                break
+            u = v
         raw_uri = content[k:u]
         if u < len(content) and content[u] == 0x09:
             self.event("http.uri_delim_non_compliant")
@@ -752,7 +776,8 @@ class _Dir:
     # -- responses -------------------------------------------------------------------
     def response(self) -> bool:
         d = self.data
-        if self.popped < self.available(self.pos) and self.pushes[self.popped][1] == KIND_09:
+        if self.popped < self.available(self.pos) and self.pushes[self.popped][1] == KIND_09 and \
+                not d.startswith(b"HTTP/", self.pos):     # else a status line, as libhtp reads it
             self.popped += 1
             return self.to_close(("http.response_body", "file.data"))
         line_start = self.skip_empty(allow_ws=False)
