@@ -33,13 +33,21 @@ def test_ip_only_drop_rules_in_the_kernel(lab, tmp_path):
 
 
 def test_rule_the_data_path_cannot_enforce_is_refused_with_its_location(lab, tmp_path):
+    """A drop rule that cannot be enforced exactly refuses the start, named file:line; the
+    same rule as an alert is left out with a located warning and the rest runs."""
     rules = tmp_path / "bad.rules"
     rules.write_text('drop ip 198.18.0.66 any -> any any (sid:1;)\n'
-                     'alert http any any -> any 80 (msg:"mixed"; content:"y"; http.uri; content:"/x"; sid:2;)\n')
+                     'drop http any any -> any 80 (msg:"mixed"; content:"y"; http.uri; content:"/x"; sid:2;)\n')
     app = ApplianceProcess(lab, "--rules", str(rules))
     try:
         app.start(timeout=30)
-        raise AssertionError("xdpfw run started with a rule it cannot enforce")
+        raise AssertionError("xdpfw run started with a drop rule it cannot enforce")
     except RuntimeError as e:
         assert f"{rules}:2" in str(e) and "sid:2" in str(e)
     assert app.proc.wait(5) == 1
+
+    rules.write_text(rules.read_text().replace("drop http", "alert http"))
+    with ApplianceProcess(lab, "--rules", str(rules)) as app:
+        warned = [ln for ln in app.output if f"{rules}:2" in ln and "sid:2" in ln]
+        assert warned, app.output
+        assert ping(lab, lab.client.ns, lab.server.ip, count=2) == 2
