@@ -694,3 +694,27 @@ def test_decode_events_are_counted_per_event():
     ev = eng.counters()["decode_events"]
     assert ev[DECODE_EVENT_LABELS.index("ipv4.hlen_too_small")] == 2
     assert sum(ev) == 2
+
+
+def test_forged_out_of_sequence_rst_does_not_end_the_connection():
+    # A reset the host answers with a challenge ACK (RFC 5961: not at the next expected
+    # byte), then a SYN on the same 5-tuple: neither may restart the appliance's view of
+    # the live connection, so content split around them is still matched as one stream.
+    eng, t = build(['drop tcp any any -> any 80 (msg:"evil"; content:"EVILPAYLOAD"; sid:1;)'],
+                   {0: b"EVILPAYLOAD"})
+    c = Tcp(eng)
+    c.handshake()
+    assert c.c(b"GET /EVILPA") == PASS
+    assert c.c(flags="R", seq=c.cseq + 1000) == PASS     # forwarded: the host ignores it
+    assert c.c(flags="S", seq=90000) == PASS             # host: challenge ACK, no new connection
+    assert c.c(b"YLOAD HTTP/1.0\r\n") == RULE_DROP
+    assert sids(eng, t) == [1]
+    # A reset at the next expected byte does close the flow, and a new SYN starts a new one.
+    c2 = Tcp(eng, sport=40001)
+    c2.handshake()
+    c2.c(b"GET /EVILPA")
+    assert c2.c(flags="R") == PASS
+    assert c2.c(flags="S", seq=90000) == PASS
+    c2.cseq = 90001
+    assert c2.c(b"YLOAD HTTP/1.0\r\n") == PASS           # a new stream: no half-pattern carried
+    assert sids(eng, t) == []

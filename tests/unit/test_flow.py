@@ -11,7 +11,8 @@ from xdpfw._fast import flow as F
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 S = 1_000_000_000  # ns
 RESULTS = ["in_order", "partial_overlap", "retransmit", "gap", "no_data", "midstream", "out_of_window",
-           "gap_resync"]
+           "gap_resync", "rst_out_of_sequence",
+           "syn_on_established"]
 STATES = ["none", "syn_sent", "syn_recv", "established", "closing", "closed"]
 
 
@@ -142,6 +143,28 @@ def test_fin_and_rst_close():
     c2 = Conn(t2)
     c2.handshake()
     assert STATES[c2.s(5001, flags=RST)["state"]] == "closed"
+
+
+def test_rst_closes_only_at_the_next_expected_byte():
+    # RFC 5961: a reset elsewhere in (or out of) the window gets a challenge ACK from the
+    # host and leaves the connection open; a forged one must not close the flow here.
+    for seq in (1000, 1005, 1010, 1012, 1011 + 65535, 1 << 31):
+        t = F.FlowTable(1024)
+        conn = Conn(t)
+        conn.handshake()
+        conn.c(1001, plen=10)
+        r = conn.c(seq, flags=RST)
+        assert res(r) == "rst_out_of_sequence" and STATES[r["state"]] == "established", seq
+        r = conn.c(1011, plen=5)                      # the connection goes on, in order
+        assert res(r) == "in_order" and r["next_seq"][0] == 1016
+        r = conn.s(5001, flags=RST | ACK)             # the server's reset at its next byte
+        assert res(r) == "no_data" and STATES[r["state"]] == "closed"
+    # A reset answering a SYN (the responder's sequence is not known yet) is honoured.
+    t = F.FlowTable(1024)
+    conn = Conn(t)
+    conn.c(1000, SYN)
+    r = conn.s(0, flags=RST | ACK)
+    assert STATES[r["state"]] == "closed"
 
 
 def test_fin_carried_on_a_gap_segment_is_not_applied():

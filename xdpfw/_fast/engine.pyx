@@ -459,7 +459,8 @@ cdef class Engine:
                 if self.rs.app_on:
                     self._app(f, p, direction, data + skip, dlen - skip,
                               XDPFW_APP_F_GAP if res == XDPFW_SEG_RESYNC else 0)
-            if self.rs.app_on and (p.tcp_flags & 0x05) and res != XDPFW_SEG_RETRANSMIT:
+            if self.rs.app_on and (p.tcp_flags & 0x05) and res != XDPFW_SEG_RETRANSMIT \
+                    and res != XDPFW_SEG_RST_IGNORED:
                 self._app_end(f, direction)   # FIN or RST: the direction's open instances end
         elif fe != NULL:
             rmap, rmax = self.rs.breport_sig, self.rs.nbreport

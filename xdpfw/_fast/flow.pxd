@@ -23,6 +23,8 @@ cdef extern from "xdpfw_flow.h" nogil:
         XDPFW_SEG_MIDSTREAM
         XDPFW_SEG_WINDOW
         XDPFW_SEG_RESYNC
+        XDPFW_SEG_RST_IGNORED
+        XDPFW_SEG_SYN_IGNORED
         XDPFW_TCP_RESULT_MAX
     enum:  # enum xdpfw_flow_event
         XDPFW_FLOW_CREATED
@@ -49,6 +51,7 @@ cdef extern from "xdpfw_flow.h" nogil:
         uint8_t seq_known
         uint8_t fin_seen
         uint8_t gap_run
+        uint8_t resynced
         uint64_t gap_since
 
     struct xdpfw_flow:

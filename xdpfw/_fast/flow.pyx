@@ -22,10 +22,12 @@ TCP without reassembly: per direction the tracker keeps the next expected sequen
 number. A segment that starts there is inspected whole; one that starts before it and
 ends after it has only its new bytes inspected; one wholly before it is a retransmission
 of inspected bytes; one that starts after it leaves a gap and is dropped, so the sender
-retransmits in order (in-order enforcement, as inline normalizers do).
+retransmits in order (in-order enforcement, as inline normalizers do). A RST closes the
+flow only at the next expected byte (RFC 5961); any other RST is forwarded (the host
+answers it with a challenge ACK) and changes nothing here.
 """
 from cpython.mem cimport PyMem_Calloc, PyMem_Free
-from libc.stdint cimport int32_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcmp, memcpy, memset
 
 
@@ -218,10 +220,26 @@ cdef class FlowTable:
         skip[0] = 0
 
         if flags & TH_RST:
+            # RFC 5961 3.2, as Linux applies it: a reset is honoured only at the next byte
+            # the receiver expects (what this tracker forwarded in order is exactly what
+            # the receiver has). Any other reset is answered by a challenge ACK and leaves
+            # the connection open, so it must not close the flow here either: a forged
+            # out-of-sequence RST would otherwise end the appliance's view of a live
+            # connection (open application-layer instances ended, a 10 s closed timeout,
+            # then a midstream pickup with a fresh matcher stream) while the host goes on.
+            if d.seq_known and seq != d.next_seq:
+                return self._count(XDPFW_SEG_RST_IGNORED)
             f.tcp_state = XDPFW_TCP_CLOSED
             return self._count(XDPFW_SEG_NO_DATA)
 
         if flags & TH_SYN:
+            if d.seq_known and seq + 1 != d.next_seq and \
+                    (f.tcp_state == XDPFW_TCP_ESTABLISHED or f.tcp_state == XDPFW_TCP_CLOSING):
+                # RFC 5961 4.2: a SYN inside a live connection gets a challenge ACK from the
+                # host and changes nothing there; re-basing the expected sequence on it
+                # would turn the connection's next real bytes into "retransmissions"
+                # forwarded uninspected.
+                return self._count(XDPFW_SEG_SYN_IGNORED)
             if (f.tcp_state == XDPFW_TCP_CLOSED or f.tcp_state == XDPFW_TCP_CLOSING) and \
                     not (flags & TH_ACK) and not (d.seq_known and seq + 1 == d.next_seq):
                 # A new connection reusing the 5-tuple of a finished one.
@@ -264,7 +282,12 @@ cdef class FlowTable:
                 d.stream_off += plen
             elif rel < 0:
                 end_rel = rel + <int32_t>plen
-                if end_rel <= 0:
+                if not d.resynced and <uint64_t>(-<int64_t>rel) > d.stream_off + 2:
+                    # starts before anything this direction ever sent (SYN and FIN
+                    # included): not a retransmission but a segment from outside the
+                    # stream, which no receiver accepts as data
+                    res = XDPFW_SEG_WINDOW
+                elif end_rel <= 0:
                     res = XDPFW_SEG_RETRANSMIT
                 else:
                     res = XDPFW_SEG_OVERLAP
@@ -284,6 +307,7 @@ cdef class FlowTable:
                 d.next_seq = seq + plen
                 d.stream_off += plen
                 d.gap_run = 0
+                d.resynced = 1
             else:
                 res = XDPFW_SEG_GAP
                 if d.gap_run == 0:

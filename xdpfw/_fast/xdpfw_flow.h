@@ -42,8 +42,10 @@
 	X(XDPFW_SEG_GAP, "gap")                 /* starts after it: drop, the sender will resend in order */ \
 	X(XDPFW_SEG_NO_DATA, "no_data")         /* no payload (pure ACK, SYN, FIN, RST) */ \
 	X(XDPFW_SEG_MIDSTREAM, "midstream")     /* first segment of a flow picked up without a SYN */ \
-	X(XDPFW_SEG_WINDOW, "out_of_window")    /* absurdly far from the expected byte (> 1 GiB): dropped */ \
-	X(XDPFW_SEG_RESYNC, "gap_resync")       /* a gap that never filled: skip to this segment (replay/IDS only) */
+	X(XDPFW_SEG_WINDOW, "out_of_window")    /* > 1 GiB ahead of the expected byte, or before the stream's start: dropped */ \
+	X(XDPFW_SEG_RESYNC, "gap_resync")       /* a gap that never filled: skip to this segment (replay/IDS only) */ \
+	X(XDPFW_SEG_RST_IGNORED, "rst_out_of_sequence") /* a RST not at the next expected byte: forwarded, state kept (RFC 5961) */ \
+	X(XDPFW_SEG_SYN_IGNORED, "syn_on_established") /* a SYN inside a live connection: forwarded, state kept (RFC 5961) */
 
 #define XDPFW__FLOW_ENUM(name, label) name,
 enum xdpfw_tcp_state { XDPFW_TCP_STATES(XDPFW__FLOW_ENUM) XDPFW_TCP_STATE_MAX };
@@ -80,7 +82,7 @@ struct xdpfw_flow_dir {
 	__u8 seq_known;    /* next_seq is valid */
 	__u8 fin_seen;
 	__u8 gap_run;      /* consecutive gap segments since the last in-order one */
-	__u8 pad;
+	__u8 resynced;     /* a gap_resync skipped bytes: stream_off no longer spans the stream */
 	__u64 gap_since;   /* flow time (last_ns) of the first of those gap segments */
 };
 
