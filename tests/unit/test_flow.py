@@ -167,6 +167,45 @@ def test_rst_closes_only_at_the_next_expected_byte():
     assert STATES[r["state"]] == "closed"
 
 
+def test_syn_inside_a_live_connection_changes_nothing():
+    # RFC 5961 4.2: the host answers with a challenge ACK. Re-basing on it would make the
+    # connection's next real bytes look like retransmissions (forwarded uninspected).
+    t = F.FlowTable(1024)
+    conn = Conn(t)
+    conn.handshake()
+    conn.c(1001, plen=10)
+    r = conn.c(90000, SYN)
+    assert res(r) == "syn_on_established" and r["next_seq"][0] == 1011
+    assert STATES[r["state"]] == "established"
+    assert res(conn.c(1011, plen=5)) == "in_order"
+    # After one FIN the connection is still live for the other side: the same holds.
+    conn.c(1016, flags=FIN | ACK)
+    r = conn.c(91000, SYN)
+    assert res(r) == "syn_on_established" and STATES[r["state"]] == "closing"
+    assert r["flow_id"] == conn.c(1017, flags=ACK)["flow_id"]
+    r = conn.s(5001, plen=7)                          # the server may still send
+    assert res(r) == "in_order" and r["next_seq"][1] == 5008
+
+
+def test_segment_from_before_the_stream_start_is_out_of_window():
+    t = F.FlowTable(1024)
+    conn = Conn(t)
+    conn.handshake()
+    conn.c(1001, plen=10)
+    assert res(conn.c(1001, plen=10)) == "retransmit"      # a real retransmission
+    assert res(conn.c(1000, plen=5)) == "retransmit"       # from the SYN's sequence number on
+    for seq in (999, 1011 - 100000, 1011 - (1 << 30)):
+        assert res(conn.c(seq & 0xFFFFFFFF, plen=5)) == "out_of_window", seq
+    r = conn.c((1011 - 50000) & 0xFFFFFFFF, plen=50010)    # starts before, ends after
+    assert res(r) == "out_of_window" and r["next_seq"][0] == 1011
+    # Midstream: the stream starts at the first segment seen.
+    t = F.FlowTable(1024)
+    conn = Conn(t)
+    assert res(conn.c(7000, plen=100)) == "midstream"
+    assert res(conn.c(7050, plen=50)) == "retransmit"
+    assert res(conn.c(6990, plen=20)) == "out_of_window"
+
+
 def test_fin_carried_on_a_gap_segment_is_not_applied():
     t = F.FlowTable(1024)
     conn = Conn(t)

@@ -427,9 +427,7 @@ cdef class Engine:
             if self.no_flow_policy == POLICY_DROP_:
                 return self._policy_drop(p, NULL, direction, side, XDPFW_DROP_FLOW_TABLE_FULL, reason)
             return XDPFW_VERDICT_PASS
-        if p.l4_proto == 6 and (p.tcp_flags & 0x12) == 0x02 and \
-                (f.tcp_state == XDPFW_TCP_CLOSED or f.tcp_state == XDPFW_TCP_CLOSING) and \
-                not (f.dir[direction].seq_known and p.tcp_seq + 1 == f.dir[direction].next_seq):
+        if p.l4_proto == 6 and self.flows.reuses(f, direction, p.tcp_seq, p.tcp_flags):
             # a new connection on the 5-tuple of a finished one: a new flow (the old one's
             # matcher streams, flowbits, drop mark and protocol do not carry over)
             direction = self.flows.restart(f, direction, now)

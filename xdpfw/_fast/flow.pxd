@@ -26,6 +26,9 @@ cdef extern from "xdpfw_flow.h" nogil:
         XDPFW_SEG_RST_IGNORED
         XDPFW_SEG_SYN_IGNORED
         XDPFW_TCP_RESULT_MAX
+    enum:  # xdpfw_flow_dir.origin bits
+        XDPFW_ORIGIN_SYN
+        XDPFW_ORIGIN_RESYNCED
     enum:  # enum xdpfw_flow_event
         XDPFW_FLOW_CREATED
         XDPFW_FLOW_TIMED_OUT
@@ -51,7 +54,7 @@ cdef extern from "xdpfw_flow.h" nogil:
         uint8_t seq_known
         uint8_t fin_seen
         uint8_t gap_run
-        uint8_t resynced
+        uint8_t origin
         uint64_t gap_since
 
     struct xdpfw_flow:
@@ -92,6 +95,8 @@ cdef class FlowTable:
                             int *direction) noexcept nogil
     cdef int tcp_track(self, xdpfw_flow *f, int direction, uint32_t seq, uint8_t flags,
                        uint32_t plen, uint32_t *skip) noexcept nogil
+    cdef bint reuses(self, const xdpfw_flow *f, int direction, uint32_t seq,
+                     uint8_t flags) noexcept nogil
     cdef int restart(self, xdpfw_flow *f, int direction, uint64_t now) noexcept nogil
     cdef uint64_t _timeout(self, const xdpfw_flow *f) noexcept nogil
     cdef bint _expired(self, const xdpfw_flow *f, uint64_t now) noexcept nogil

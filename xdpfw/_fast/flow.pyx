@@ -240,15 +240,16 @@ cdef class FlowTable:
                 # would turn the connection's next real bytes into "retransmissions"
                 # forwarded uninspected.
                 return self._count(XDPFW_SEG_SYN_IGNORED)
-            if (f.tcp_state == XDPFW_TCP_CLOSED or f.tcp_state == XDPFW_TCP_CLOSING) and \
-                    not (flags & TH_ACK) and not (d.seq_known and seq + 1 == d.next_seq):
-                # A new connection reusing the 5-tuple of a finished one.
+            if self.reuses(f, direction, seq, flags):
+                # A new connection reusing the 5-tuple of a finished one (the engine
+                # restarts the flow before tracking; this keeps the table alone correct).
                 memset(&f.dir[0], 0, sizeof(xdpfw_flow_dir) * 2)
                 f.tcp_state = XDPFW_TCP_NONE
                 f.midstream = 0
             if not d.seq_known or seq + 1 != d.next_seq:
                 d.next_seq = seq + 1   # SYN occupies one sequence number
                 d.seq_known = 1
+                d.origin = XDPFW_ORIGIN_SYN
             if flags & TH_ACK:
                 if f.tcp_state < XDPFW_TCP_SYN_RECV:
                     f.tcp_state = XDPFW_TCP_SYN_RECV
@@ -282,10 +283,11 @@ cdef class FlowTable:
                 d.stream_off += plen
             elif rel < 0:
                 end_rel = rel + <int32_t>plen
-                if not d.resynced and <uint64_t>(-<int64_t>rel) > d.stream_off + 2:
-                    # starts before anything this direction ever sent (SYN and FIN
-                    # included): not a retransmission but a segment from outside the
-                    # stream, which no receiver accepts as data
+                if not (d.origin & XDPFW_ORIGIN_RESYNCED) and <uint64_t>(-<int64_t>rel) > \
+                        d.stream_off + (d.origin & XDPFW_ORIGIN_SYN) + d.fin_seen:
+                    # starts before the direction's first sequence number (its SYN, or
+                    # the first segment of a midstream pickup): not a retransmission but
+                    # bytes from outside the stream, which were never inspected
                     res = XDPFW_SEG_WINDOW
                 elif end_rel <= 0:
                     res = XDPFW_SEG_RETRANSMIT
@@ -307,7 +309,7 @@ cdef class FlowTable:
                 d.next_seq = seq + plen
                 d.stream_off += plen
                 d.gap_run = 0
-                d.resynced = 1
+                d.origin |= XDPFW_ORIGIN_RESYNCED
             else:
                 res = XDPFW_SEG_GAP
                 if d.gap_run == 0:
@@ -323,6 +325,16 @@ cdef class FlowTable:
             d.fin_seen = 1
             f.tcp_state = XDPFW_TCP_CLOSED if o.fin_seen else XDPFW_TCP_CLOSING
         return self._count(res)
+
+    cdef inline bint reuses(self, const xdpfw_flow *f, int direction, uint32_t seq,
+                            uint8_t flags) noexcept nogil:
+        """A SYN that opens a new connection on the 5-tuple of a finished one: the flow is
+        closed (RST at the next expected byte, or FINs both ways) and the SYN is not a
+        retransmission of the old one's. Only CLOSED: after one FIN the other side may
+        still send, and its host answers a SYN with a challenge ACK (RFC 5961 4.2)."""
+        cdef const xdpfw_flow_dir *d = &f.dir[direction]
+        return (flags & (TH_SYN | TH_ACK)) == TH_SYN and f.tcp_state == XDPFW_TCP_CLOSED \
+            and not (d.seq_known and seq + 1 == d.next_seq)
 
     cdef int restart(self, xdpfw_flow *f, int direction, uint64_t now) noexcept nogil:
         """A SYN reusing the 5-tuple of a finished TCP connection: a new flow in the same

@@ -73,6 +73,11 @@ struct xdpfw_flow_key {
 	__u8 pad;
 };
 
+/* xdpfw_flow_dir.origin bits: with stream_off and fin_seen they give the sequence
+ * distance from next_seq back to the direction's first sequence number. */
+#define XDPFW_ORIGIN_SYN 0x01      /* the direction began with a SYN (one number before its data) */
+#define XDPFW_ORIGIN_RESYNCED 0x02 /* a gap_resync skipped bytes: the start is no longer known */
+
 /* One direction of a flow. */
 struct xdpfw_flow_dir {
 	__u64 packets;
@@ -82,7 +87,7 @@ struct xdpfw_flow_dir {
 	__u8 seq_known;    /* next_seq is valid */
 	__u8 fin_seen;
 	__u8 gap_run;      /* consecutive gap segments since the last in-order one */
-	__u8 resynced;     /* a gap_resync skipped bytes: stream_off no longer spans the stream */
+	__u8 origin;       /* XDPFW_ORIGIN_*: where the stream began, for "before its start" */
 	__u64 gap_since;   /* flow time (last_ns) of the first of those gap segments */
 };
 
