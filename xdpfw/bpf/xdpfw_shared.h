@@ -54,7 +54,8 @@
 	X(XDPFW_DROP_TCP_OUT_OF_ORDER, "tcp_out_of_order") /* gap in a TCP stream (in-order enforcement) */ \
 	X(XDPFW_DROP_FLOW_TABLE_FULL, "flow_table_full")   /* no flow entry could be allocated */ \
 	X(XDPFW_DROP_EXCEPTION_POLICY, "exception_policy") /* an exception policy chose drop */ \
-	X(XDPFW_DROP_IP_FRAGMENT, "ip_fragment")   /* fragment out of order, overlapping, of a bad datagram, or TCP */
+	X(XDPFW_DROP_IP_FRAGMENT, "ip_fragment")   /* fragment out of order, overlapping, of a bad datagram, or TCP */ \
+	X(XDPFW_DROP_TCP_INSERTION, "tcp_insertion") /* re-sent TCP bytes differing from (or not comparable with) the inspected ones */
 
 #define XDPFW__ENUM_ENTRY(name, label) name,
 

@@ -91,6 +91,7 @@ DROP_REASON_FOR = {
     "flow_table_full": "flow memcap",
     "exception_policy": "default packet policy",
     "ip_fragment": "defrag error",
+    "tcp_insertion": "stream error",
 }
 assert all(v is None or v in DROP_REASONS for v in DROP_REASON_FOR.values())
 

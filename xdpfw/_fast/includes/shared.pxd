@@ -19,6 +19,7 @@ cdef extern from "xdpfw_shared.h" nogil:
         XDPFW_DROP_FLOW_TABLE_FULL
         XDPFW_DROP_EXCEPTION_POLICY
         XDPFW_DROP_IP_FRAGMENT
+        XDPFW_DROP_TCP_INSERTION
         XDPFW_DROP_REASON_MAX
 
     enum:  # enum xdpfw_verdict
