@@ -792,3 +792,71 @@ def test_forged_out_of_sequence_rst_does_not_end_the_connection():
     c2.cseq = 90001
     assert c2.c(b"YLOAD HTTP/1.0\r\n") == PASS           # a new stream: no half-pattern carried
     assert sids(eng, t) == []
+
+
+CSUM_DROP = ("drop", 10)      # XDPFW_DROP_BAD_CHECKSUM
+
+
+@pytest.mark.parametrize("cli,srv", [(CLI, SRV), ("2001:db8::1", "2001:db8::2")])
+def test_segment_with_a_wrong_checksum_is_dropped_before_anything_of_it_counts(cli, srv):
+    """Checksum insertion: the host drops such a segment, so inline the engine must not
+    inspect it, record it, or let it change the connection's state."""
+    rule = ['drop tcp any any -> any any (msg:"x"; content:"ATTACK"; sid:8;)']
+    eng, t = build(rule, {0: b"ATTACK"}, verify_checksums=True)
+    c = Tcp(eng, cli=cli, srv=srv)
+    assert c.handshake() == [PASS] * 3
+    good = c._frame(cli, srv, c.sport, c.dport, c.cseq, "PA", b"BENIGN", c.sseq)
+    tcp_at = len(good) - 6 - 20
+    bad = bytearray(good)
+    bad[tcp_at + 16] ^= 0x01                               # the TCP checksum
+    assert eng.inspect_frame(bytes(bad), 0, S) == CSUM_DROP
+    assert eng.counters()["bad_checksum"] == 1
+    assert c.c(b"ATTACK") == RULE_DROP                     # the bytes the host reads are inspected
+    rst = bytearray(c._frame(cli, srv, c.sport, c.dport, c.cseq, "R", b"", 0))
+    rst[-4] ^= 0x40                                        # a RST at the next byte, wrong checksum
+    assert eng.inspect_frame(bytes(rst), 0, S) == CSUM_DROP
+    if ":" not in cli:
+        hdr = bytearray(good)
+        hdr[14 + 10] ^= 0x01                               # the IPv4 header checksum
+        assert eng.inspect_frame(bytes(hdr), 0, S) == CSUM_DROP
+    # off (replay's default): a wrong checksum is not the engine's business
+    eng, t = build(rule, {0: b"ATTACK"})
+    c = Tcp(eng, cli=cli, srv=srv)
+    c.handshake()
+    assert eng.inspect_frame(bytes(bad), 0, S) == PASS
+
+
+@pytest.mark.parametrize("cli,srv", [(CLI, SRV), ("2001:db8::1", "2001:db8::2")])
+def test_segment_with_a_low_ttl_leaves_with_its_directions_ttl(cli, srv):
+    """TTL insertion and the TTL-limited RST: a segment that would expire past the appliance
+    is sent on with the highest TTL its direction has shown, so the host sees what the
+    engine saw."""
+    from scapy.layers.inet import IP as IP4
+
+    eng, t = build(['alert tcp any any -> any any (msg:"x"; content:"Q"; sid:1;)'], {0: b"Q"},
+                   normalize_ttl=True)
+    v6 = ":" in cli
+    ipl = (lambda ttl: IPv6(src=cli, dst=srv, hlim=ttl)) if v6 else (lambda ttl: IP4(src=cli, dst=srv, ttl=ttl))
+    frame = lambda ttl, flags, seq, data=b"": bytes(ETH / ipl(ttl) / TCP(sport=40000, dport=80, seq=seq, ack=5001,
+                                                                           flags=flags) / data)
+    assert eng.inspect_frame(frame(60, "S", 1000), 0, S) == PASS
+    assert eng.inspect_frame(bytes(ETH / (IPv6(src=srv, dst=cli, hlim=3) if v6 else IP4(src=srv, dst=cli, ttl=3))
+                                   / TCP(sport=80, dport=40000, seq=5000, ack=1001, flags="SA")), 1, S) == PASS
+    assert eng.inspect_frame(frame(60, "A", 1001), 0, S) == PASS
+    assert eng.inspect_frame(frame(1, "PA", 1001, b"hello"), 0, S) == PASS
+    out = Ether(eng.last_frame)
+    assert (out[IPv6].hlim if v6 else out[IP4].ttl) == 60
+    if not v6:                                             # the header checksum still holds
+        fixed = IP4(bytes(out[IP4]))
+        del fixed.chksum
+        assert IP4(bytes(fixed)).chksum == out[IP4].chksum
+    assert out[TCP].payload.load == b"hello"
+    assert eng.inspect_frame(frame(64, "PA", 1006, b"more"), 0, S) == PASS   # a higher one is kept
+    assert eng.inspect_frame(frame(2, "PA", 1010, b"!"), 0, S) == PASS
+    out = Ether(eng.last_frame)
+    assert (out[IPv6].hlim if v6 else out[IP4].ttl) == 64
+    assert eng.counters()["ttl_raised"] == 2
+    # the other direction has its own: the server's TTL 3 is left as it is
+    assert eng.inspect_frame(bytes(ETH / (IPv6(src=srv, dst=cli, hlim=3) if v6 else IP4(src=srv, dst=cli, ttl=3))
+                                   / TCP(sport=80, dport=40000, seq=5001, ack=1011, flags="PA") / b"ok"), 1, S) == PASS
+    assert eng.counters()["ttl_raised"] == 2

@@ -480,3 +480,8 @@ def test_forwarded_bytes_are_the_inspected_ones():
                     # a faithful copy is refused only when its edges cut a merged record
                     assert kind == "retransmit_unverifiable" and t.counters()["records"]["merged"], \
                         (trial, start, end)
+
+
+def test_record_layout_is_as_documented():
+    # docs/EVASION.md and docs/ARCHITECTURE.md state these sizes
+    assert (F.RECORD_DIR_SIZE, F.RECORD_CHUNK_SIZE, F.RECORDS_PER_CHUNK) == (32, 176, 14)

@@ -45,6 +45,10 @@ from xdpfw._fast.match cimport (Database, Scratch, StreamPool, XDPFW_MATCH_EPOOL
                                 XDPFW_MSTREAM_OPEN, xdpfw_match, xdpfw_match_buf,
                                 xdpfw_match_push, xdpfw_matcher_ops, xdpfw_mstream)
 
+cdef extern from "xdpfw_norm.h" nogil:
+    int xdpfw_tcp_checksums_ok(const uint8_t *frame, const xdpfw_pkt *p)
+    void xdpfw_raise_ttl(uint8_t *frame, const xdpfw_pkt *p, uint8_t ttl)
+
 cdef extern from *:
     """
     /* SPSC ring indices: the worker publishes with release, the reader consumes with
@@ -236,8 +240,11 @@ cdef class Engine:
     cdef public int no_flow_policy
     cdef public bint ips             # False (IDS): drop/reject rules only alert, nothing blocks
     cdef public bint replies         # reject rules answer with a TCP RST (live workers only)
+    cdef public bint verify_checksums  # inline: drop TCP segments with a wrong checksum (xdpfw_norm.h)
+    cdef public bint normalize_ttl     # inline: raise a TCP segment's TTL to its direction's highest
     cdef readonly bytes last_reply   # inspect_frame(): the reply the engine built, if any
     cdef readonly bytes last_extra   # inspect_frame(): the extra reply of REPLY_BOTH, if any
+    cdef readonly bytes last_frame   # inspect_frame(): the frame as forwarded (normalised in place)
     cdef uint8_t extra[REJECT_EXTRA] # REPLY_BOTH: the reset for the destination
     cdef uint32_t extra_len
     cdef uint64_t pkt_num
@@ -279,7 +286,8 @@ cdef class Engine:
                  uint32_t flow_capacity=65536, uint32_t stream_pool=0,
                  uint32_t alert_ring=4096, rules=None, bint midstream=True, uint32_t gap_resync=0,
                  bint ips=True, uint32_t thresholds=16384, bint replies=False,
-                 Database frag_db=None, uint32_t fragments=4096, app=None):
+                 Database frag_db=None, uint32_t fragments=4096, app=None,
+                 bint verify_checksums=False, bint normalize_ttl=False):
         """tables: an xdpfw.detect.sigtables.SigTables (signature, address and port arrays and
         the matcher report map). Databases are shared, read-only; everything else is this
         worker's."""
@@ -340,6 +348,8 @@ cdef class Engine:
         self.no_flow_policy = POLICY_DROP_ if ips else POLICY_PASS_
         self.ips = ips
         self.replies = replies
+        self.verify_checksums = verify_checksums
+        self.normalize_ttl = normalize_ttl
 
     # ---- rule sets (engine_ruleset.pxi) ---------------------------------------------------
     def stage_rules(self, tables, *, Database stream_db=None, Database block_db=None, rules=None,
@@ -382,6 +392,7 @@ cdef class Engine:
         cdef uint32_t how
         cdef frag_entry *fe
         cdef uint64_t ev
+        cdef uint8_t *top
         self.cnt[C_PACKETS] += 1
         self.app_nfired = 0
         res = xdpfw_decode(frame, length, p)
@@ -420,6 +431,13 @@ cdef class Engine:
                 self.cnt[C_IDS_WOULD_DROP] += 1
                 fe = NULL   # IDS: inspected alone
 
+        if self.verify_checksums and p.l4_proto == 6 and (p.layers & XDPFW_LAYER_L4) and \
+                xdpfw_tcp_checksums_ok(frame, p) == 0:
+            # the host drops it: inspecting (or recording) it would judge bytes the host
+            # never reads, and let the copy it does read differ
+            self.cnt[C_BAD_CHECKSUM] += 1
+            return self._policy_drop(p, NULL, direction, side, XDPFW_DROP_BAD_CHECKSUM, reason)
+
         f = self.flows.lookup(p.src, p.dst, p.sport, p.dport, p.l4_proto,
                               p.vlan_id[0] if p.vlan_depth else 0, now, &direction)
         if f == NULL:
@@ -443,6 +461,15 @@ cdef class Engine:
         self.mbuf.count = 0
         rmap, rmax = self.rs.report_sig, self.rs.nreport
         if p.l4_proto == 6 and (p.layers & XDPFW_LAYER_L4):
+            if self.normalize_ttl:
+                top = self.flows.dir_ttl(f, direction)
+                if p.ttl > top[0]:
+                    top[0] = p.ttl
+                elif p.ttl < top[0]:
+                    # it would expire where the direction's other segments do not: past
+                    # the appliance, before the host (or a RST the host never sees)
+                    xdpfw_raise_ttl(frame, p, top[0])
+                    self.cnt[C_TTL_RAISED] += 1
             res = self.flows.tcp_track(f, direction, p.tcp_seq, p.tcp_ack, p.tcp_flags, data, dlen,
                                        &skip)
             if res == XDPFW_SEG_GAP or res == XDPFW_SEG_WINDOW or res == XDPFW_SEG_CONFLICT or \

@@ -21,6 +21,7 @@ cdef object _inspect_frame(Engine self, frame, int side, uint64_t now_ns, uint64
     replied = v == XDPFW_VERDICT_REPLY or v == XDPFW_VERDICT_REPLY_PEER or v == XDPFW_VERDICT_REPLY_BOTH
     self.last_reply = bytes(buf[:reply_len]) if replied else None
     self.last_extra = bytes(self.extra[:self.extra_len]) if v == XDPFW_VERDICT_REPLY_BOTH else None
+    self.last_frame = bytes(buf[:n]) if v == XDPFW_VERDICT_PASS else None
     return (VERDICT_NAMES[v], None if v == XDPFW_VERDICT_PASS else reason)
 
 

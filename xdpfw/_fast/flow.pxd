@@ -89,6 +89,7 @@ cdef extern from "xdpfw_seqrec.h" nogil:
         uint32_t head
         uint16_t nchunks
         uint8_t has_last
+        uint8_t ttl
         uint32_t last_end
     struct xdpfw_seqrec_pool:
         uint32_t nchunks
@@ -136,6 +137,7 @@ cdef class FlowTable:
     cdef int tcp_track(self, xdpfw_flow *f, int direction, uint32_t seq, uint32_t ack,
                        uint8_t flags, const uint8_t *data, uint32_t plen,
                        uint32_t *skip) noexcept nogil
+    cdef uint8_t *dir_ttl(self, xdpfw_flow *f, int direction) noexcept nogil
     cdef int _retransmitted(self, xdpfw_seqrec_dir *r, uint32_t seq, const uint8_t *data,
                             uint32_t len) noexcept nogil
     cdef bint reuses(self, const xdpfw_flow *f, int direction, uint32_t seq,

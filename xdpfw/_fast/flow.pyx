@@ -224,6 +224,8 @@ cdef class FlowTable:
         cdef size_t slot = f - self.flows
         xdpfw_seqrec_reset(&self.pool, &self.recs[slot * 2], 0)      # chunks back to the pool
         xdpfw_seqrec_reset(&self.pool, &self.recs[slot * 2 + 1], 0)
+        self.recs[slot * 2].ttl = 0
+        self.recs[slot * 2 + 1].ttl = 0
         memset(f, 0, sizeof(xdpfw_flow))
         f.key = key[0]
         f.hash = h
@@ -389,6 +391,10 @@ cdef class FlowTable:
             f.tcp_state = XDPFW_TCP_CLOSED if o.fin_seen else XDPFW_TCP_CLOSING
         return self._count(res)
 
+    cdef inline uint8_t *dir_ttl(self, xdpfw_flow *f, int direction) noexcept nogil:
+        """The highest TTL / hop limit this direction has shown (engine normalisation)."""
+        return &self.recs[(f - self.flows) * 2 + direction].ttl
+
     cdef int _retransmitted(self, xdpfw_seqrec_dir *r, uint32_t seq, const uint8_t *data,
                             uint32_t len) noexcept nogil:
         """Bytes already inspected, sent again: forwarded only if they are the same."""
@@ -477,6 +483,9 @@ cdef class FlowTable:
 DIR_TOSERVER = XDPFW_DIR_TOSERVER
 DIR_TOCLIENT = XDPFW_DIR_TOCLIENT
 FLOW_ENTRY_SIZE = sizeof(xdpfw_flow)
+RECORD_DIR_SIZE = sizeof(xdpfw_seqrec_dir)
+RECORD_CHUNK_SIZE = sizeof(xdpfw_seqrec_chunk)
+RECORDS_PER_CHUNK = XDPFW_SEQREC_PER_CHUNK
 PROBE = XDPFW_FLOW_PROBE
 TCP_RESULT_MAX = XDPFW_TCP_RESULT_MAX
 FLOW_EVENT_MAX = XDPFW_FLOW_EVENT_MAX

@@ -198,7 +198,9 @@ struct xdpfw_alert_rec {
 	X(XDPFW_CNT_APP_EVENTS, "app_events")                   /* application decoder events */ \
 	X(XDPFW_CNT_APP_INST_FULL, "app_instances_full")        /* buffer instances past APP_INST per direction */ \
 	X(XDPFW_CNT_APP_PENDING_FULL, "app_pending_full")       /* length-checked rules past APP_PENDING per instance */ \
-	X(XDPFW_CNT_IDS_WOULD_DROP, "ids_would_drop")           /* IDS: packets inline mode would have dropped */
+	X(XDPFW_CNT_IDS_WOULD_DROP, "ids_would_drop")           /* IDS: packets inline mode would have dropped */ \
+	X(XDPFW_CNT_BAD_CHECKSUM, "bad_checksum")               /* inline: TCP segments with a wrong IPv4 header or TCP checksum (dropped) */ \
+	X(XDPFW_CNT_TTL_RAISED, "ttl_raised")                   /* inline: TCP segments given their direction's TTL / hop limit */
 
 #define XDPFW__CNT_ENUM(name, label) name,
 enum xdpfw_engine_counter { XDPFW_ENGINE_COUNTERS(XDPFW__CNT_ENUM) XDPFW_CNT_MAX };

@@ -60,7 +60,7 @@ struct xdpfw_seqrec_dir {
 	__u32 tail;      /* newest chunk */
 	__u16 nchunks;
 	__u8 has_last;   /* last_* is a record (the newest) */
-	__u8 pad;
+	__u8 ttl;        /* highest TTL / hop limit the direction has shown (xdpfw_norm.h) */
 	__u64 last_hash;
 	__u32 last_end;
 	__u32 pad2;
@@ -137,6 +137,7 @@ static inline void xdpfw_seqrec_reset(struct xdpfw_seqrec_pool *p, struct xdpfw_
 				      __u32 una)
 {
 	__u32 c = d->head, n;
+	__u8 ttl = d->ttl;
 	while (c) {
 		n = p->chunks[c].next;
 		p->chunks[c].next = p->free_head;
@@ -146,6 +147,7 @@ static inline void xdpfw_seqrec_reset(struct xdpfw_seqrec_pool *p, struct xdpfw_
 	}
 	memset(d, 0, sizeof(*d));
 	d->una = una;
+	d->ttl = ttl;
 }
 
 /* The end of the newest record (una when there is none). */

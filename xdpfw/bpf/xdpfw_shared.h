@@ -55,7 +55,8 @@
 	X(XDPFW_DROP_FLOW_TABLE_FULL, "flow_table_full")   /* no flow entry could be allocated */ \
 	X(XDPFW_DROP_EXCEPTION_POLICY, "exception_policy") /* an exception policy chose drop */ \
 	X(XDPFW_DROP_IP_FRAGMENT, "ip_fragment")   /* fragment out of order, overlapping, of a bad datagram, or TCP */ \
-	X(XDPFW_DROP_TCP_INSERTION, "tcp_insertion") /* re-sent TCP bytes differing from (or not comparable with) the inspected ones */
+	X(XDPFW_DROP_TCP_INSERTION, "tcp_insertion") /* re-sent TCP bytes differing from (or not comparable with) the inspected ones */ \
+	X(XDPFW_DROP_BAD_CHECKSUM, "bad_checksum")   /* inline: a TCP segment the host would drop for its checksum */
 
 #define XDPFW__ENUM_ENTRY(name, label) name,
 

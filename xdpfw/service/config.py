@@ -78,6 +78,8 @@ class Config:
     no_flow_policy: str = "drop"
     tcp_midstream: str = "accept"               # accept | drop
     flow_capacity: int = 1 << 16
+    stream_checksum_validation: bool = True     # inline: drop TCP segments with a wrong checksum
+    stream_ttl_normalization: bool = True       # inline: raise a TCP segment's TTL to its direction's highest
     metrics_listen: str = DEFAULT_METRICS_LISTEN  # "" disables
     control_socket: str = DEFAULT_CONTROL_SOCKET  # "" disables
     eve: list[EveOutput] = field(default_factory=list)  # none: alerts and drops to stdout
@@ -355,6 +357,10 @@ _SCHEMA: dict[str, Any] = {
     },
     "flows": {
         "capacity": (_int(64, 1 << 26), _set("flow_capacity")),
+    },
+    "stream": {
+        "checksum-validation": (_bool, _set("stream_checksum_validation")),
+        "ttl-normalization": (_bool, _set("stream_ttl_normalization")),
     },
     "metrics": {
         "listen": (_listen, _set("metrics_listen")),

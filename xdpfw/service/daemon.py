@@ -66,7 +66,9 @@ class Daemon:
 
         cfg = self.cfg
         make = det.engine_factory(flow_capacity=cfg.flow_capacity, replies=True,
-                                  midstream=cfg.tcp_midstream == "accept")
+                                  midstream=cfg.tcp_midstream == "accept",
+                                  verify_checksums=cfg.stream_checksum_validation,
+                                  normalize_ttl=cfg.stream_ttl_normalization)
         pol = {"pass": E.POLICY_PASS, "drop": E.POLICY_DROP}
 
         def factory():

@@ -92,6 +92,7 @@ DROP_REASON_FOR = {
     "exception_policy": "default packet policy",
     "ip_fragment": "defrag error",
     "tcp_insertion": "stream error",
+    "bad_checksum": "decode error",
 }
 assert all(v is None or v in DROP_REASONS for v in DROP_REASON_FOR.values())
 

@@ -74,6 +74,8 @@ ENGINE_COUNTERS = {
     "passed_by_rule": ("xdpfw_pass_rule_packets", "Frames a pass rule let through (remaining rules skipped)."),
     "rejects_sent": ("xdpfw_rejects_sent", "Replies built for reject rules (TCP resets, ICMP unreachables)."),
     "tcp_fragments": ("xdpfw_tcp_fragments", "TCP segments carried in IP fragments (dropped inline)."),
+    "ttl_raised": ("xdpfw_tcp_ttl_raised", "TCP segments given their direction's highest TTL / hop limit (inline "
+                   "normalisation)."),
 }
 # IP fragment streams: engine counter -> `event` label of xdpfw_ip_fragment_events_total.
 FRAG_EVENTS = {

@@ -119,6 +119,8 @@ cdef extern from "xdpfw_engine.h" nogil:
         C_APP_INST_FULL "XDPFW_CNT_APP_INST_FULL"
         C_APP_PENDING_FULL "XDPFW_CNT_APP_PENDING_FULL"
         C_IDS_WOULD_DROP "XDPFW_CNT_IDS_WOULD_DROP"
+        C_BAD_CHECKSUM "XDPFW_CNT_BAD_CHECKSUM"
+        C_TTL_RAISED "XDPFW_CNT_TTL_RAISED"
         C_MAX "XDPFW_CNT_MAX"
 
     const char *xdpfw_engine_counter_label(unsigned int c)

@@ -20,6 +20,7 @@ cdef extern from "xdpfw_shared.h" nogil:
         XDPFW_DROP_EXCEPTION_POLICY
         XDPFW_DROP_IP_FRAGMENT
         XDPFW_DROP_TCP_INSERTION
+        XDPFW_DROP_BAD_CHECKSUM
         XDPFW_DROP_REASON_MAX
 
     enum:  # enum xdpfw_verdict
