@@ -38,8 +38,16 @@ def test_every_difference_is_listed_with_its_reason(report):
     got = {_entry(d["capture"], d["side"], d["key"]) for d in report.differences()}
     listed = {_entry(d["capture"], d["side"], d["key"]): d["reason"] for d in EXPECTED["differences"]}
     assert all(r in EXPECTED["reasons"] for r in listed.values())
+    # A threshold-order difference is about which flow Suricata's count lands on, and that
+    # depends on its flow manager's timing (it moved between runs of the whole corpus on
+    # a loaded machine): it is matched by (capture, side, signature), not by flow.
+    loose = lambda e: (e[0], e[1], e[2][0])
+    by_order = {loose(k) for k, r in listed.items() if r == "threshold-order"}
+    got_order = {loose(k) for k in got if loose(k) in by_order}
+    got = {k for k in got if loose(k) not in by_order}
+    listed = {k: r for k, r in listed.items() if loose(k) not in by_order}
     new = sorted(got - set(listed), key=str)
-    stale = sorted(set(listed) - got, key=str)
+    stale = sorted(set(listed) - got, key=str) + sorted(by_order - got_order, key=str)
     assert not new, "differences not in expected.json (side = who alerted):\n" + "\n".join(map(str, new))
     assert not stale, "listed in expected.json but no longer seen (remove them):\n" + "\n".join(map(str, stale))
 

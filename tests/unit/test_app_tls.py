@@ -173,7 +173,7 @@ def test_md5_matches_hashlib(data, split):
 
 def test_state_sizes_and_event_table():
     # stated in xdpfw_app_tls.h and docs/APP_TLS_DNS.md
-    assert (app_tls.DIR_SIZE, app_tls.CH_SIZE, app_tls.SH_SIZE, app_tls.CERT_SIZE) == (20, 200, 108, 68)
+    assert (app_tls.DIR_SIZE, app_tls.CH_SIZE, app_tls.SH_SIZE, app_tls.CERT_SIZE) == (20, 200, 108, 80)
     assert app_tls.STATE_SIZE == 348
     assert list(app_tls.EVENTS) == ref.EVENTS
     assert len(set(ref.EVENTS)) == len(ref.EVENTS) and all(e.startswith("tls.") for e in ref.EVENTS)
@@ -294,11 +294,41 @@ def test_certificate_subject_issuer_serial():
     assert b["tls.cert_issuer"] == [b"C=US, O=Google Trust Services LLC, CN=GTS CA 1C3"]
     assert b["tls.cert_serial"] == [expected_serial(LEAF)]
     assert b["tls.cert_serial"] == [b"00:E7:F9:B6:DE:A6:57:93:E2:44:6A:3B:95:C6:B3:EC:DF"]
+    assert b["tls.certs"] == [LEAF, CA]                    # the chain, DER, leaf first
     # the certificate message across several records, split everywhere
     msg = certificate_msg(LEAF)
     records = b"".join(record(22, msg[i:i + 100]) for i in range(0, len(msg), 100))
-    assert buffers(check(TC, records)) == {k: b[k] for k in ("tls.cert_serial", "tls.cert_issuer",
-                                                            "tls.cert_subject")}
+    assert buffers(check(TC, records)) == {**{k: b[k] for k in ("tls.cert_serial", "tls.cert_issuer",
+                                                               "tls.cert_subject")}, "tls.certs": [LEAF]}
+
+
+def test_certificate_chain_instances():
+    """tls.certs: one instance per certificate of the list, the DER bytes as they are,
+    whether or not the leaf's DER walk can follow them; leaf instances complete first."""
+    got = check(TC, record(22, certificate_msg(LEAF, CA, LEAF)))
+    names = [b for b, _ in got[0]]
+    assert names == ["tls.cert_serial", "tls.cert_issuer", "tls.cert_subject"] + ["tls.certs"] * 3
+    assert buffers(got)["tls.certs"] == [LEAF, CA, LEAF] and got[1] == []
+    # a leaf the DER walk cannot follow is still a tls.certs instance (its event is the walk's)
+    junk = b"\x04\x03abc" + bytes(40)
+    got = check(TC, record(22, certificate_msg(junk, CA)))
+    assert buffers(got)["tls.certs"] == [junk, CA] and got[1] == ["tls.invalid_certificate"]
+    # an empty certificate in the list gives no instance; the next ones still do
+    got = check(TC, record(22, certificate_msg(LEAF, b"", CA)))
+    assert buffers(got)["tls.certs"] == [LEAF, CA]
+    # a later certificate's length past the list: the chain's event, what came before stays
+    chain = len(LEAF).to_bytes(3, "big") + LEAF + (len(CA) + 9).to_bytes(3, "big") + CA
+    msg = handshake(11, len(chain).to_bytes(3, "big") + chain)
+    got = check(TC, record(22, msg))
+    assert buffers(got)["tls.certs"] == [LEAF] and got[1] == ["tls.handshake_invalid_length"]
+    # the message cut by another record type: the open instance ends as it is
+    msg = certificate_msg(LEAF, CA)
+    cut = len(msg) - 50
+    got = check(TC, record(22, msg[:cut]) + record(21, b"\x02\x28"))
+    assert buffers(got)["tls.certs"] == [LEAF, CA[:len(CA) - 50]]
+    assert "tls.invalid_handshake_message" in got[1]
+    # to the server a Certificate message is not parsed (as the leaf's buffers)
+    assert check(TS, record(22, certificate_msg(LEAF))) == ([], [])
 
 
 def test_certificate_name_forms():
@@ -355,8 +385,10 @@ def test_certificate_hand_built_forms_and_events():
     assert b["tls.cert_subject"] == [b"1.3.6.1.4.1.311.60.2.1.3=US, 2.5.4.45=00AB, UNKNOWN=x"]
     assert got[1] == ["tls.certificate_unknown_element"]
     # a wrong tag where the issuer should be
-    got = check(TC, record(22, certificate_msg(hand_cert(der(0x31, b""), nm))))
-    assert buffers(got) == {"tls.cert_serial": [b"05"]} and got[1] == ["tls.invalid_certificate"]
+    wrong = hand_cert(der(0x31, b""), nm)
+    got = check(TC, record(22, certificate_msg(wrong)))
+    assert buffers(got) == {"tls.cert_serial": [b"05"], "tls.certs": [wrong]}
+    assert got[1] == ["tls.invalid_certificate"]
     # a length past its parent
     bad = bytearray(hand_cert(nm, nm))
     i = bad.index(b"\x55\x04\x03") + 3
@@ -366,11 +398,11 @@ def test_certificate_hand_built_forms_and_events():
     assert buffers(got)["tls.cert_issuer"] == [b"CN="]
     # indefinite length
     got = check(TC, record(22, certificate_msg(b"\x30\x80" + bytes(10))))
-    assert got == ([], ["tls.certificate_invalid_length"])
+    assert got == ([("tls.certs", b"\x30\x80" + bytes(10))], ["tls.certificate_invalid_length"])
     # a TBS that ends before the subject
     short = der(0x30, der(0x30, der(0x02, b"\x01") + der(0x30, b"") + nm) + der(0x30, b""))
     got = check(TC, record(22, certificate_msg(short)))
-    assert buffers(got) == {"tls.cert_serial": [b"01"], "tls.cert_issuer": [b"CN=host"]}
+    assert buffers(got) == {"tls.cert_serial": [b"01"], "tls.cert_issuer": [b"CN=host"], "tls.certs": [short]}
     assert got[1] == ["tls.certificate_missing_element"]
     # an empty certificate list is not an error; an empty certificate is
     assert check(TC, record(22, handshake(11, b"\0\0\0"))) == ([], [])

@@ -43,7 +43,7 @@ def test_failures_exit_one_with_located_messages_and_skip_table():
         "rules skipped per unsupported keyword:",
         "  1  byte_test",
         "  1  frobnicate",
-        "  1  tls.certs",
+        "  1  tls.cert_fingerprint",
     ]
 
 

@@ -49,9 +49,9 @@ def test_bad_rule_among_good_ones():
     assert warnings == [
         f"{path}:5:62: warning: rule sid:2000005 skipped: keyword 'byte_test' is not supported",
         f"{path}:6:66: warning: rule sid:2000006 skipped: keyword 'frobnicate' is not supported",
-        f"{path}:8:57: warning: rule sid:2000007 skipped: keyword 'tls.certs' is not supported",
+        f"{path}:8:57: warning: rule sid:2000007 skipped: keyword 'tls.cert_fingerprint' is not supported",
     ]
-    assert rs.skipped == {"byte_test": 1, "frobnicate": 1, "tls.certs": 1}
+    assert rs.skipped == {"byte_test": 1, "frobnicate": 1, "tls.cert_fingerprint": 1}
     assert rs.summary() == "1 rule files processed. 3 rules successfully loaded, 3 rules failed, 3 rules skipped"
 
 

@@ -24,6 +24,12 @@ cdef extern from "xdpfw_app_tls.h" nogil:
         XDPFW_TLS_C_RDN_ANY
         XDPFW_TLS_C_STRING
         XDPFW_TLS_C_SERIAL_ANY
+        XDPFW_TLS_C_CHAIN_OPEN
+        XDPFW_TLS_C_CHAIN_LATER
+        XDPFW_TLS_CH_LISTLEN
+        XDPFW_TLS_CH_CERTLEN
+        XDPFW_TLS_CH_CERT
+        XDPFW_TLS_CH_DONE
 
     enum xdpfw_tls_event:
         XDPFW_TLS_EV_INVALID_SSLV2_HEADER
@@ -108,6 +114,11 @@ cdef extern from "xdpfw_app_tls.h" nogil:
         uint8_t need
         uint8_t oid_len
         uint8_t flags
+        uint8_t ch_phase
+        uint8_t ch_need
+        uint32_t ch_list_end
+        uint32_t ch_end
+        uint32_t ch_acc
 
     union xdpfw_tls_tc:
         xdpfw_tls_sh sh

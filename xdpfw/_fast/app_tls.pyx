@@ -27,7 +27,7 @@ from xdpfw._fast.includes.app cimport (XDPFW_APP_END, XDPFW_APP_F_DATAGRAM, XDPF
                                        XDPFW_APP_SCRATCH, XDPFW_APP_START, XDPFW_APP_TLS, XDPFW_BUF_JA3_HASH,
                                        XDPFW_BUF_JA3_STRING, XDPFW_BUF_JA3S_HASH,
                                        XDPFW_BUF_JA3S_STRING, XDPFW_BUF_TLS_CERT_ISSUER,
-                                       XDPFW_BUF_TLS_CERT_SERIAL, XDPFW_BUF_TLS_CERT_SUBJECT,
+                                       XDPFW_BUF_TLS_CERT_SERIAL, XDPFW_BUF_TLS_CERT_SUBJECT, XDPFW_BUF_TLS_CERTS,
                                        XDPFW_BUF_TLS_SNI, XDPFW_PROBE_MORE, XDPFW_PROBE_NO,
                                        XDPFW_PROBE_YES, XDPFW_APP_BUFFER_MAX, XDPFW_APP_L4_TCP,
                                        xdpfw_app_end_fn, xdpfw_app_feed_fn, xdpfw_app_init_fn,
@@ -304,6 +304,7 @@ cdef void _abort_all(tctx *c) noexcept nogil:
     cdef uint32_t buf
     for buf in range(XDPFW_BUF_TLS_SNI, XDPFW_BUF_JA3S_STRING + 1):
         _abort(c, buf)
+    _chain_abort(c)
 
 
 cdef void _num(tctx *c, uint32_t buf, uint32_t v) noexcept nogil:
@@ -1018,9 +1019,86 @@ cdef void _ct_run(tctx *c, xdpfw_tls_cert *ct, const uint8_t *p, uint32_t k) noe
                 _text(c, buf, two, 2)
 
 
+# ---- hot path: Certificate (the chain, tls.certs) -----------------------------------
+
+cdef void _chain_bytes(tctx *c, xdpfw_tls_cert *ct, const uint8_t *p, uint32_t n,
+                       uint32_t pos) noexcept nogil:
+    """n bytes of the Certificate message from message offset pos: each certificate of the
+    list is one tls.certs instance, its DER bytes straight from the input. Runs after the
+    leaf's DER walk has taken the same bytes, so the leaf's instances, which all end
+    inside the leaf, complete before the leaf's tls.certs instance whatever the split."""
+    cdef uint32_t i = 0, k, v, fl
+    cdef uint8_t ph
+    while i < n:
+        ph = ct.ch_phase
+        if ph == XDPFW_TLS_CH_DONE:
+            return
+        if ph == XDPFW_TLS_CH_CERT:
+            k = ct.ch_end - pos
+            if k > n - i:
+                k = n - i
+            fl = 0
+            if not ct.flags & XDPFW_TLS_C_CHAIN_OPEN:
+                fl = XDPFW_APP_START
+                ct.flags |= XDPFW_TLS_C_CHAIN_OPEN
+            pos += k
+            if pos == ct.ch_end:
+                fl |= XDPFW_APP_END
+                ct.flags &= ~XDPFW_TLS_C_CHAIN_OPEN
+                ct.flags |= XDPFW_TLS_C_CHAIN_LATER
+                ct.ch_phase = XDPFW_TLS_CH_DONE if pos == ct.ch_list_end else XDPFW_TLS_CH_CERTLEN
+                ct.ch_need = 3
+                ct.ch_acc = 0
+            _flush(c, 0)
+            c.sink.data(c.sink.ctx, XDPFW_BUF_TLS_CERTS, p + i, k, fl)
+            i += k
+            continue
+        ct.ch_acc = (ct.ch_acc << 8) | p[i]
+        i += 1
+        pos += 1
+        ct.ch_need -= 1
+        if ct.ch_need:
+            continue
+        v = ct.ch_acc
+        if ph == XDPFW_TLS_CH_LISTLEN:
+            # a list past the message is the DER walk's event (handshake_invalid_length)
+            if v == 0 or v > c.d.hs_len - pos:
+                ct.ch_phase = XDPFW_TLS_CH_DONE
+            else:
+                ct.ch_list_end = pos + v
+                ct.ch_phase = XDPFW_TLS_CH_CERTLEN
+                ct.ch_need = 3
+                ct.ch_acc = 0
+        elif pos > ct.ch_list_end or v > ct.ch_list_end - pos:
+            # the leaf's is the DER walk's event; a later one's is the chain's
+            if ct.flags & XDPFW_TLS_C_CHAIN_LATER:
+                _event(c, XDPFW_TLS_EV_HANDSHAKE_INVALID_LENGTH)
+            ct.ch_phase = XDPFW_TLS_CH_DONE
+        elif v == 0:  # an empty certificate: no instance (the leaf's is the DER walk's event)
+            ct.flags |= XDPFW_TLS_C_CHAIN_LATER
+            ct.ch_phase = XDPFW_TLS_CH_DONE if pos == ct.ch_list_end else XDPFW_TLS_CH_CERTLEN
+            ct.ch_need = 3
+            ct.ch_acc = 0
+        else:
+            ct.ch_end = pos + v
+            ct.ch_phase = XDPFW_TLS_CH_CERT
+
+
+cdef void _chain_abort(tctx *c) noexcept nogil:
+    """End an open tls.certs instance as it is (the message was cut short)."""
+    cdef xdpfw_tls_dir *d = c.d
+    if d != &c.s.dir[1] or d.hs_type != 11 or not d.flags & XDPFW_TLS_D_PARSING:
+        return
+    if c.s.tc.cert.flags & XDPFW_TLS_C_CHAIN_OPEN:
+        c.s.tc.cert.flags &= ~XDPFW_TLS_C_CHAIN_OPEN
+        c.s.tc.cert.ch_phase = XDPFW_TLS_CH_DONE
+        _flush(c, 0)
+        c.sink.data(c.sink.ctx, XDPFW_BUF_TLS_CERTS, c.scratch, 0, XDPFW_APP_END)
+
+
 cdef void _ct_bytes(tctx *c, const uint8_t *p, uint32_t n) noexcept nogil:
     cdef xdpfw_tls_cert *ct = &c.s.tc.cert
-    cdef uint32_t i = 0, k, e
+    cdef uint32_t i = 0, k, e, pos0 = c.d.hs_pos
     while i < n:
         if ct.phase >= CT_INT:
             c.d.hs_pos += 1
@@ -1036,6 +1114,7 @@ cdef void _ct_bytes(tctx *c, const uint8_t *p, uint32_t n) noexcept nogil:
             i += k
             c.d.hs_pos += k
         _ct_settle(c, ct)
+    _chain_bytes(c, ct, p, n, pos0)
 
 
 cdef void _ct_init(tctx *c) noexcept nogil:
@@ -1044,6 +1123,9 @@ cdef void _ct_init(tctx *c) noexcept nogil:
     ct.phase = CT_LISTLEN
     ct.need = 3
     ct.acc = 0
+    ct.ch_phase = XDPFW_TLS_CH_LISTLEN
+    ct.ch_need = 3
+    ct.ch_acc = 0
 
 
 cdef void _ct_end(tctx *c) noexcept nogil:

@@ -111,6 +111,7 @@
 	X(XDPFW_BUF_JA3_STRING, "ja3.string", XDPFW_APP_TLS, XDPFW_APP_D_TOSERVER)     \
 	X(XDPFW_BUF_JA3S_HASH, "ja3s.hash", XDPFW_APP_TLS, XDPFW_APP_D_TOCLIENT)       \
 	X(XDPFW_BUF_JA3S_STRING, "ja3s.string", XDPFW_APP_TLS, XDPFW_APP_D_TOCLIENT)   \
+	X(XDPFW_BUF_TLS_CERTS, "tls.certs", XDPFW_APP_TLS, XDPFW_APP_D_TOCLIENT)       /* one instance per certificate */ \
 	X(XDPFW_BUF_DNS_QUERY, "dns.query", XDPFW_APP_DNS, XDPFW_APP_D_TOSERVER)
 
 #define XDPFW__APP_ENUM(name, ...) name,

@@ -21,6 +21,8 @@
  *     order, "SN=value", ", " between RDNs, " + " inside a multi-valued RDN; CN, C, L,
  *     ST, O, OU, DC, Email by name, other types in dotted-decimal OID form; string
  *     values as their bytes, other values as upper-case hex).
+ *   - tls.certs: each certificate of the Certificate message's list (leaf first), its DER
+ *     bytes as they are, one instance per certificate (Suricata's multi-buffer).
  *   - After ChangeCipherSpec or an application_data record, a direction is encrypted:
  *     its records are framed (skipped by length) but nothing in them is parsed.
  *   - SSLv2-compatible ClientHello: accepted (by the probe too) only as the first
@@ -144,7 +146,9 @@ struct xdpfw_tls_sh {
 #define XDPFW_TLS_H_FAILED 4u    /* the message was given up */
 #define XDPFW_TLS_H_CAPPED 8u    /* tls.ja3_truncated was reported */
 
-/* Certificate parser (to_client): a DER walk down to the leaf's subject. 68 bytes. */
+/* Certificate parser (to_client): a DER walk down to the leaf's subject, and beside it
+ * the chain walk that reports each certificate's DER whole as one tls.certs instance.
+ * 80 bytes. */
 struct xdpfw_tls_cert {
 	__u32 list_end;   /* message offsets */
 	__u32 cert_end;   /* the leaf, by its 3-byte length */
@@ -162,14 +166,29 @@ struct xdpfw_tls_cert {
 	__u8 need;        /* length bytes left (long form) */
 	__u8 oid_len;     /* bytes of the OID seen (may pass XDPFW_TLS_OID_MAX) */
 	__u8 flags;       /* XDPFW_TLS_C_* */
-	__u8 _pad[2];
+	__u8 ch_phase;    /* chain walk: XDPFW_TLS_CH_* */
+	__u8 ch_need;     /* its length bytes left */
+	__u32 ch_list_end; /* message offsets: the certificate_list's end */
+	__u32 ch_end;      /* the end of the certificate being reported */
+	__u32 ch_acc;
 };
+
+/* Chain walk phases: the list's 3-byte length, a certificate's 3-byte length, its DER
+ * (reported as one tls.certs instance, in pieces as it arrives), done (the list ended or
+ * a length did not fit). The walk is independent of the leaf's DER walk: a certificate
+ * the DER walk cannot follow is still reported, bytes as they are. */
+#define XDPFW_TLS_CH_LISTLEN 0u
+#define XDPFW_TLS_CH_CERTLEN 1u
+#define XDPFW_TLS_CH_CERT 2u
+#define XDPFW_TLS_CH_DONE 3u
 
 #define XDPFW_TLS_C_ISSUER 1u    /* the name being walked is the issuer (else subject) */
 #define XDPFW_TLS_C_NAME_ANY 2u  /* an attribute was written in this name */
 #define XDPFW_TLS_C_RDN_ANY 4u   /* ... in this RDN */
 #define XDPFW_TLS_C_STRING 8u    /* the value is a string type (else hex) */
 #define XDPFW_TLS_C_SERIAL_ANY 16u
+#define XDPFW_TLS_C_CHAIN_OPEN 32u  /* a tls.certs instance is open */
+#define XDPFW_TLS_C_CHAIN_LATER 64u /* past the leaf: the chain walk reports length events */
 
 /*
  * Per flow: both directions' record layers, the ClientHello parser (to_server) and the

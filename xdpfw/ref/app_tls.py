@@ -35,7 +35,8 @@ TO_SERVER, TO_CLIENT = 0, 1
 
 SNI, SUBJECT, ISSUER, SERIAL = "tls.sni", "tls.cert_subject", "tls.cert_issuer", "tls.cert_serial"
 JA3_HASH, JA3, JA3S_HASH, JA3S = "ja3.hash", "ja3.string", "ja3s.hash", "ja3s.string"
-BUFFER_ORDER = [SNI, SUBJECT, ISSUER, SERIAL, JA3_HASH, JA3, JA3S_HASH, JA3S]  # xdpfw_app.h order
+CERTS = "tls.certs"
+BUFFER_ORDER = [SNI, SUBJECT, ISSUER, SERIAL, JA3_HASH, JA3, JA3S_HASH, JA3S, CERTS]  # xdpfw_app.h order
 
 HIL = "tls.handshake_invalid_length"
 KNOWN_HANDSHAKE = set(range(0, 7)) | {8} | set(range(11, 17)) | set(range(20, 26)) | {254}
@@ -116,6 +117,8 @@ class _Message:
                 self.certificate()
         except (_Cut, _Stop):
             pass
+        if self.type == 11:
+            self.chain()
 
     # -- ClientHello -----------------------------------------------------------------
     def client_hello(self):
@@ -290,6 +293,35 @@ class _Message:
         if length == 0:
             self.fail("tls.invalid_certificate")
         self.leaf(6, 6 + length)
+
+    def chain(self):
+        """tls.certs: every certificate of the list, its DER as it is, one instance each
+        (after the leaf's DER walk, which it does not depend on). The list's length and
+        the leaf's are the DER walk's events; a later certificate's length past the list
+        is the chain's."""
+        d = self.data
+        if len(d) < 3:
+            return
+        total = int.from_bytes(d[0:3], "big")
+        if total == 0 or total > self.length - 3:
+            return
+        list_end, pos, later = 3 + total, 3, False
+        while pos < list_end:
+            if len(d) < pos + 3:
+                return                              # cut here, or the message ends inside
+            v = int.from_bytes(d[pos:pos + 3], "big")
+            pos += 3
+            if pos > list_end or v > list_end - pos:
+                if later:
+                    self.events.append(HIL)
+                return
+            if v:
+                self.emit(CERTS, d[pos:pos + v])
+                if len(d) < pos + v:
+                    return                          # open: the rest has not arrived
+                self.end(CERTS)
+            later = True
+            pos += v
 
     def tlv(self, pos: int, parent_end: int, *tags: int) -> tuple[int, int, int]:
         """The DER element at pos, inside parent_end: (tag, content start, content end).

@@ -45,6 +45,7 @@ cdef extern from "xdpfw_app.h" nogil:
         XDPFW_BUF_JA3_STRING
         XDPFW_BUF_JA3S_HASH
         XDPFW_BUF_JA3S_STRING
+        XDPFW_BUF_TLS_CERTS
         XDPFW_BUF_DNS_QUERY
         XDPFW_APP_BUFFER_MAX
         XDPFW_APP_START

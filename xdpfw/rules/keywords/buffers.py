@@ -103,7 +103,7 @@ BUFFERS: tuple[Buffer, ...] = (
     Buffer("tls.cert_serial", "TLS certificate serial", _app("tls.cert_serial"), TLS, True, ("tls_cert_serial",)),
     Buffer("tls.cert_fingerprint", "TLS certificate SHA1 fingerprint", "tls", TLS, False,
            ("tls_cert_fingerprint",)),
-    Buffer("tls.certs", "each TLS certificate of the chain", "tls", TLS, False),
+    Buffer("tls.certs", "each TLS certificate of the chain (DER, leaf first)", _app("tls.certs"), TLS, True),
     Buffer("ja3.hash", "JA3 hash of the client hello", _app("ja3.hash"), TLS, True, ("ja3_hash",)),
     Buffer("ja3.string", "JA3 string of the client hello", _app("ja3.string"), TLS, True, ("ja3_string",)),
     Buffer("ja3s.hash", "JA3S hash of the server hello", _app("ja3s.hash"), TLS, True, ("ja3s_hash",)),
