@@ -19,10 +19,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BPF_INC = os.path.join("xdpfw", "bpf")
 FAST_INC = os.path.join("xdpfw", "_fast")
 DEBUG = os.environ.get("XDPFW_DEBUG") == "1"
+# scripts/asan.sh: AddressSanitizer and UBSan in every extension (never for production)
+ASAN = os.environ.get("XDPFW_ASAN") == "1"
+SAN = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"]
 
 common = dict(
     include_dirs=[BPF_INC, FAST_INC],
-    extra_compile_args=["-O2", "-Wno-unused-function"] + (["-DCYTHON_TRACE_NOGIL=1"] if DEBUG else []),
+    extra_compile_args=(["-O1", "-g"] + SAN if ASAN else ["-O2"]) + ["-Wno-unused-function"]
+    + (["-DCYTHON_TRACE_NOGIL=1"] if DEBUG else []),
+    extra_link_args=SAN if ASAN else [],
 )
 
 extensions = [
