@@ -98,7 +98,7 @@ def app_proto_of(rule) -> str | None:
     return protos.pop() if protos else None
 
 
-def build_app(rules, tables: SigTables, problems: list[str], problem) -> AppTables:
+def build_app(rules, tables: SigTables, problems: list[str], problem, cache=None) -> AppTables:
     """Compile the rules that inspect one application-layer buffer into that buffer's
     database; add their signatures (with their app protocol and length check) to `tables`.
     Rules that cannot run are appended to `problems` (problem(rule, msg) formats one)."""
@@ -201,7 +201,7 @@ def build_app(rules, tables: SigTables, problems: list[str], problem) -> AppTabl
                 continue
             cb = compile_buffer(group, b, "stream", singlematch=True, transforms=tr)
         try:
-            db = build_database(cb, group)
+            db = build_database(cb, group, cache=cache)
         except match.CompileError as e:      # not pinned to rules: a problem of the set, refused
             problems.append(Problem(f"<{b} database>:0: error: {e}"))
             continue

@@ -16,6 +16,7 @@ A rule the engine cannot honour exactly is named with file:line: an alert rule i
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 
 from xdpfw.dataplane.bpfload import AclTables
@@ -43,6 +44,7 @@ class Detection:
     skipped: list[str] = field(default_factory=list)   # alert rules that cannot run (file:line: why)
     failed: list[str] = field(default_factory=list)    # alert rules that did not parse
     classifications: dict | None = None  # classification.config given, else Suricata's table
+    cached: bool = False               # loaded from the compile cache (its rules carry no match options)
 
     @property
     def engine_rules(self) -> int:
@@ -80,11 +82,12 @@ MATCHERS = ("hs", "ac")
 
 
 def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = None,
-                    matcher: str = "hs") -> Detection:
+                    matcher: str = "hs", cache=None) -> Detection:
     """previous: the running rule set, on reload: flowbit names keep their numbers, so the
     flowbits live flows carry keep their meaning across the swap. matcher: "hs" (Hyperscan:
     contents, pcre, relative modifiers) or "ac" (Aho-Corasick: plain literals; a rule it
-    cannot express is refused, see compile_literals)."""
+    cannot express is refused, see compile_literals). cache: a cache.CompileCache for the
+    Hyperscan databases (None: compile everything)."""
     from xdpfw._fast.match import CompileError as CompileErrorHS
     from xdpfw.detect.compile import build_database, compile_buffer, compile_literals
 
@@ -168,7 +171,7 @@ def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = Non
             db = match_ac.Database.compile(cb.patterns, mode=mode)
         else:
             try:
-                db = build_database(cb, subset)
+                db = build_database(cb, subset, cache=cache)
             except CompileErrorHS as e:   # not pinned to rules: a problem of the set, refused
                 det.problems.append(Problem(f"<{mode} database>:0: error: {e}"))
                 continue
@@ -197,13 +200,14 @@ def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = Non
             det.block_db = db
             # The same patterns for streaming: a datagram split into IP fragments is
             # scanned fragment by fragment, in place (engine.pyx, FRAG_*).
-            det.frag_db = type(db).compile(cb.patterns, mode="stream")
+            det.frag_db = (cache.database(sys.modules[type(db).__module__], cb.patterns, "stream")
+                           if cache is not None and matcher == "hs" else type(db).compile(cb.patterns, mode="stream"))
     if app_rules:
         if matcher != "hs":
             det.problems.extend(_problem(r, "application-layer buffers need the Hyperscan matcher")
                                 for r in app_rules)
         else:
-            det.app = apprules.build_app(app_rules, det.tables, det.problems, _problem)
+            det.app = apprules.build_app(app_rules, det.tables, det.problems, _problem, cache=cache)
     return det
 
 
@@ -270,7 +274,7 @@ def _action_at(path: str, line: int, files: dict) -> str | None:
 def load_detection(paths: list[str], var_items: list[str], *, kernel_acl: bool,
                    threshold: str | None = None, classification: str | None = None,
                    previous: Detection | None = None, matcher: str = "hs",
-                   strict: bool = False) -> Detection:
+                   strict: bool = False, cache=None) -> Detection:
     """Load rule files for `xdpfw run`, `replay`, `check` and a reload: the one function
     deciding which rules run.
 
@@ -280,13 +284,30 @@ def load_detection(paths: list[str], var_items: list[str], *, kernel_acl: bool,
     RulesNotEnforceable (every problem, file:line, then the summary) when a `drop`,
     `reject` or `pass` rule cannot run (an IPS never silently does not drop, and a pass
     rule left out would let others fire), when a problem names no rule (a missing file),
-    or, with `strict`, when any rule cannot run."""
+    or, with `strict`, when any rule cannot run.
+
+    cache: a cache.CompileCache (xdpfw/detect/cache.py): a rule set built before from the
+    same inputs (files by content, options, code version) is loaded from it, and the
+    Hyperscan databases of a new build come from it where their patterns are unchanged.
+    None: everything is built."""
     from xdpfw.detect.acl import parse_vars
     from xdpfw.rules import load_ruleset
 
+    key = None
+    prev_ids = previous.tables.flowbit_ids if previous is not None else {}
+    if cache is not None and matcher == "hs":
+        from xdpfw.detect import cache as cache_mod
+
+        key = cache_mod.ruleset_key(paths, var_items, kernel_acl=kernel_acl, threshold=threshold,
+                                    classification=classification, matcher=matcher, strict=strict)
+        det = cache_mod.load_ruleset(cache, key, prev_ids)
+        if det is not None:
+            det.cached = True
+            return det
+        prev_ids = dict(prev_ids)
     rs = load_ruleset(paths, variables=parse_vars(var_items) or None, strict=False,
                       threshold=threshold, classification=classification)
-    det = build_detection(rs.rules, kernel_acl=kernel_acl, previous=previous, matcher=matcher)
+    det = build_detection(rs.rules, kernel_acl=kernel_acl, previous=previous, matcher=matcher, cache=cache)
     files: dict = {}
     fatal: list[str] = []
     failed: list[str] = []
@@ -319,6 +340,8 @@ def load_detection(paths: list[str], var_items: list[str], *, kernel_acl: bool,
         from xdpfw.rules.classification import load_classification
 
         det.classifications = load_classification(classification)[0]
+    if key is not None:
+        cache_mod.store_ruleset(cache, key, det, prev_ids)
     return det
 
 
