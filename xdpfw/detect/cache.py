@@ -62,8 +62,11 @@ STAT_NAMES = ("hits", "misses", "corrupt", "stores", "store_errors", "pruned")
 
 
 def default_dir(command: str = "run") -> str:
-    """The cache directory when none is configured: /var/lib/xdpfw/cache for `run` (and
-    its reloads); for `replay` and `check`, $XDG_CACHE_HOME/xdpfw (~/.cache/xdpfw)."""
+    """The cache directory when none is configured: $XDPFW_CACHE_DIR when set (the test
+    suite points it at a fresh directory of its own); else /var/lib/xdpfw/cache for `run`
+    (and its reloads); for `replay` and `check`, $XDG_CACHE_HOME/xdpfw (~/.cache/xdpfw)."""
+    if os.environ.get("XDPFW_CACHE_DIR"):
+        return os.environ["XDPFW_CACHE_DIR"]
     if command == "run":
         return DEFAULT_RUN_DIR
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
@@ -182,9 +185,12 @@ class CompileCache:
             raise Corrupt("checksum mismatch")
         return payload
 
-    def discard(self, kind: str, key: str, why: str) -> None:
-        """Count and remove an entry that could not be used."""
+    def discard(self, kind: str, key: str, why: str, *, read: bool = False) -> None:
+        """Count and remove an entry that could not be used (``read``: get() returned it,
+        and counted a hit that was not one)."""
         self._count(kind, "corrupt")
+        if read:
+            self._count(kind, "hits", -1)
         log.warning("compile cache: %s entry %s unusable (%s): removed, recompiling", kind, key[:16], why)
         try:
             os.unlink(self.path(kind, key))
@@ -268,7 +274,7 @@ class CompileCache:
         try:
             return backend.Database.deserialize(data, patterns, mode)
         except ValueError as e:
-            self.discard("hsdb", key, str(e))
+            self.discard("hsdb", key, str(e), read=True)
             return None
 
     def summary(self) -> str:
@@ -450,10 +456,10 @@ def load_ruleset(cache: CompileCache, key: str, previous_ids: dict):
     try:
         built_from, det = _Unpickler(io.BytesIO(data), cache).load()
     except Corrupt as e:
-        cache.discard("ruleset", key, str(e))
+        cache.discard("ruleset", key, str(e), read=True)
         return None
     except Exception as e:        # noqa: BLE001 - any unpickling failure is a bad entry
-        cache.discard("ruleset", key, f"{type(e).__name__}: {e}")
+        cache.discard("ruleset", key, f"{type(e).__name__}: {e}", read=True)
         return None
     finally:
         if enabled:

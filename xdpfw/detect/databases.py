@@ -57,7 +57,7 @@ def build(cb: CompiledBuffer, rules: Sequence[Rule], backend, *, validate: bool,
             if any(i not in cb.rules for i, _ in dropped):
                 raise ValueError("names a rule this buffer does not have")
         except (ValueError, KeyError, TypeError) as e:
-            cache.discard("build", key, f"bad outcome: {e}")
+            cache.discard("build", key, f"bad outcome: {e}", read=True)
             outcome = None
     if outcome is not None:
         for idx, message in dropped:
