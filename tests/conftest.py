@@ -6,7 +6,9 @@ reason, unless XDPFW_SKIP_PRIV=1 is set explicitly (then they are reported as sk
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+# The compile cache (xdpfw/detect/cache.py): every command the tests run (in process or as a
+# subprocess, the daemon included) defaults to a directory of this session's own, created
+# empty here and removed at the end, never /var/lib/xdpfw or ~/.cache: no run of the suite
+# is faster or slower because of what an earlier run left. Tests about the cache use their
+# own temporary directories.
+_CACHE_DIR = tempfile.mkdtemp(prefix="xdpfw-test-cache-")
+os.environ["XDPFW_CACHE_DIR"] = _CACHE_DIR
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_CACHE_DIR, ignore_errors=True)
 
 
 def _priv_problem() -> str | None:

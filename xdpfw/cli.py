@@ -52,6 +52,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     return check_mod.run(args)
 
 
+def _cache_arguments(p: argparse.ArgumentParser, default: str) -> None:
+    p.add_argument("--cache-dir", metavar="DIR",
+                   help=f"compile cache directory (default {default}; XDPFW_CACHE_DIR overrides the default)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="build the rule set without the compile cache (neither read nor written)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="xdpfw", description=__doc__)
     p.add_argument("-v", "--verbose", action="count", default=0)
@@ -88,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "skipped and reported)")
     r.add_argument("--control-socket", default="/run/xdpfw/xdpfw.sock", metavar="PATH",
                    help="control socket for `xdpfw reload` (default /run/xdpfw/xdpfw.sock; empty to disable)")
+    _cache_arguments(r, "/var/lib/xdpfw/cache")
     r.set_defaults(func=cmd_run)
     from xdpfw.service.config import track_explicit
 
@@ -105,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     for action in chk._actions:  # PATH becomes optional with -c
         if action.dest == "paths":
             action.nargs = "*"
+    _cache_arguments(chk, "with -c: the configuration's cache.directory")
     chk.set_defaults(func=cmd_check)
 
     rl = sub.add_parser("reload", help="reload the rules of a running xdpfw (control socket)")

@@ -116,7 +116,7 @@ def test_every_problem_is_reported_with_its_line_and_column():
     assert any(p.startswith("x.yaml:9:15: error: variable $HOME_NET:") for p in probs)
     assert any(p.startswith("x.yaml:13:14: error: outputs.eve[].types: unknown event type(s) 'flow'") for p in probs)
     assert "x.yaml:12:7: error: a unix_dgram output needs filename: the socket's path" in probs
-    assert any(p.startswith("x.yaml:14:1: error: unknown key 'bogus' (known here: control, fail-mode") for p in probs)
+    assert any(p.startswith("x.yaml:14:1: error: unknown key 'bogus' (known here: cache, control, fail-mode") for p in probs)
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -7,6 +7,7 @@ and cannot share a database with regexes, while one database per (direction, buf
 the point. Escaping every byte keeps NUL and metacharacters literal, and
 HS_FLAG_CASELESS applies to escaped letters as to plain ones.
 """
+import hashlib
 import time
 
 from cpython.mem cimport PyMem_Calloc, PyMem_Free, PyMem_Malloc
@@ -53,6 +54,11 @@ if hs_set_stream_allocator(xdpfw_hs_stream_alloc, xdpfw_hs_stream_free) != HS_SU
     raise ImportError("hs_set_stream_allocator failed")
 
 VERSION = hs_version().decode()
+
+cdef hs_platform_info_t _platform
+if hs_populate_platform(&_platform) != HS_SUCCESS:
+    raise ImportError("hs_populate_platform failed")
+PLATFORM = (_platform.tune, _platform.cpu_features)   # what a database compiled here is built for
 
 
 # ---- hot path -------------------------------------------------------------------------
@@ -186,6 +192,24 @@ cdef unsigned int _hs_flags(p):
     return f
 
 
+cdef Database _wrap(hs_database_t *hdb, tuple pats, str mode, double elapsed):
+    cdef Database self = Database.__new__(Database)
+    cdef size_t size = 0
+    self.hdb = hdb
+    self.c_db = hdb
+    self.ops = &HS_OPS
+    self.mode = mode
+    self.patterns = pats
+    self.compile_time = elapsed
+    if mode == "stream":
+        hs_stream_size(hdb, &size)
+    self.stream_size = size
+    size = 0
+    hs_database_size(hdb, &size)
+    self.database_size = size
+    return self
+
+
 cdef class Database(match.Database):
     """A Hyperscan database (stream or block mode)."""
 
@@ -211,9 +235,7 @@ cdef class Database(match.Database):
         cdef hs_database_t *hdb = NULL
         cdef hs_compile_error_t *err = NULL
         cdef hs_error_t rc
-        cdef Database self
         cdef bytes e
-        cdef size_t size = 0
         try:
             if not (c_exprs and c_flags and c_ids and c_ext and c_extp):
                 raise MemoryError()
@@ -248,20 +270,63 @@ cdef class Database(match.Database):
             PyMem_Free(c_ids)
             PyMem_Free(c_ext)
             PyMem_Free(c_extp)
-        self = Database.__new__(Database)
-        self.hdb = hdb
-        self.c_db = hdb
-        self.ops = &HS_OPS
-        self.mode = mode
-        self.patterns = pats
-        self.compile_time = elapsed
-        if mode == "stream":
-            hs_stream_size(hdb, &size)
-        self.stream_size = size
-        size = 0
-        hs_database_size(hdb, &size)
-        self.database_size = size
-        return self
+        return _wrap(hdb, pats, mode, elapsed)
+
+    @staticmethod
+    def cache_key(patterns, str mode="stream"):
+        """A hex SHA-256 of exactly what Database.compile(patterns, mode) gives
+        hs_compile_ext_multi (each expression as compiled, its flags, id and offsets, the
+        mode), with the Hyperscan version and this host's platform (tune, CPU features):
+        equal keys compile to interchangeable databases. The on-disk cache's key."""
+        if mode not in ("stream", "block"):
+            raise ValueError(f"mode must be 'stream' or 'block', got {mode!r}")
+        pats = normalize_patterns(patterns, backend="hyperscan")
+        h = hashlib.sha256()
+        h.update(b"xdpfw-hsdb\0%s\0%s\0%d:%d\0" % (VERSION.encode(), mode.encode(), PLATFORM[0], PLATFORM[1]))
+        for p in pats:
+            e = _hs_expression(p)
+            h.update(b"%d %d %d %d %d:" % (p.id, _hs_flags(p), len(e),
+                                          -1 if p.min_offset is None else p.min_offset,
+                                          -1 if p.max_offset is None else p.max_offset))
+            h.update(e)
+        return h.hexdigest()
+
+    def serialize(self):
+        """The database as bytes (hs_serialize_database), for Database.deserialize."""
+        cdef char *buf = NULL
+        cdef size_t n = 0
+        if hs_serialize_database(self.hdb, &buf, &n) != HS_SUCCESS or buf == NULL:
+            raise MemoryError("hs_serialize_database failed")
+        try:
+            return buf[:n]
+        finally:
+            free(buf)
+
+    @staticmethod
+    def deserialize(const unsigned char[::1] data, patterns, str mode="stream"):
+        """A database from Database.serialize()'s bytes, for `patterns` (the ones it was
+        compiled from: kept as .patterns) in `mode`. Raises ValueError when Hyperscan
+        refuses the image (damaged, another version or platform) or when it is not a
+        database of that mode: the caller recompiles."""
+        if mode not in ("stream", "block"):
+            raise ValueError(f"mode must be 'stream' or 'block', got {mode!r}")
+        cdef hs_database_t *hdb = NULL
+        cdef hs_error_t rc
+        cdef char *s = NULL
+        if data.shape[0] == 0:
+            raise ValueError("empty database image")
+        rc = hs_deserialize_database(<const char *>&data[0], data.shape[0], &hdb)
+        if rc != HS_SUCCESS:
+            raise ValueError(f"hs_deserialize_database refused the image ({rc})")
+        info = ""
+        if hs_database_info(hdb, &s) == HS_SUCCESS and s != NULL:
+            info = s.decode(errors="replace")
+            free(s)
+        want = "Mode: STREAM" if mode == "stream" else "Mode: BLOCK"
+        if want not in info:
+            hs_free_database(hdb)
+            raise ValueError(f"the image is not a {mode}-mode database ({info!r})")
+        return _wrap(hdb, normalize_patterns(patterns, backend="hyperscan"), mode, 0.0)
 
     @property
     def info(self):

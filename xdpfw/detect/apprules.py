@@ -98,7 +98,7 @@ def app_proto_of(rule) -> str | None:
     return protos.pop() if protos else None
 
 
-def build_app(rules, tables: SigTables, problems: list[str], problem) -> AppTables:
+def build_app(rules, tables: SigTables, problems: list[str], problem, cache=None, pool=None) -> AppTables:
     """Compile the rules that inspect one application-layer buffer into that buffer's
     database; add their signatures (with their app protocol and length check) to `tables`.
     Rules that cannot run are appended to `problems` (problem(rule, msg) formats one)."""
@@ -172,6 +172,10 @@ def build_app(rules, tables: SigTables, problems: list[str], problem) -> AppTabl
             except NotEngineRule as e:
                 problems.append(problem(r, f"not supported by the engine: {e}"))
 
+    # Translate every buffer's rules first, then compile the databases concurrently
+    # (Hyperscan's compiler runs without the GIL: `pool`), then take the results in
+    # buffer order, so signatures, problems and buffers come out as from one loop.
+    jobs = []                         # (buffer, variant, group, cb, problems of its translation)
     for (b, variant), group in by_buf.items():
         # Hyperscan's own combinations: an instance always ends (finish), which is when a
         # combination or an end anchor is decided, and a plain expression is reported as it
@@ -180,7 +184,7 @@ def build_app(rules, tables: SigTables, problems: list[str], problem) -> AppTabl
         tr = ("dotprefix",) if variant else ()
         cb = compile_buffer(group, b, "stream", singlematch=True, transforms=tr)
         refused = {id(e.rule) for e in cb.errors}
-        problems.extend(problems_of(cb.errors))
+        pre = list(problems_of(cb.errors))
         for idx, cr in cb.rules.items():
             is_part = (id(group[idx]), b) in part_of   # its length check is in its AppPart
             lens = [c for c in cr.checks if c.keyword in ("bsize", "urilen")]
@@ -193,15 +197,21 @@ def build_app(rules, tables: SigTables, problems: list[str], problem) -> AppTabl
             if why:
                 if is_part:
                     failed_parts.add(part_of[(id(group[idx]), b)])
-                problems.append(problem(group[idx], why))
+                pre.append(problem(group[idx], why))
                 refused.add(id(group[idx]))
         if refused:
             group = [r for r in group if id(r) not in refused]
             if not group:
+                problems.extend(pre)
                 continue
             cb = compile_buffer(group, b, "stream", singlematch=True, transforms=tr)
+        jobs.append((b, variant, group, cb, pre))
+    run = (lambda f, *a, **k: pool.submit(f, *a, **k)) if pool is not None else _now
+    futures = [run(build_database, cb, group, cache=cache) for _, _, group, cb, _ in jobs]
+    for (b, variant, group, cb, pre), fut in zip(jobs, futures):
+        problems.extend(pre)
         try:
-            db = build_database(cb, group)
+            db = fut.result()
         except match.CompileError as e:      # not pinned to rules: a problem of the set, refused
             problems.append(Problem(f"<{b} database>:0: error: {e}"))
             continue
@@ -240,6 +250,18 @@ def build_app(rules, tables: SigTables, problems: list[str], problem) -> AppTabl
         out.multi.append((sig, sorted(set(parts))))
     out.buffers = [ab for ab in abufs.values() if ab.report or ab.every or ab.every_parts]
     return out
+
+
+def _now(f, *args, **kw):
+    """A finished future of f(*args, **kw) (no pool: build in this thread)."""
+    from concurrent.futures import Future
+
+    fut: Future = Future()
+    try:
+        fut.set_result(f(*args, **kw))
+    except BaseException as e:      # noqa: BLE001 - re-raised by result(), as from a pool
+        fut.set_exception(e)
+    return fut
 
 
 def _canon(matches) -> str:

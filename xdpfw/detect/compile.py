@@ -142,12 +142,13 @@ def compile_literals(rules: Sequence[Rule], buffer: str = PAYLOAD, mode: str = "
 
 
 def build_database(cb: CompiledBuffer, rules: Sequence[Rule], *, validate: bool = True,
-                   max_retries: int = 50):
+                   max_retries: int = 50, cache=None):
     """Compile ``cb`` with Hyperscan (mode ``cb.mode``) and return the database.
 
     A rule Hyperscan rejects (a pcre construct it lacks, a pattern too large) is removed
     from ``cb`` and recorded in ``cb.errors`` with Hyperscan's message; with ``validate``
     every rule that embeds a pcre or a large bounded repeat is first compiled alone, so
-    one bad rule costs one small compile instead of a full one.
+    one bad rule costs one small compile instead of a full one. ``cache``: a
+    cache.CompileCache (the outcome and the database from disk when there).
     """
-    return databases.build(cb, rules, HyperscanEmitter, validate=validate, max_retries=max_retries)
+    return databases.build(cb, rules, HyperscanEmitter, validate=validate, max_retries=max_retries, cache=cache)

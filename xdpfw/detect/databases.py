@@ -27,12 +27,66 @@ def drop_rules(cb: CompiledBuffer, indexes: Iterable[int]) -> None:
 
 
 
-def build(cb: CompiledBuffer, rules: Sequence[Rule], backend, *, validate: bool, max_retries: int):
+def build(cb: CompiledBuffer, rules: Sequence[Rule], backend, *, validate: bool, max_retries: int,
+          cache=None):
     """``backend``: the emitter class (mpm.Emitter) whose ``compile_database`` and
-    ``database_error`` are used; see compile.build_database."""
+    ``database_error`` are used; see compile.build_database. ``cache`` (a
+    cache.CompileCache, Hyperscan only): the outcome (rules rejected, with the messages)
+    and the database are taken from it when there, stored otherwise."""
     from xdpfw._fast import match
 
     t0 = time.perf_counter()
+    if cache is None or not getattr(backend, "cacheable", False):
+        db = _build(cb, rules, backend, validate=validate, max_retries=max_retries)
+        cb.build_time = time.perf_counter() - t0
+        return db
+    import importlib
+    import json
+
+    from xdpfw.detect.cache import build_key
+
+    mod = importlib.import_module(backend.database)
+    key = build_key(cb, backend.name, mod.Database.cache_key(cb.patterns, cb.mode) if cb.patterns else "",
+                    validate=validate, max_retries=max_retries)
+    raw = cache.get("build", key)
+    outcome = None
+    if raw is not None:
+        try:
+            outcome = json.loads(raw)
+            dropped = [(int(i), str(m)) for i, m in outcome["dropped"]]
+            if any(i not in cb.rules for i, _ in dropped):
+                raise ValueError("names a rule this buffer does not have")
+        except (ValueError, KeyError, TypeError) as e:
+            cache.discard("build", key, f"bad outcome: {e}", read=True)
+            outcome = None
+    if outcome is not None:
+        for idx, message in dropped:
+            cb.errors.append(backend.database_error(rules[idx], cb.buffer, message))
+        drop_rules(cb, [i for i, _ in dropped])
+        if not cb.patterns:
+            if not cb.errors:
+                raise match.CompileError(None, f"no rule of buffer {cb.buffer} could be compiled")
+            db = None
+        else:
+            db = cache.database(mod, cb.patterns, cb.mode)
+        cb.build_time = time.perf_counter() - t0
+        return db
+    before, record = dict(cb.rules), []
+    db = _build(cb, rules, backend, validate=validate, max_retries=max_retries, record=record,
+                compile_final=lambda pats, mode: cache.database(mod, pats, mode))
+    if sorted(i for i, _ in record) == sorted(i for i in before if i not in cb.rules):
+        cache.put("build", key, json.dumps({"dropped": record}).encode())
+    cb.build_time = time.perf_counter() - t0
+    return db
+
+
+def _build(cb: CompiledBuffer, rules: Sequence[Rule], backend, *, validate: bool, max_retries: int,
+           compile_final=None, record=None):
+    """The build itself; ``record`` (a list) gets (rule index, message) per rule rejected."""
+    from xdpfw._fast import match
+
+    compile_final = compile_final or backend.compile_database
+    record = [] if record is None else record
     if validate:
         by_id = {p.id: p for p in cb.patterns}
         bad: list[int] = []
@@ -50,6 +104,7 @@ def build(cb: CompiledBuffer, rules: Sequence[Rule], backend, *, validate: bool,
                     cache[key] = e.message
             if cache[key] is not None:
                 bad.append(idx)
+                record.append((idx, cache[key] or ""))
                 cb.errors.append(backend.database_error(rules[idx], cb.buffer, cache[key] or ""))
         drop_rules(cb, bad)
     for _ in range(max_retries + 1):
@@ -58,7 +113,7 @@ def build(cb: CompiledBuffer, rules: Sequence[Rule], backend, *, validate: bool,
                 return None
             raise match.CompileError(None, f"no rule of buffer {cb.buffer} could be compiled")
         try:
-            db = backend.compile_database(cb.patterns, cb.mode)
+            db = compile_final(cb.patterns, cb.mode)
             break
         except match.CompileError as e:
             if e.pattern_id is None:
@@ -70,11 +125,11 @@ def build(cb: CompiledBuffer, rules: Sequence[Rule], backend, *, validate: bool,
             if not culprits:
                 raise
             for idx in culprits:
+                record.append((idx, e.message))
                 cb.errors.append(backend.database_error(rules[idx], cb.buffer, e.message))
             drop_rules(cb, culprits)
     else:
         raise match.CompileError(None, f"more than {max_retries} rules rejected by {backend.label}")
-    cb.build_time = time.perf_counter() - t0
     return db
 
 

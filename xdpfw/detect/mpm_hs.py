@@ -25,6 +25,7 @@ class HyperscanEmitter(Emitter):
     name = "hs"
     label = "Hyperscan"
     database = "xdpfw._fast.match_hs"
+    cacheable = True    # Database.cache_key/serialize/deserialize: the on-disk cache (cache.py)
 
     def __init__(self, n_rules: int, mode: str, *, transforms: tuple[str, ...] | None = None,
                  singlematch: bool = True, combine: str = "hyperscan"):

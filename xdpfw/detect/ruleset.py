@@ -15,7 +15,9 @@ A rule the engine cannot honour exactly is named with file:line: an alert rule i
 """
 from __future__ import annotations
 
+import os
 import re
+import sys
 from dataclasses import dataclass, field
 
 from xdpfw.dataplane.bpfload import AclTables
@@ -43,6 +45,7 @@ class Detection:
     skipped: list[str] = field(default_factory=list)   # alert rules that cannot run (file:line: why)
     failed: list[str] = field(default_factory=list)    # alert rules that did not parse
     classifications: dict | None = None  # classification.config given, else Suricata's table
+    cached: bool = False               # loaded from the compile cache (its rules carry no match options)
 
     @property
     def engine_rules(self) -> int:
@@ -80,14 +83,13 @@ MATCHERS = ("hs", "ac")
 
 
 def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = None,
-                    matcher: str = "hs") -> Detection:
+                    matcher: str = "hs", cache=None, jobs: int | None = None) -> Detection:
     """previous: the running rule set, on reload: flowbit names keep their numbers, so the
     flowbits live flows carry keep their meaning across the swap. matcher: "hs" (Hyperscan:
     contents, pcre, relative modifiers) or "ac" (Aho-Corasick: plain literals; a rule it
-    cannot express is refused, see compile_literals)."""
-    from xdpfw._fast.match import CompileError as CompileErrorHS
-    from xdpfw.detect.compile import build_database, compile_buffer, compile_literals
-
+    cannot express is refused, see compile_literals). cache: a cache.CompileCache for the
+    Hyperscan databases (None: compile everything). jobs: threads compiling databases
+    concurrently (None: one per CPU; 1: all in this thread)."""
     if matcher not in MATCHERS:
         raise ValueError(f"matcher must be one of {MATCHERS}, got {matcher!r}")
 
@@ -129,6 +131,37 @@ def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = Non
             det.problems.append(_problem(r, f"not supported by the engine: {e}"))
 
     sig_of_rule: dict[int, int | None] = {}  # id(rule) -> signature (a rule of proto ip is in both databases)
+    # Both databases are translated first and compiled concurrently (Hyperscan's compiler
+    # runs without the GIL), then their results are taken in order (stream, block), so
+    # signatures and problems come out as from one loop.
+    pool = None
+    if matcher == "hs" and (jobs if jobs is not None else os.cpu_count() or 1) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(jobs or os.cpu_count(), thread_name_prefix="xdpfw-compile")
+    try:
+        _payload_databases(det, payload, app_proto, sig_of_rule, matcher, cache, pool)
+        if app_rules:
+            if matcher != "hs":
+                det.problems.extend(_problem(r, "application-layer buffers need the Hyperscan matcher")
+                                    for r in app_rules)
+            else:
+                det.app = apprules.build_app(app_rules, det.tables, det.problems, _problem, cache=cache, pool=pool)
+        if hasattr(det.frag_db, "result"):    # a Future
+            det.frag_db = det.frag_db.result()
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+    return det
+
+
+def _payload_databases(det: Detection, payload, app_proto, sig_of_rule, matcher: str, cache, pool) -> None:
+    """The stream and block databases of the packet-payload rules, and their signatures."""
+    from xdpfw._fast.match import CompileError as CompileErrorHS
+    from xdpfw.detect.compile import build_database, compile_buffer, compile_literals
+
+    run = (lambda f, *a, **k: pool.submit(f, *a, **k)) if pool is not None else apprules._now
+    jobs = []
     for mode, protos, report in (("stream", STREAM_PROTOS, det.tables.report),
                                  ("block", BLOCK_PROTOS, det.tables.block_report)):
         subset = [r for r in payload if r.proto in protos]
@@ -140,38 +173,43 @@ def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = Non
         # mode: Hyperscan's combinations, reported at the end of the block.
         combine = "engine" if mode == "stream" else "hyperscan"
 
-        def compile_(subset):
+        def compile_(subset, mode=mode, combine=combine):
             if matcher == "ac":
                 return compile_literals(subset, PAYLOAD, mode)
             return compile_buffer(subset, PAYLOAD, mode, singlematch=True, combine=combine)
 
         cb = compile_(subset)
         refused = {id(e.rule) for e in cb.errors}
-        det.problems.extend(problems_of(cb.errors))
+        pre = list(problems_of(cb.errors))
         by_id = {p.id: p for p in cb.patterns}
         for idx, cr in cb.rules.items():
             extra = [c.keyword for c in cr.checks if c.keyword != "dsize"]
             at_end = cr.eod or (matcher == "hs" and any(b"\\z" in by_id[i].expression for i in cr.pattern_ids))
             if extra or (at_end and mode == "stream"):
-                det.problems.append(_problem(subset[idx], "needs " + (", ".join(extra) if extra else
-                                                                      "an end-of-stream check")
-                                             + ", which the engine does not apply yet"))
+                pre.append(_problem(subset[idx], "needs " + (", ".join(extra) if extra else
+                                                             "an end-of-stream check")
+                                    + ", which the engine does not apply yet"))
                 refused.add(id(subset[idx]))
         if refused:  # compile again without them, so their patterns cost nothing
             subset = [r for r in subset if id(r) not in refused]
             if not subset:
+                det.problems.extend(pre)
                 continue
             cb = compile_(subset)
         if matcher == "ac":
             from xdpfw._fast import match_ac
 
-            db = match_ac.Database.compile(cb.patterns, mode=mode)
+            fut = apprules._now(match_ac.Database.compile, cb.patterns, mode=mode)
         else:
-            try:
-                db = build_database(cb, subset)
-            except CompileErrorHS as e:   # not pinned to rules: a problem of the set, refused
-                det.problems.append(Problem(f"<{mode} database>:0: error: {e}"))
-                continue
+            fut = run(build_database, cb, subset, cache=cache)
+        jobs.append((mode, report, subset, cb, pre, fut))
+    for mode, report, subset, cb, pre, fut in jobs:
+        det.problems.extend(pre)
+        try:
+            db = fut.result()
+        except CompileErrorHS as e:   # not pinned to rules: a problem of the set, refused
+            det.problems.append(Problem(f"<{mode} database>:0: error: {e}"))
+            continue
         det.problems.extend(problems_of(cb.errors))  # rules Hyperscan itself rejected
         if db is None:                               # none compiled (each named above)
             continue
@@ -196,15 +234,14 @@ def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = Non
         else:
             det.block_db = db
             # The same patterns for streaming: a datagram split into IP fragments is
-            # scanned fragment by fragment, in place (engine.pyx, FRAG_*).
-            det.frag_db = type(db).compile(cb.patterns, mode="stream")
-    if app_rules:
-        if matcher != "hs":
-            det.problems.extend(_problem(r, "application-layer buffers need the Hyperscan matcher")
-                                for r in app_rules)
-        else:
-            det.app = apprules.build_app(app_rules, det.tables, det.problems, _problem)
-    return det
+            # scanned fragment by fragment, in place (engine.pyx, FRAG_*); compiled
+            # meanwhile, taken at the end of build_detection.
+            if cache is not None and matcher == "hs":
+                det.frag_db = run(cache.database, sys.modules[type(db).__module__], cb.patterns, "stream")
+            elif matcher == "hs":
+                det.frag_db = run(type(db).compile, cb.patterns, mode="stream")
+            else:
+                det.frag_db = type(db).compile(cb.patterns, mode="stream")
 
 
 def _event_rule(det: Detection, r, proto: str | None) -> None:
@@ -270,7 +307,7 @@ def _action_at(path: str, line: int, files: dict) -> str | None:
 def load_detection(paths: list[str], var_items: list[str], *, kernel_acl: bool,
                    threshold: str | None = None, classification: str | None = None,
                    previous: Detection | None = None, matcher: str = "hs",
-                   strict: bool = False) -> Detection:
+                   strict: bool = False, cache=None) -> Detection:
     """Load rule files for `xdpfw run`, `replay`, `check` and a reload: the one function
     deciding which rules run.
 
@@ -280,13 +317,30 @@ def load_detection(paths: list[str], var_items: list[str], *, kernel_acl: bool,
     RulesNotEnforceable (every problem, file:line, then the summary) when a `drop`,
     `reject` or `pass` rule cannot run (an IPS never silently does not drop, and a pass
     rule left out would let others fire), when a problem names no rule (a missing file),
-    or, with `strict`, when any rule cannot run."""
+    or, with `strict`, when any rule cannot run.
+
+    cache: a cache.CompileCache (xdpfw/detect/cache.py): a rule set built before from the
+    same inputs (files by content, options, code version) is loaded from it, and the
+    Hyperscan databases of a new build come from it where their patterns are unchanged.
+    None: everything is built."""
     from xdpfw.detect.acl import parse_vars
     from xdpfw.rules import load_ruleset
 
+    key = None
+    prev_ids = previous.tables.flowbit_ids if previous is not None else {}
+    if cache is not None and matcher == "hs":
+        from xdpfw.detect import cache as cache_mod
+
+        key = cache_mod.ruleset_key(paths, var_items, kernel_acl=kernel_acl, threshold=threshold,
+                                    classification=classification, matcher=matcher, strict=strict)
+        det = cache_mod.load_ruleset(cache, key, prev_ids)
+        if det is not None:
+            det.cached = True
+            return det
+        prev_ids = dict(prev_ids)
     rs = load_ruleset(paths, variables=parse_vars(var_items) or None, strict=False,
                       threshold=threshold, classification=classification)
-    det = build_detection(rs.rules, kernel_acl=kernel_acl, previous=previous, matcher=matcher)
+    det = build_detection(rs.rules, kernel_acl=kernel_acl, previous=previous, matcher=matcher, cache=cache)
     files: dict = {}
     fatal: list[str] = []
     failed: list[str] = []
@@ -319,6 +373,8 @@ def load_detection(paths: list[str], var_items: list[str], *, kernel_acl: bool,
         from xdpfw.rules.classification import load_classification
 
         det.classifications = load_classification(classification)[0]
+    if key is not None:
+        cache_mod.store_ruleset(cache, key, det, prev_ids)
     return det
 
 

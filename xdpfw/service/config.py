@@ -83,6 +83,16 @@ class Config:
     metrics_listen: str = DEFAULT_METRICS_LISTEN  # "" disables
     control_socket: str = DEFAULT_CONTROL_SOCKET  # "" disables
     eve: list[EveOutput] = field(default_factory=list)  # none: alerts and drops to stdout
+    cache_enabled: bool = True                  # cache.enabled: the compile cache (xdpfw/detect/cache.py)
+    cache_dir: str | None = None                # cache.directory; None: cache.default_dir("run")
+    cache_max_mb: int = 1024                    # cache.max-size-mb
+
+    def compile_cache(self, command: str = "run"):
+        """The compile cache this configuration asks for (None: off or unusable)."""
+        from xdpfw.detect.cache import open_cache
+
+        return open_cache(self.cache_dir, enabled=self.cache_enabled, max_bytes=self.cache_max_mb << 20,
+                          command=command)
 
     def rule_paths(self) -> list[str]:
         """Rule files as paths (relative ones under default_rule_path)."""
@@ -372,6 +382,11 @@ _SCHEMA: dict[str, Any] = {
     "outputs": {
         "eve": (_eve_list, _set("eve")),
     },
+    "cache": {
+        "enabled": (_bool, _set("cache_enabled")),
+        "directory": (_path, _set("cache_dir")),
+        "max-size-mb": (_int(1, 1 << 20), _set("cache_max_mb")),
+    },
 }
 
 
@@ -489,6 +504,8 @@ _FLAG_MAP: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "matcher": ("matcher", lambda v: v),
     "strict": ("rules_strict", bool),
     "control_socket": ("control_socket", lambda v: v),
+    "cache_dir": ("cache_dir", lambda v: os.path.abspath(v) if v else None),
+    "no_cache": ("cache_enabled", lambda v: not v),
 }
 
 
@@ -561,9 +578,13 @@ def cmd_check(args, out=None, err=None) -> int:
         cfg = replace(cfg, rules_strict=True)
     t0 = _time.monotonic()
     try:
+        if getattr(args, "no_cache", False):
+            cfg = replace(cfg, cache_enabled=False)
+        elif getattr(args, "cache_dir", None):
+            cfg = replace(cfg, cache_dir=os.path.abspath(args.cache_dir))
         det = load_detection(cfg.rule_paths(), cfg.var_items(), kernel_acl=True, threshold=cfg.threshold_file,
                              classification=cfg.classification_file, matcher=cfg.matcher,
-                             strict=cfg.rules_strict)
+                             strict=cfg.rules_strict, cache=cfg.compile_cache("run"))  # the daemon's: a check before a reload fills it
     except RulesNotEnforceable as e:
         lines = str(e).splitlines()
         for line in lines[:-1]:

@@ -51,15 +51,29 @@ class Daemon:
         self._reload_thread: threading.Thread | None = None
         self._reload_lock = threading.Lock()
         self._stats = None
+        self.cache = False               # the compile cache, opened at the first load (None: off)
 
     # -- rules ---------------------------------------------------------------------------
     def load(self, previous=None):
         from xdpfw.detect.ruleset import load_detection
 
         cfg = self.cfg
-        return load_detection(cfg.rule_paths(), cfg.var_items(), kernel_acl=True, threshold=cfg.threshold_file,
-                              classification=cfg.classification_file, previous=previous, matcher=cfg.matcher,
-                              strict=cfg.rules_strict)
+        if self.cache is False:          # opened once: the directory is checked (and warned about) once
+            self.cache = cfg.compile_cache("run")
+        t0 = time.monotonic()
+        before = self.cache.totals() if self.cache else None
+        det = load_detection(cfg.rule_paths(), cfg.var_items(), kernel_acl=True, threshold=cfg.threshold_file,
+                             classification=cfg.classification_file, previous=previous, matcher=cfg.matcher,
+                             strict=cfg.rules_strict, cache=self.cache)
+        if self.cache is not None:
+            now = self.cache.totals()
+            d = {k: now[k] - before[k] for k in now}
+            log.info("rule set %s in %.2f s (compile cache %s: %d hit(s), %d miss(es), %d unusable, %d stored)",
+                     "loaded from the compile cache" if det.cached else "built", time.monotonic() - t0,
+                     self.cache.directory, d["hits"], d["misses"], d["corrupt"], d["stores"])
+        else:
+            log.info("rule set built in %.2f s (compile cache off)", time.monotonic() - t0)
+        return det
 
     def _engine_factory(self, det):
         from xdpfw._fast import engine as E

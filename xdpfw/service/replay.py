@@ -37,17 +37,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "skipped and reported)")
     p.add_argument("--matcher", choices=("hs", "ac"), default="hs",
                    help="payload matcher: hs (Hyperscan, default) or ac (Aho-Corasick: literal rules only)")
+    p.add_argument("--cache-dir", metavar="DIR",
+                   help="compile cache directory (default $XDG_CACHE_HOME/xdpfw; XDPFW_CACHE_DIR overrides it)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="build the rule set without the compile cache (neither read nor written)")
 
 
 def run(args: argparse.Namespace) -> int:
     from xdpfw.service.alerts import stdout_writer
     from xdpfw.detect.ruleset import RulesNotEnforceable, load_detection, report_lines
+    from xdpfw.detect.cache import open_cache
     from xdpfw.service.outputs import EveFileWriter
 
+    cache = open_cache(getattr(args, "cache_dir", None), enabled=not getattr(args, "no_cache", False),
+                       command="replay")
     try:
         det = load_detection(args.rules, args.var, kernel_acl=False, threshold=args.threshold,
                              classification=args.classification, matcher=args.matcher,
-                             strict=getattr(args, "strict", False))
+                             strict=getattr(args, "strict", False), cache=cache)
     except RulesNotEnforceable as e:
         print(e, file=sys.stderr)
         return 1

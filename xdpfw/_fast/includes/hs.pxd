@@ -46,7 +46,12 @@ cdef extern from "<hs/hs.h>" nogil:
         char *message
         int expression   # index into the expressions array, < 0 if not pattern-specific
 
-    ctypedef struct hs_platform_info_t
+    # The platform a database is compiled for (NULL: this host). Part of the on-disk cache
+    # key: a database built for other CPU features does not load here (HS_DB_PLATFORM_ERROR).
+    ctypedef struct hs_platform_info_t:
+        unsigned int tune
+        unsigned long long cpu_features
+    hs_error_t hs_populate_platform(hs_platform_info_t *platform)
 
     hs_error_t hs_compile_ext_multi(const char *const *expressions, const unsigned int *flags,
                                     const unsigned int *ids, const hs_expr_ext_t *const *ext,
@@ -59,6 +64,12 @@ cdef extern from "<hs/hs.h>" nogil:
     hs_error_t hs_database_size(const hs_database_t *db, size_t *database_size)
     hs_error_t hs_database_info(const hs_database_t *db, char **info)
     const char *hs_version()
+
+    # Serialisation (the on-disk database cache, xdpfw/detect/cache.py). The image carries
+    # Hyperscan's version, platform and a CRC of the bytecode; hs_deserialize_database
+    # refuses an image of another version or platform, or a damaged one.
+    hs_error_t hs_serialize_database(const hs_database_t *db, char **bytes, size_t *length)
+    hs_error_t hs_deserialize_database(const char *bytes, const size_t length, hs_database_t **db)
 
     # Allocator hooks. Process-wide; match_hs installs counting wrappers for stream
     # state so tests can prove that no stream is allocated per flow or per packet.
