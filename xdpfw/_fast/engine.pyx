@@ -338,7 +338,7 @@ cdef class Engine:
         cdef timespec rt
         clock_gettime(CLOCK_REALTIME, &rt)
         self.mono_to_real = <uint64_t>rt.tv_sec * 1000000000ULL + <uint64_t>rt.tv_nsec - monotonic_ns()
-        self.decode_error_policy = POLICY_PASS_
+        self.decode_error_policy = POLICY_DROP_
         self.no_flow_policy = POLICY_DROP_ if ips else POLICY_PASS_
         self.ips = ips
         self.replies = replies
@@ -401,9 +401,15 @@ cdef class Engine:
             if self._event_alerts_unflowed(p, side):
                 return self._policy_drop(p, NULL, direction, side, XDPFW_DROP_DECODE_ERROR, reason)
         if res != 0:
+            # Not inspectable past the layer that stopped decoding (a truncated header, an
+            # extension header or tunnel it cannot see through): inline, forwarding it
+            # would hand the host bytes no rule looked at, so drop is the default; `pass`
+            # is the operator's explicit choice. IDS: counted as a would-drop.
             self.cnt[C_DECODE_ERRORS] += 1
             if self.decode_error_policy == POLICY_DROP_:
-                return self._policy_drop(p, NULL, direction, side, XDPFW_DROP_DECODE_ERROR, reason)
+                if self.ips:
+                    return self._policy_drop(p, NULL, direction, side, XDPFW_DROP_DECODE_ERROR, reason)
+                self.cnt[C_IDS_WOULD_DROP] += 1
             return XDPFW_VERDICT_PASS
         if p.ip_version == 0:
             self.cnt[C_NON_IP] += 1
