@@ -111,6 +111,30 @@ def gre(ptype: int, body: bytes = b"", *, csum=False, key=None, seq=None, flags=
     return struct.pack("!HH", f, ptype) + opt + body
 
 
+def vxlan(body: bytes, vni=42, flags=0x08) -> bytes:
+    return struct.pack("!B3sI", flags, bytes(3), vni << 8) + body
+
+
+def geneve(ptype: int, body: bytes, opts: bytes = b"", ver=0, vni=7) -> bytes:
+    assert len(opts) % 4 == 0
+    return struct.pack("!BBHI", ver << 6 | len(opts) // 4, 0, ptype, vni << 8) + opts + body
+
+
+def mpls(*labels, body: bytes = b"") -> bytes:
+    """Label stack entries (label, TC 0, S on the last, TTL 64) + body."""
+    return b"".join(struct.pack("!I", lab << 12 | (0x100 if i == len(labels) - 1 else 0) | 64)
+                    for i, lab in enumerate(labels)) + body
+
+
+def teredo(inner: bytes, origin=False, auth: tuple[int, int] | None = None) -> bytes:
+    head = b""
+    if auth is not None:   # authentication: 0x0001, id-len, au-len, ids, nonce, confirmation
+        head += bytes([0, 1, auth[0], auth[1]]) + bytes(auth[0] + auth[1]) + bytes(9)
+    if origin:             # origin indication: 0x0000, port, address (obfuscated)
+        head += bytes([0, 0]) + bytes(6)
+    return head + inner
+
+
 INNER4 = dict(src="198.19.1.1", dst="198.19.2.2")
 INNER6 = dict(src="2001:db8:1::1", dst="2001:db8:2::2")
 
@@ -199,6 +223,11 @@ EVENT_CASES = {
     "gre.wrong_version": (v4(gre(0x880B, flags=1) + bytes(8), 47), L4),   # PPTP's enhanced GRE
     "gre.unknown_payload_type": (v4(gre(0x88BE) + bytes(20), 47), L4),    # ERSPAN
     "decoder.inner_ethernet_too_small": (v4(gre(0x6558, MACS), 47), L2),
+    "vxlan.pkt_too_small": (v4(udp(b"\x08\x00\x00", dport=4789), 17), L4),
+    "geneve.pkt_too_small": (v4(udp(geneve(0x6558, b"", opts=bytes(8))[:12], dport=6081), 17), L4),
+    "geneve.unknown_payload_type": (v4(udp(geneve(0x88BE, bytes(20)), dport=6081), 17), L4),
+    "mpls.header_too_small": (eth(0x8847, mpls(16, 17)[:6]), L3),
+    "mpls.unknown_payload_type": (eth(0x8847, mpls(16, body=b"\x95" + bytes(30))), L3),
 }
 
 
@@ -254,6 +283,21 @@ CASES = {
     "ip4in6": v6(ipv4(icmp(8, rest=b"\x00\x07\x00\x01"), 1, **INNER4), 4),
     "ip6in6_chain": v6(ext(41, PAD6) + ipv6(ext(6, PAD6) + tcp(b"z"), 60, **INNER6), 60),
     "nested_4": v4(ipv4(gre(0x86DD, ipv6(ipv4(ipv4(tcp(b"deep"), **INNER4), 4), 4)), 47), 4),
+    "vxlan": v4(udp(vxlan(MACS + b"\x08\x00" + ipv4(tcp(b"vx", dport=8080), **INNER4)), sport=51000, dport=4789), 17),
+    "vxlan_no_i_flag": v4(udp(vxlan(MACS + b"\x08\x00" + ipv4(tcp()), flags=0), dport=4789), 17),
+    "geneve_eth_opts": v6(udp(geneve(0x6558, MACS + b"\x86\xdd" + ipv6(udp(b"gn", dport=53), 17, **INNER6),
+                                    opts=bytes.fromhex("0102 0301 00000000")), dport=6081), 17),
+    "geneve_ip": v4(udp(geneve(0x0800, ipv4(udp(b"g4", dport=53), 17, **INNER4)), dport=6081), 17),
+    "geneve_v1": v4(udp(geneve(0x0800, ipv4(udp(b"g4", dport=53), 17, **INNER4), ver=1), dport=6081), 17),
+    "teredo": v4(udp(teredo(ipv6(tcp(b"td", dport=80), **INNER6)), sport=3544, dport=40001), 17),
+    "teredo_auth_origin": v4(udp(teredo(ipv6(udp(b"ta", dport=53), 17, **INNER6), origin=True, auth=(2, 3)),
+                                 sport=40001, dport=3544), 17),
+    "teredo_bubble": v4(udp(teredo(ipv6(b"", 59)), sport=3544, dport=40001), 17),
+    "teredo_not_ipv6": v4(udp(b"\x45" + bytes(60), sport=3544, dport=40001), 17),
+    "mpls_ipv4": eth(0x8847, mpls(100, 200, body=ipv4(tcp(b"mp", dport=8080), **INNER4))),
+    "mpls_ipv6_mc": eth(0x8848, mpls(300, body=ipv6(udp(b"m6"), 17, **INNER6))),
+    "mpls_pw_eth": eth(0x8847, mpls(400, body=bytes(4) + MACS + b"\x08\x00" + ipv4(udp(b"pw"), 17, **INNER4))),
+    "gre_mpls": v4(gre(0x8847, mpls(500, body=ipv4(tcp(b"gm"), **INNER4))), 47),
     "vlan_stack4": eth(0x88A8, vlan(5, 0x8100) + vlan(6, 0x8100) + vlan(7, 0x8100) + vlan(8, 0x0800) + ipv4(tcp())),
     "tcp_all_options": v4(tcp(opts=bytes.fromhex(
         "1312" + "00" * 16            # MD5 signature, 18
@@ -581,6 +625,55 @@ class _DecodeCases:
         check(d, layers=ALL, tunnel_depth=1, ip_version=6, l3_off=62, l4_off=62 + 48, ipv6_exthdrs=H.EXT_DSTOPTS,
               events=["ipv6.dstopts_only_padding"])
 
+    def test_vxlan(self):
+        f = CASES["vxlan"]
+        d = self.decode(f)
+        check(d, layers=ALL, invalid_layer=0, tunnel_depth=1, tunnels=H.TUN_VXLAN, outer_l3_off=14,
+              l3_off=14 + 20 + 8 + 8 + 14, ip_version=4, l4_proto=6, dport=8080, sport=40000,
+              src=MAPPED + socket.inet_aton("198.19.1.1"), events=[])
+        assert payload(f, d) == b"vx"
+        # no I flag: not VXLAN (a Linux VTEP drops it), a plain UDP datagram
+        check(self.decode(CASES["vxlan_no_i_flag"]), layers=ALL, tunnel_depth=0, l4_proto=17, dport=4789)
+
+    def test_geneve(self):
+        f = CASES["geneve_eth_opts"]
+        d = self.decode(f)
+        check(d, layers=ALL, tunnel_depth=1, tunnels=H.TUN_GENEVE, l3_off=14 + 40 + 8 + 16 + 14,
+              ip_version=6, l4_proto=17, dport=53, src=socket.inet_pton(socket.AF_INET6, "2001:db8:1::1"))
+        assert payload(f, d) == b"gn"
+        d = self.decode(CASES["geneve_ip"])
+        check(d, layers=ALL, tunnel_depth=1, tunnels=H.TUN_GENEVE, l3_off=14 + 20 + 8 + 8, ip_version=4)
+        check(self.decode(CASES["geneve_v1"]), layers=ALL, tunnel_depth=0, dport=6081)
+
+    def test_teredo(self):
+        f = CASES["teredo"]
+        d = self.decode(f)
+        check(d, layers=ALL, tunnel_depth=1, tunnels=H.TUN_TEREDO, l3_off=42, ip_version=6, l4_proto=6,
+              dport=80, ethertype=0x86DD)
+        assert payload(f, d) == b"td"
+        d = self.decode(CASES["teredo_auth_origin"])
+        check(d, layers=ALL, tunnel_depth=1, l3_off=42 + 4 + 5 + 9 + 8, l4_proto=17, dport=53)
+        for name in ("teredo_bubble", "teredo_not_ipv6"):   # inspected as the UDP they are
+            check(self.decode(CASES[name]), layers=ALL, tunnel_depth=0, l4_proto=17, sport=3544)
+        # an IPv6 packet longer than the datagram is not Teredo data either
+        check(self.decode(v4(udp(teredo(ipv6(tcp(), plen=100)), dport=3544), 17)), layers=ALL, tunnel_depth=0)
+
+    def test_mpls(self):
+        f = CASES["mpls_ipv4"]
+        d = self.decode(f)
+        check(d, layers=ALL, tunnel_depth=1, tunnels=H.TUN_MPLS, l3_off=22, outer_l3_off=22, ip_version=4,
+              dport=8080, ethertype=0x0800)
+        assert payload(f, d) == b"mp"
+        check(self.decode(CASES["mpls_ipv6_mc"]), layers=ALL, tunnel_depth=1, l3_off=18, ip_version=6)
+        check(self.decode(CASES["mpls_pw_eth"]), layers=ALL, tunnel_depth=1, l3_off=18 + 4 + 14, ip_version=4,
+              l4_proto=17)
+        d = self.decode(CASES["gre_mpls"])
+        check(d, layers=ALL, tunnel_depth=2, tunnels=H.TUN_GRE | H.TUN_MPLS, outer_l3_off=14,
+              l3_off=14 + 20 + 4 + 4, dport=80)
+        # a stack of 300 labels is walked as far as it goes
+        d = self.decode(eth(0x8847, mpls(*range(16, 316), body=ipv4(udp(b"deep"), 17))))
+        check(d, layers=ALL, tunnel_depth=1, l3_off=14 + 1200)
+
     def test_nesting_up_to_the_bound(self):
         d = self.decode(CASES["nested_4"])   # IPv4 in IPv4, in GRE, IPv6, IPv4, IPv4: four levels
         check(d, layers=ALL, tunnel_depth=4, tunnels=H.TUN_IPIP | H.TUN_GRE, ip_version=4, dport=80)
@@ -607,7 +700,8 @@ class _DecodeCases:
         check(d, layers=L2, invalid_layer=L3, tunnel_depth=1, events=["ipv4.trunc_pkt"])
 
     def test_truncated_tunnels_at_every_byte(self):
-        for name in ("gre4", "gre6_key_seq_csum", "gre_eth_vlan", "ip6in4", "nested_4"):
+        for name in ("gre4", "gre6_key_seq_csum", "gre_eth_vlan", "ip6in4", "nested_4", "vxlan", "geneve_eth_opts",
+                     "geneve_ip", "mpls_ipv4", "mpls_pw_eth", "gre_mpls"):
             frame = CASES[name]
             full = self.decode(frame)
             for n in range(len(frame)):
@@ -840,6 +934,8 @@ def _random_frames(rng: random.Random, n: int):
     starts += [b"\x08\x00" + ipv4(bytes(8), proto)[:20] for proto in (4, 41, 47)]
     starts += [b"\x86\xdd" + ipv6(bytes(8), nh)[:40] for nh in (4, 41, 47)]
     starts += [b"\x08\x00" + ipv4(gre(0x6558), 47)[:24], b"\x08\x00" + ipv4(gre(0x86DD, key=1), 47)[:28]]
+    starts += [b"\x08\x00" + ipv4(udp(dport=port), 17)[:28] for port in (4789, 6081, 3544)]
+    starts += [b"\x08\x00" + ipv4(udp(b"\x08" + bytes(7), dport=4789), 17)[:36], b"\x88\x47", b"\x88\x48\x00\x00\x01"]
     for _ in range(n):
         body = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 160)))
         yield MACS + rng.choice(starts) + body if rng.random() < 0.8 else body[:rng.randrange(0, 40)]

@@ -11,7 +11,10 @@ import struct
 import pytest
 from scapy.layers.inet import GRE, IP, TCP, UDP
 from scapy.layers.inet6 import IPv6, IPv6ExtHdrDestOpt
+from scapy.contrib.geneve import GENEVE
+from scapy.contrib.mpls import MPLS
 from scapy.layers.l2 import ARP, LLC, STP, Dot1Q, Dot3, Ether
+from scapy.layers.vxlan import VXLAN
 
 from xdpfw._fast import engine as E
 from xdpfw.detect.ruleset import build_detection
@@ -127,6 +130,15 @@ TUNNELS = {
     "gre-eth": lambda inner: ETH / IP(src=OUT_A, dst=OUT_B) / GRE(proto=0x6558) / Ether() / Dot1Q(vlan=9) / inner,
     "gre-over-ipv6": lambda inner: ETH / IPv6(src="2001:db8::a", dst="2001:db8::b") / GRE(proto=0x0800) / inner,
     "ip4-in-ip6": lambda inner: ETH / IPv6(src="2001:db8::a", dst="2001:db8::b", nh=4) / inner,
+    "vxlan": lambda inner: ETH / IP(src=OUT_A, dst=OUT_B) / UDP(sport=51000, dport=4789) / VXLAN(vni=42)
+    / Ether() / inner,
+    "geneve-eth": lambda inner: ETH / IP(src=OUT_A, dst=OUT_B) / UDP(sport=51000, dport=6081)
+    / GENEVE(proto=0x6558, vni=7) / Ether() / inner,
+    "geneve-ip": lambda inner: ETH / IP(src=OUT_A, dst=OUT_B) / UDP(sport=51000, dport=6081)
+    / GENEVE(proto=0x0800, vni=7) / inner,
+    "mpls": lambda inner: Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02", type=0x8847)
+    / MPLS(label=100, s=0) / MPLS(label=200, s=1) / inner,
+    "gre-mpls": lambda inner: ETH / IP(src=OUT_A, dst=OUT_B) / GRE(proto=0x8847) / MPLS(label=16, s=1) / inner,
     "nested": lambda inner: ETH / IP(src=OUT_A, dst=OUT_B, proto=4) / IP(src="198.18.5.5", dst="198.18.6.6")
     / GRE(proto=0x0800) / inner,
 }
@@ -196,3 +208,13 @@ def test_reject_on_a_tunnelled_packet_is_a_plain_drop():
     # not tunnelled (another flow: the first one is marked dropped): the RST goes out
     inner[TCP].sport = 4001
     assert eng.inspect_frame(bytes(ETH / inner), 0, S)[0] == "reply"
+
+
+def test_teredo_inner_ipv6_is_inspected():
+    det, eng = engine(rules=['drop tcp any any -> 2001:db8:2::2 80 (msg:"teredo inner"; content:"ATTACK"; sid:9;)'])
+    def frame(data, sport):
+        inner = IPv6(src="2001:db8:1::1", dst="2001:db8:2::2") / TCP(sport=sport, dport=80, flags="PA") / data
+        return bytes(ETH / IP(src=OUT_A, dst=OUT_B) / UDP(sport=40001, dport=3544) / inner)
+    assert eng.inspect_frame(frame(b"..ATTACK..", 1000), 0, S) == RULE_DROP
+    assert fired(eng) == [9]
+    assert eng.inspect_frame(frame(b"hello", 1001), 0, S) == PASS

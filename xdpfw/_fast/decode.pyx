@@ -3,7 +3,7 @@
 
 `xdpfw_decode(frame, length, &pkt)` (cimport it from xdpfw._fast.decode) reads Ethernet
 with its VLAN tags, IPv4 with options or IPv6 with its extension-header chain, through
-IP-in-IP and GRE encapsulations to the innermost packet, then TCP with options, UDP,
+IP-in-IP, GRE, VXLAN, Geneve, Teredo and MPLS to the innermost packet, then TCP with options, UDP,
 ICMP or ICMPv6, and records offsets, fields and decode events
 in the struct defined by xdpfw_pkt.h (which also states the rules every decoder follows).
 It copies no payload, allocates nothing and touches no Python object; every read is
@@ -103,17 +103,21 @@ cdef int xdpfw_decode(const uint8_t *frame, uint32_t length, xdpfw_pkt *pkt) noe
     rc = _decode_eth(frame, length, pkt)
     if rc:
         return rc
-    pkt.outer_l3_off = pkt.l3_off
     while True:
-        if pkt.ethertype == ETH_P_IP:
-            rc = _decode_ipv4(frame, end, pkt)
-        elif pkt.ethertype == ETH_P_IPV6:
-            rc = _decode_ipv6(frame, end, pkt)
+        if pkt.ethertype == ETH_P_IP or pkt.ethertype == ETH_P_IPV6:
+            if pkt.outer_l3_off == 0:
+                pkt.outer_l3_off = pkt.l3_off
+            if pkt.ethertype == ETH_P_IP:
+                rc = _decode_ipv4(frame, end, pkt)
+            else:
+                rc = _decode_ipv6(frame, end, pkt)
+            if rc:
+                return rc
+            rc = _decode_tunnel(frame, &end, pkt)
+        elif pkt.ethertype == ETH_P_MPLS_UC or pkt.ethertype == ETH_P_MPLS_MC:
+            rc = _decode_mpls(frame, end, pkt)
         else:
             return 0
-        if rc:
-            return rc
-        rc = _decode_tunnel(frame, &end, pkt)
         if rc <= 0:
             return -rc
 

@@ -12,6 +12,8 @@ cdef enum:
     ETH_P_8021Q = 0x8100
     ETH_P_8021AD = 0x88A8
     ETH_P_TEB = 0x6558     # transparent Ethernet bridging (GRE, RFC 1701)
+    ETH_P_MPLS_UC = 0x8847
+    ETH_P_MPLS_MC = 0x8848
 
 
 cdef inline int _eth_walk(const uint8_t *frame, uint32_t *offp, uint32_t end, uint16_t *vid,

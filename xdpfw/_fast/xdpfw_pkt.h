@@ -15,9 +15,9 @@
  * (VLAN tags, IPv6 extension headers and tunnel headers, each walked as far as the frame
  * and the IP lengths reach). Lengths that follow an IP length field are 32 bits wide.
  *
- * Encapsulation: IP-in-IP (protocol 4 and 41, over IPv4 and IPv6) and GRE (47: IPv4,
- * IPv6, transparent Ethernet bridging) are decoded through, up to XDPFW_MAX_TUNNELS
- * levels: the struct then describes the INNERMOST packet (its addresses, ports, L4 and
+ * Encapsulation: IP-in-IP (protocol 4 and 41, over IPv4 and IPv6), GRE (47: IPv4, IPv6,
+ * transparent Ethernet bridging, MPLS), VXLAN (UDP 4789), Geneve (UDP 6081), Teredo (UDP
+ * port 3544) and MPLS label stacks are decoded through, up to XDPFW_MAX_TUNNELS levels: the struct then describes the INNERMOST packet (its addresses, ports, L4 and
  * payload: the engine and its flows see what the tunnel endpoint delivers), `tunnel_depth`
  * counts the encapsulations, `tunnels` says which kinds, `outer_l3_off` points at the
  * outermost IP header. L2 fields (VLAN tags) stay the outer frame's. Each level is decoded
@@ -96,6 +96,10 @@
 #define XDPFW_TUN_IPIP (1U << 0) /* IPv4 or IPv6 directly in IPv4 or IPv6 (protocol 4, 41) */
 #define XDPFW_TUN_GRE (1U << 1)  /* GRE (protocol 47) carrying IPv4 or IPv6 */
 #define XDPFW_TUN_GRE_ETH (1U << 2) /* GRE carrying Ethernet (0x6558, bridging) */
+#define XDPFW_TUN_VXLAN (1U << 3) /* VXLAN (UDP 4789, RFC 7348): Ethernet */
+#define XDPFW_TUN_GENEVE (1U << 4) /* Geneve (UDP 6081, RFC 8926): Ethernet, IPv4 or IPv6 */
+#define XDPFW_TUN_TEREDO (1U << 5) /* Teredo (UDP port 3544, RFC 4380): IPv6 */
+#define XDPFW_TUN_MPLS (1U << 6)   /* an MPLS label stack (0x8847, 0x8848; also in GRE) */
 
 /* tcp_opts bits: options present with a valid length (the first of each kind counts) */
 #define XDPFW_TCPOPT_MSS (1U << 0)       /* kind 2, len 4: tcp_mss */
@@ -192,7 +196,12 @@
 	X(XDPFW_EV_GRE_PKT_TOO_SMALL, "gre.pkt_too_small")           /* GRE header or its optional fields cut short; fatal */ \
 	X(XDPFW_EV_GRE_WRONG_VERSION, "gre.wrong_version")           /* version != 0, or the routing bit (RFC 1701); fatal */ \
 	X(XDPFW_EV_GRE_UNKNOWN_PAYLOAD_TYPE, "gre.unknown_payload_type") /* (xdpfw) protocol type not IPv4/IPv6/Ethernet; fatal */ \
-	X(XDPFW_EV_INNER_ETHERNET_PKT_TOO_SMALL, "decoder.inner_ethernet_too_small") /* (xdpfw) bridged Ethernet or its VLAN tags cut short; fatal */
+	X(XDPFW_EV_INNER_ETHERNET_PKT_TOO_SMALL, "decoder.inner_ethernet_too_small") /* (xdpfw) bridged Ethernet or its VLAN tags cut short; fatal */ \
+	X(XDPFW_EV_VXLAN_PKT_TOO_SMALL, "vxlan.pkt_too_small")       /* (xdpfw) UDP to 4789 shorter than the VXLAN header; fatal */ \
+	X(XDPFW_EV_GENEVE_PKT_TOO_SMALL, "geneve.pkt_too_small")     /* (xdpfw) header or its options past the datagram; fatal */ \
+	X(XDPFW_EV_GENEVE_UNKNOWN_PAYLOAD_TYPE, "geneve.unknown_payload_type") /* not Ethernet/IPv4/IPv6; fatal */ \
+	X(XDPFW_EV_MPLS_HEADER_TOO_SMALL, "mpls.header_too_small")   /* label stack cut short; fatal */ \
+	X(XDPFW_EV_MPLS_UNKNOWN_PAYLOAD_TYPE, "mpls.unknown_payload_type") /* after the stack: not IPv4/IPv6/control word + Ethernet; fatal */
 
 #define XDPFW__EV_ENUM_ENTRY(name, label) name,
 
@@ -268,7 +277,7 @@ struct xdpfw_pkt {
 	__u16 icmp_seq;       /* echo request/reply sequence number */
 	__u8 src[16];         /* IPv6, or IPv4-mapped ::ffff:a.b.c.d (one flow-hash layout) */
 	__u8 dst[16];
-	__u16 outer_l3_off;   /* the outermost IP header (= l3_off without a tunnel) */
+	__u16 outer_l3_off;   /* the outermost IP header (= l3_off without a tunnel), or 0 */
 	__u8 tunnel_depth;    /* encapsulations decoded through, 0..XDPFW_MAX_TUNNELS */
 	__u8 tunnels;         /* XDPFW_TUN_* */
 };

@@ -8,8 +8,9 @@ data path.
 
 Layers: Ethernet II with its VLAN tags (0x8100, 0x88a8); IPv4 (RFC 791) with options;
 IPv6 (RFC 8200) with hop-by-hop, routing, fragment, destination options and AH (RFC 4302)
-extension headers; IP-in-IP (protocols 4 and 41) and GRE (RFC 2784/2890: IPv4, IPv6,
-Ethernet) decoded through to the innermost packet; TCP (RFC 9293) with options; UDP (RFC
+extension headers; IP-in-IP (protocols 4 and 41), GRE (RFC 2784/2890: IPv4, IPv6,
+Ethernet, MPLS), VXLAN (RFC 7348), Geneve (RFC 8926), Teredo (RFC 4380) and MPLS label
+stacks decoded through to the innermost packet; TCP (RFC 9293) with options; UDP (RFC
 768); ICMP (RFC 792); ICMPv6 (RFC 4443). Anything else is reported undecoded, without an
 event.
 """
@@ -40,6 +41,8 @@ IPV6_EXTHDRS = {IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_FRAGMENT, IPPROTO_AH, 
 IPV6_EXTHDRS_NOT_WALKED = {135, 139, 140, 253, 254}
 IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_GRE = 4, 41, 47
 ETH_P_TEB = 0x6558
+ETH_P_MPLS = (0x8847, 0x8848)
+PORT_VXLAN, PORT_GENEVE, PORT_TEREDO = 4789, 6081, 3544
 
 # IPv4 options the decoder validates, by type: the required length, or the kind of
 # check. Any other type is ipv4.opt_invalid.
@@ -126,18 +129,20 @@ class _Decoder:
         rc = self.ethernet()
         if rc:
             return rc
-        self.p["outer_l3_off"] = self.p["l3_off"]
         end = self.n
         while True:   # the outer packet, then each one tunnelled in it
-            if self.p["ethertype"] == ETH_P_IP:
-                rc = self.ipv4(end)
-            elif self.p["ethertype"] == ETH_P_IPV6:
-                rc = self.ipv6(end)
+            ethertype = self.p["ethertype"]
+            if ethertype in (ETH_P_IP, ETH_P_IPV6):
+                if not self.p["outer_l3_off"]:
+                    self.p["outer_l3_off"] = self.p["l3_off"]
+                rc = self.ipv4(end) if ethertype == ETH_P_IP else self.ipv6(end)
+                if rc:
+                    return rc
+                step = self.tunnel()
+            elif ethertype in ETH_P_MPLS:
+                step = self.mpls(end)
             else:
                 return 0
-            if rc:
-                return rc
-            step = self.tunnel()
             if not isinstance(step, tuple):
                 return step
             end = step[0]
@@ -177,7 +182,12 @@ class _Decoder:
         tunnel to decode next, 0 for the innermost packet, the layer of a fatal anomaly."""
         p = self.p
         proto = p["l4_proto"]
-        if p["layers"] & H.LAYER_L4 or proto not in (IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_GRE):
+        if p["layers"] & H.LAYER_L4:
+            if proto == IPPROTO_UDP and (p["dport"] in (PORT_VXLAN, PORT_GENEVE, PORT_TEREDO)
+                                         or p["sport"] == PORT_TEREDO):
+                return self.udp_tunnel()
+            return 0
+        if proto not in (IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_GRE):
             return 0
         if p["ip_flags"] & H.IP_FRAG:
             return self.fatal("decoder.tunnel_fragment", H.LAYER_L4)
@@ -198,17 +208,106 @@ class _Decoder:
             if end - off < size:
                 return self.fatal("gre.pkt_too_small", H.LAYER_L4)
             off += size
-            if ptype in (ETH_P_IP, ETH_P_IPV6):
+            if ptype in (ETH_P_IP, ETH_P_IPV6) or ptype in ETH_P_MPLS:
                 self.enter(off, ptype, H.TUN_GRE, H.LAYER_L2)
             elif ptype == ETH_P_TEB:
-                self.enter(off, 0, H.TUN_GRE_ETH, 0)
-                walked = self.walk_ethernet(off, end)
-                if isinstance(walked, str):
-                    return self.fatal("decoder.inner_ethernet_too_small", H.LAYER_L2)
-                off, ethertype, _vids = walked
-                p.update(layers=H.LAYER_L2, l3_off=off, ethertype=ethertype)
+                rc = self.enter_ethernet(off, end, H.TUN_GRE_ETH)
+                if rc:
+                    return rc
             else:
                 return self.fatal("gre.unknown_payload_type", H.LAYER_L4)
+        return (end,)
+
+    def enter_ethernet(self, off: int, end: int, kind: int) -> int:
+        self.enter(off, 0, kind, 0)
+        walked = self.walk_ethernet(off, end)
+        if isinstance(walked, str):
+            return self.fatal("decoder.inner_ethernet_too_small", H.LAYER_L2)
+        off, ethertype, _vids = walked
+        self.p.update(layers=H.LAYER_L2, l3_off=off, ethertype=ethertype)
+        return 0
+
+    def udp_tunnel(self):
+        p, b = self.p, self.b
+        off, end = p["payload_off"], p["payload_off"] + p["payload_len"]
+        if p["ip_flags"] & H.IP_FRAG:
+            return self.udp_fatal("decoder.tunnel_fragment")
+        if p["tunnel_depth"] == H.MAX_TUNNELS:
+            return self.udp_fatal("decoder.too_many_layers")
+        if p["dport"] == PORT_VXLAN:
+            if end - off < 8:
+                return self.udp_fatal("vxlan.pkt_too_small")
+            if not b[off] & 0x08:          # no VNI: not VXLAN (endpoints drop it)
+                return 0
+            return self.enter_ethernet(off + 8, end, H.TUN_VXLAN) or (end,)
+        if p["dport"] == PORT_GENEVE:
+            if end - off < 8:
+                return self.udp_fatal("geneve.pkt_too_small")
+            if b[off] >> 6:                # another version: not Geneve
+                return 0
+            size = 8 + 4 * (b[off] & 0x3F)
+            if end - off < size:
+                return self.udp_fatal("geneve.pkt_too_small")
+            (ptype,) = struct.unpack_from("!H", b, off + 2)
+            if ptype == ETH_P_TEB:
+                return self.enter_ethernet(off + size, end, H.TUN_GENEVE) or (end,)
+            if ptype in (ETH_P_IP, ETH_P_IPV6):
+                self.enter(off + size, ptype, H.TUN_GENEVE, H.LAYER_L2)
+                return (end,)
+            return self.udp_fatal("geneve.unknown_payload_type")
+        inner = self.teredo_inner(off, end)
+        if inner is None:
+            return 0
+        self.enter(inner, ETH_P_IPV6, H.TUN_TEREDO, H.LAYER_L2)
+        return (end,)
+
+    def udp_fatal(self, label: str) -> int:
+        """A tunnel in UDP not decodable through: the UDP layer is the one that failed."""
+        self.p.update(layers=self.p["layers"] & ~H.LAYER_L4, sport=0, dport=0)
+        return self.fatal(label, H.LAYER_L4)
+
+    def teredo_inner(self, off: int, end: int):
+        """Offset of the IPv6 packet after Teredo's optional headers (RFC 4380 5.1.1),
+        or None: not Teredo data (no IPv6 packet that fits, or a bubble)."""
+        b = self.b
+        if end - off >= 4 and b[off:off + 2] == b"\x00\x01":     # authentication
+            size = 13 + b[off + 2] + b[off + 3]
+            if end - off < size:
+                return None
+            off += size
+        if end - off >= 2 and b[off:off + 2] == b"\x00\x00":     # origin indication
+            if end - off < 8:
+                return None
+            off += 8
+        if end - off < 40 or b[off] >> 4 != 6:
+            return None
+        (plen,) = struct.unpack_from("!H", b, off + 4)
+        if 40 + plen > end - off or (plen == 0 and b[off + 6] == IPPROTO_NONE):
+            return None
+        return off
+
+    def mpls(self, end: int):
+        """An MPLS label stack at l3_off, then IPv4, IPv6 or control word + Ethernet."""
+        p, b = self.p, self.b
+        off = p["l3_off"]
+        if p["tunnel_depth"] == H.MAX_TUNNELS:
+            return self.fatal("decoder.too_many_layers", H.LAYER_L3)
+        while True:
+            if end - off < 4:
+                return self.fatal("mpls.header_too_small", H.LAYER_L3)
+            bottom = b[off + 2] & 1
+            off += 4
+            if bottom:
+                break
+        first = b[off] >> 4 if off < end else None
+        if first == 4:
+            self.enter(off, ETH_P_IP, H.TUN_MPLS, H.LAYER_L2)
+        elif first == 6:
+            self.enter(off, ETH_P_IPV6, H.TUN_MPLS, H.LAYER_L2)
+        elif first == 0 and end - off >= 4:                      # pseudowire control word
+            return self.enter_ethernet(off + 4, end, H.TUN_MPLS) or (end,)
+        else:
+            return self.fatal("mpls.unknown_payload_type", H.LAYER_L3)
         return (end,)
 
     def enter(self, off: int, ethertype: int, kind: int, layers: int) -> None:

@@ -14,6 +14,10 @@ cdef extern from "xdpfw_pkt.h" nogil:
         XDPFW_TUN_IPIP
         XDPFW_TUN_GRE
         XDPFW_TUN_GRE_ETH
+        XDPFW_TUN_VXLAN
+        XDPFW_TUN_GENEVE
+        XDPFW_TUN_TEREDO
+        XDPFW_TUN_MPLS
 
     enum:
         XDPFW_LAYER_L2
@@ -113,6 +117,11 @@ cdef extern from "xdpfw_pkt.h" nogil:
         XDPFW_EV_GRE_WRONG_VERSION
         XDPFW_EV_GRE_UNKNOWN_PAYLOAD_TYPE
         XDPFW_EV_INNER_ETHERNET_PKT_TOO_SMALL
+        XDPFW_EV_VXLAN_PKT_TOO_SMALL
+        XDPFW_EV_GENEVE_PKT_TOO_SMALL
+        XDPFW_EV_GENEVE_UNKNOWN_PAYLOAD_TYPE
+        XDPFW_EV_MPLS_HEADER_TOO_SMALL
+        XDPFW_EV_MPLS_UNKNOWN_PAYLOAD_TYPE
         XDPFW_DECODE_EVENT_MAX
 
     const char *xdpfw_decode_event_label(unsigned int ev)
