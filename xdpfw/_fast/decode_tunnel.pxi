@@ -57,7 +57,7 @@ cdef inline void _tunnel_enter(xdpfw_pkt *pkt, uint32_t off, uint16_t etype, uin
     pkt.ethertype = etype
 
 
-cdef inline int _enter_ethernet(const uint8_t *frame, uint32_t off, uint32_t end, uint8_t kind,
+cdef int _enter_ethernet(const uint8_t *frame, uint32_t off, uint32_t end, uint8_t kind,
                                 xdpfw_pkt *pkt) noexcept nogil:
     # A whole Ethernet frame inside a tunnel: its VLAN tags are walked, not recorded (the
     # flow keeps the outer frame's VLAN). 1, or -layer when it is cut short.
@@ -103,7 +103,7 @@ cdef inline int _udp_fatal(xdpfw_pkt *pkt, int ev) noexcept nogil:
     return _fatal(pkt, ev, XDPFW_LAYER_L4)
 
 
-cdef inline int _decode_udp_tunnel(const uint8_t *frame, uint32_t *endp, xdpfw_pkt *pkt) noexcept nogil:
+cdef int _decode_udp_tunnel(const uint8_t *frame, uint32_t *endp, xdpfw_pkt *pkt) noexcept nogil:
     # A UDP datagram on a tunnel port: see _decode_tunnel for the return values.
     cdef uint32_t off = pkt.payload_off
     cdef uint32_t end = off + pkt.payload_len, hlen
@@ -147,17 +147,24 @@ cdef inline int _decode_udp_tunnel(const uint8_t *frame, uint32_t *endp, xdpfw_p
 cdef inline int _decode_tunnel(const uint8_t *frame, uint32_t *endp, xdpfw_pkt *pkt) noexcept nogil:
     # After an IP level decoded without a fatal anomaly: 1 when its payload is a tunnel
     # whose inner packet is now to be decoded (l3_off, ethertype and *endp set for it),
-    # 0 when this is the innermost packet, -layer for a fatal anomaly.
+    # 0 when this is the innermost packet, -layer for a fatal anomaly. The test for "not
+    # a tunnel" is inlined into the decoder's loop; the tunnels themselves are calls.
     cdef uint8_t proto = pkt.l4_proto
-    cdef uint32_t off, end, hlen
-    cdef uint16_t flags, etype
     if pkt.layers & XDPFW_LAYER_L4:
         if proto == P_UDP and (pkt.dport == PORT_VXLAN or pkt.dport == PORT_GENEVE
                                or pkt.dport == PORT_TEREDO or pkt.sport == PORT_TEREDO):
             return _decode_udp_tunnel(frame, endp, pkt)
         return 0
-    if not (proto == P_IPIP or proto == P_IPV6 or proto == P_GRE):
-        return 0
+    if proto == P_IPIP or proto == P_IPV6 or proto == P_GRE:
+        return _decode_ip_tunnel(frame, endp, pkt)
+    return 0
+
+
+cdef int _decode_ip_tunnel(const uint8_t *frame, uint32_t *endp, xdpfw_pkt *pkt) noexcept nogil:
+    # IP-in-IP or GRE: see _decode_tunnel for the return values.
+    cdef uint8_t proto = pkt.l4_proto
+    cdef uint32_t off, end, hlen
+    cdef uint16_t flags, etype
     if pkt.ip_flags & XDPFW_IP_FRAG:
         return -_fatal(pkt, XDPFW_EV_DECODER_TUNNEL_FRAGMENT, XDPFW_LAYER_L4)
     if pkt.tunnel_depth == XDPFW_MAX_TUNNELS:
@@ -195,7 +202,7 @@ cdef inline int _decode_tunnel(const uint8_t *frame, uint32_t *endp, xdpfw_pkt *
     return -_fatal(pkt, XDPFW_EV_GRE_UNKNOWN_PAYLOAD_TYPE, XDPFW_LAYER_L4)
 
 
-cdef inline int _decode_mpls(const uint8_t *frame, uint32_t end, xdpfw_pkt *pkt) noexcept nogil:
+cdef int _decode_mpls(const uint8_t *frame, uint32_t end, xdpfw_pkt *pkt) noexcept nogil:
     # An MPLS label stack at l3_off (after Ethernet, or in GRE), to its bottom-of-stack
     # entry, as far as `end` allows; then what the first nibble says: IPv4, IPv6, or 0 for
     # a pseudowire control word followed by Ethernet (RFC 4385). One tunnel level for the
