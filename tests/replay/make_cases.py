@@ -1057,6 +1057,12 @@ def _gre(proto: int):
     return IP(src=OUT_A, dst=OUT_B, ttl=64, id=1) / GRE(proto=proto)
 
 
+# the EVE `tunnel` object each one's alert carries (a bare MPLS stack has no outer IP header)
+ENCAP_TUNNEL = {
+    "ipip": (OUT_A, OUT_B, "IP-in-IP"), "ip4in6": ("2001:db8:ff::a", "2001:db8:ff::b", "IP-in-IP"),
+    "gre": (OUT_A, OUT_B, "GRE"), "gre-eth": (OUT_A, OUT_B, "GRE"), "vxlan": (OUT_A, OUT_B, "UDP"),
+    "geneve": (OUT_A, OUT_B, "UDP"), "mpls": None,
+}
 ENCAPS = {
     "ipip": ("IPv4 in IPv4 (protocol 4)", lambda inner: _eth() / IP(src=OUT_A, dst=OUT_B, ttl=64, id=1, proto=4) / inner),
     "ip4in6": ("IPv4 in IPv6 (next header 4)",
@@ -1092,6 +1098,10 @@ def _encap_case(kind: str) -> Callable[[], Case]:
         k.expect(1, event_type="drop", pcap_cnt=a, drop__reason="rules")
         k.expect(0, event_type="drop", pcap_cnt=c)
         k.expect(0, event_type="alert", pcap_cnt=o)
+        outer = ENCAP_TUNNEL[kind]
+        if outer:
+            k.expect(1, event_type="alert", pcap_cnt=a, tunnel__src_ip=eve_ip(outer[0]), tunnel__dest_ip=eve_ip(outer[1]),
+                     tunnel__proto=outer[2], tunnel__depth=1)
         k.summary(packets=3, alerts=1, dropped=1, decode_errors=0)
         return k
 
@@ -1143,7 +1153,8 @@ def encap_nested_beyond_bound_ips() -> Case:
                  "6602 IPv4-in-IPv4, outer first fragment")
     pptp = k.add(bytes(_eth() / IP(src=OUT_A, dst=OUT_B, id=10) / GRE(proto=0x880B, version=1) / Raw(bytes(8))
                        / _udp_dgram(b"clean query", 6603)), "6603 GRE version 1")
-    k.expect(1, event_type="drop", pcap_cnt=four, drop__reason="rules")
+    k.expect(1, event_type="drop", pcap_cnt=four, drop__reason="rules", tunnel__src_ip="198.18.203.1",
+             tunnel__proto="IP-in-IP", tunnel__depth=4)
     for n in (five, frag, pptp):
         k.expect(1, event_type="drop", pcap_cnt=n, drop__reason="decode error")
     k.summary(packets=4, alerts=1, dropped=4, decode_errors=3)

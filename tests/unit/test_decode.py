@@ -593,7 +593,7 @@ class _DecodeCases:
         f = CASES["gre4"]
         d = self.decode(f)
         check(d, layers=ALL, invalid_layer=0, events=[], tunnel_depth=1, tunnels=H.TUN_GRE,
-              outer_l3_off=14, l3_off=14 + 20 + 4, l4_off=14 + 20 + 4 + 20, ip_version=4, l4_proto=6,
+              outer_l3_off=14, outer_proto=47, l3_off=14 + 20 + 4, l4_off=14 + 20 + 4 + 20, ip_version=4, l4_proto=6,
               src=MAPPED + socket.inet_aton("198.19.1.1"), dst=MAPPED + socket.inet_aton("198.19.2.2"),
               sport=40000, dport=80, ethertype=0x0800)
         assert payload(f, d) == b"inner"
@@ -661,14 +661,14 @@ class _DecodeCases:
     def test_mpls(self):
         f = CASES["mpls_ipv4"]
         d = self.decode(f)
-        check(d, layers=ALL, tunnel_depth=1, tunnels=H.TUN_MPLS, l3_off=22, outer_l3_off=22, ip_version=4,
+        check(d, layers=ALL, tunnel_depth=1, tunnels=H.TUN_MPLS, l3_off=22, outer_l3_off=22, outer_proto=0, ip_version=4,
               dport=8080, ethertype=0x0800)
         assert payload(f, d) == b"mp"
         check(self.decode(CASES["mpls_ipv6_mc"]), layers=ALL, tunnel_depth=1, l3_off=18, ip_version=6)
         check(self.decode(CASES["mpls_pw_eth"]), layers=ALL, tunnel_depth=1, l3_off=18 + 4 + 14, ip_version=4,
               l4_proto=17)
         d = self.decode(CASES["gre_mpls"])
-        check(d, layers=ALL, tunnel_depth=2, tunnels=H.TUN_GRE | H.TUN_MPLS, outer_l3_off=14,
+        check(d, layers=ALL, tunnel_depth=2, tunnels=H.TUN_GRE | H.TUN_MPLS, outer_l3_off=14, outer_proto=47,
               l3_off=14 + 20 + 4 + 4, dport=80)
         # a stack of 300 labels is walked as far as it goes
         d = self.decode(eth(0x8847, mpls(*range(16, 316), body=ipv4(udp(b"deep"), 17))))

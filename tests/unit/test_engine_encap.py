@@ -170,6 +170,18 @@ def test_alerts_carry_the_inner_addresses():
     mapped = bytes(10) + b"\xff\xff"
     assert (a["src"], a["dst"], a["sport"], a["dport"]) == (
         mapped + socket.inet_aton(IN_C), mapped + socket.inet_aton(IN_S), 4000, 53)
+    assert a["tunnel"] == {"depth": 1, "ip_version": 4, "proto": 47, "src": mapped + socket.inet_aton(OUT_A),
+                           "dst": mapped + socket.inet_aton(OUT_B)}
+    # IPv6 outside, two levels
+    eng.inspect_frame(bytes(ETH / IPv6(src="2001:db8::a", dst="2001:db8::b") / IP(src=OUT_A, dst=OUT_B, proto=4)
+                            / IP(src=IN_C, dst=IN_S) / UDP(sport=4002, dport=53) / b"ATTACK"), 0, S)
+    (a,) = eng.drain_alerts()
+    assert a["tunnel"] == {"depth": 2, "ip_version": 6, "proto": 4, "src": socket.inet_pton(socket.AF_INET6, "2001:db8::a"),
+                           "dst": socket.inet_pton(socket.AF_INET6, "2001:db8::b")}
+    # no tunnel, or a bare MPLS stack (no outer IP header): none
+    eng.inspect_frame(bytes(ETH / IP(src=IN_C, dst=IN_S) / UDP(sport=4003, dport=53) / b"ATTACK"), 0, S)
+    eng.inspect_frame(bytes(TUNNELS["mpls"](IP(src=IN_C, dst=IN_S) / UDP(sport=4004, dport=53) / b"ATTACK")), 0, S)
+    assert [a["tunnel"] for a in eng.drain_alerts()] == [None, None]
 
 
 def test_tunnels_beyond_the_bound_and_undecodable_tunnels_are_dropped_inline():

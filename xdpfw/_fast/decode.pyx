@@ -248,6 +248,7 @@ def decode_to_dict(const uint8_t[::1] frame not None, length=None):
         "outer_l3_off": pkt.outer_l3_off,
         "tunnel_depth": pkt.tunnel_depth,
         "tunnels": pkt.tunnels,
+        "outer_proto": pkt.outer_proto,
     }
 
 

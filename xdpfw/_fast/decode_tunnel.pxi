@@ -35,6 +35,8 @@ cdef inline void _tunnel_enter(xdpfw_pkt *pkt, uint32_t off, uint16_t etype, uin
     # Forget the enclosing packet's L3/L4 fields (its L2 stays): the inner packet at
     # `off` is decoded into them. No L4 header but UDP's was decoded for a tunnel, so the
     # TCP/ICMP fields are still zero.
+    if pkt.ip_version and pkt.l3_off == pkt.outer_l3_off:   # leaving the outermost IP header
+        pkt.outer_proto = pkt.l4_proto
     pkt.tunnel_depth += 1
     pkt.tunnels |= kind
     pkt.layers = layers

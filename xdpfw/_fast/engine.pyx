@@ -228,6 +228,7 @@ cdef class Engine:
     cdef uint32_t app_nfired
     cdef uint64_t app_events[XDPFW_APP_PROTO_MAX]
     cdef uint64_t decode_events[128] # per decode event (xdpfw_pkt.h), frames that had it
+    cdef const uint8_t *cur_frame    # the frame being inspected (alerts read a tunnel's outer header)
     cdef frag_entry *frags           # datagrams being fragmented (fixed capacity, per worker)
     cdef uint32_t frag_mask
     cdef uint64_t frag_timeout_ns
@@ -259,6 +260,7 @@ cdef class Engine:
         self.ainst = NULL
         self.mstream_owner = NULL
         self.mrec = NULL
+        self.cur_frame = NULL
         self.ring = NULL
         self.thr = NULL
         memset(self.cnt, 0, sizeof(self.cnt))
@@ -387,6 +389,7 @@ cdef class Engine:
         self.cnt[C_PACKETS] += 1
         self.app_nfired = 0
         res = xdpfw_decode(frame, length, p)
+        self.cur_frame = frame
         for i in range(XDPFW_EV_WORDS):
             ev = p.events[i]
             while ev:                   # usually none: one branch per word per frame

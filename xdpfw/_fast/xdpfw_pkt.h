@@ -280,6 +280,7 @@ struct xdpfw_pkt {
 	__u16 outer_l3_off;   /* the outermost IP header (= l3_off without a tunnel), or 0 */
 	__u8 tunnel_depth;    /* encapsulations decoded through, 0..XDPFW_MAX_TUNNELS */
 	__u8 tunnels;         /* XDPFW_TUN_* */
+	__u8 outer_proto;     /* upper-layer protocol of the outermost IP header (a tunnel's), or 0 */
 };
 
 _Static_assert(sizeof(struct xdpfw_pkt) == 128, "struct xdpfw_pkt layout changed");

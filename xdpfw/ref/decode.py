@@ -26,7 +26,7 @@ FIELDS = (
     "ttl", "tos", "ip_flags", "ip_id", "frag_off", "ipv6_exthdrs", "sport", "dport", "tcp_seq",
     "tcp_ack", "tcp_flags", "tcp_window", "tcp_doff", "tcp_opts", "tcp_mss", "tcp_wscale",
     "tcp_tsval", "tcp_tsecr", "icmp_type", "icmp_code", "icmp_inner_off", "icmp_id", "icmp_seq",
-    "outer_l3_off", "tunnel_depth", "tunnels",
+    "outer_l3_off", "tunnel_depth", "tunnels", "outer_proto",
 )
 """Keys of the decoded dict: the fields of struct xdpfw_pkt."""
 
@@ -312,6 +312,8 @@ class _Decoder:
 
     def enter(self, off: int, ethertype: int, kind: int, layers: int) -> None:
         p = self.p
+        if p["ip_version"] and p["l3_off"] == p["outer_l3_off"]:   # leaving the outermost IP header
+            p["outer_proto"] = p["l4_proto"]
         p.update(tunnel_depth=p["tunnel_depth"] + 1, tunnels=p["tunnels"] | kind, layers=layers,
                  ip_version=0, l4_proto=0, ttl=0, tos=0, ip_flags=0, ip_id=0, frag_off=0,
                  ipv6_exthdrs=0, sport=0, dport=0, l4_off=0, payload_off=0, payload_len=0,

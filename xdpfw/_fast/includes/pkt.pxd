@@ -169,3 +169,4 @@ cdef extern from "xdpfw_pkt.h" nogil:
         uint16_t outer_l3_off
         uint8_t tunnel_depth
         uint8_t tunnels
+        uint8_t outer_proto
