@@ -16,8 +16,9 @@ import socket
 
 import pytest
 from pyroute2 import IPRoute, netns
-from scapy.layers.inet import ICMP, IP, TCP, UDP
-from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop
+from scapy.layers.inet import GRE, ICMP, IP, TCP, UDP
+from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop
+from scapy.layers.ipsec import AH
 from scapy.layers.l2 import ARP, Dot1AD, Dot1Q, Ether
 
 from bpfrun import ACTION_NAMES, XDP_DROP, XDP_PASS, XDP_REDIRECT, run_xdp
@@ -40,6 +41,25 @@ ACL = AclTables(
 E = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
 V4 = dict(src="198.18.0.1", dst="198.18.0.2")
 V6 = dict(src="2001:db8::1", dst="2001:db8::2")
+
+def _dstopts(n):
+    pkt = IPv6ExtHdrDestOpt()
+    for _ in range(n - 1):
+        pkt = pkt / IPv6ExtHdrDestOpt()
+    return pkt
+
+
+def _padded4():
+    f = bytearray((E / IP(**V4) / TCP(dport=23)).build())
+    f[16:18] = (20).to_bytes(2, "big")     # total length: the header alone
+    return bytes(f)
+
+
+def _padded6():
+    f = bytearray((E / IPv6(**V6) / TCP(dport=23)).build())
+    f[18:20] = (0).to_bytes(2, "big")      # payload length 0
+    return bytes(f)
+
 
 # description, frame, expected return code (fail-open mode), expected action
 FIXTURES = [
@@ -85,6 +105,27 @@ FIXTURES = [
      XDP_REDIRECT, "fail_open"),
     ("Ethernet header alone, claiming IPv4", (E / IP()).build()[:14], XDP_REDIRECT, "fail_open"),
     ("VLAN tag cut short", (E / Dot1Q(vlan=10) / IP()).build()[:16], XDP_REDIRECT, "fail_open"),
+    # Issue 11, family 2: what the program cannot see through goes to the worker (which
+    # decodes it fully and enforces the same rules on the innermost packet); no ACL
+    # decision is taken on a header that is not the real one.
+    ("third VLAN tag: not seen through, to the worker", E / Dot1AD(vlan=20) / Dot1Q(vlan=10) / Dot1Q(vlan=5)
+     / IP(src="198.18.7.1", dst="198.18.0.2") / TCP(dport=23), XDP_REDIRECT, "fail_open"),
+    ("IPv6 chain longer than the walk: no port decision", E / IPv6(**V6) / _dstopts(9) / TCP(dport=23),
+     XDP_REDIRECT, "fail_open"),
+    ("IPv6 chain longer than the walk: address rules on ip still apply", E / IPv6(src="2001:db8:bad::1", dst="2001:db8::2")
+     / _dstopts(9) / TCP(dport=80), XDP_DROP, "acl_drop"),
+    ("IPv6 AH is not walked: no port decision", E / IPv6(**V6) / AH(nh=6, payloadlen=4, icv=bytes(12)) / TCP(dport=23),
+     XDP_REDIRECT, "fail_open"),
+    ("IPv6 later fragment: its data is not walked as headers", E / IPv6(src="2001:db8::1", dst="2001:db8::66")
+     / IPv6ExtHdrFragment(offset=8, nh=60) / (bytes([58, 0]) + bytes(6) + bytes(ICMPv6EchoRequest())),
+     XDP_REDIRECT, "fail_open"),
+    ("IPv4 ports in link padding (total length 20) are not read", _padded4(), XDP_REDIRECT, "fail_open"),
+    ("IPv6 ports in link padding (payload length 0) are not read", _padded6(), XDP_REDIRECT, "fail_open"),
+    ("GRE: the outer source is judged", E / IP(src="198.18.7.1", dst="198.18.0.2") / GRE() / IP(**V4) / TCP(dport=80),
+     XDP_DROP, "acl_drop"),
+    ("GRE: inner ports are the worker's", E / IP(**V4) / GRE() / IP(**V4) / TCP(dport=23), XDP_REDIRECT, "fail_open"),
+    ("IP-in-IP: inner addresses are the worker's", E / IP(proto=4, **V4) / IP(src="198.18.7.1", dst="198.18.0.2")
+     / TCP(dport=23), XDP_REDIRECT, "fail_open"),
 ]
 
 

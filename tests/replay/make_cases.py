@@ -29,7 +29,11 @@ from typing import Callable
 import yaml
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.inet6 import IPv6, IPv6ExtHdrDestOpt, IPv6ExtHdrFragment, IPv6ExtHdrHopByHop
+from scapy.contrib.geneve import GENEVE
+from scapy.contrib.mpls import MPLS
+from scapy.layers.inet import GRE
 from scapy.layers.l2 import Dot1Q, Ether
+from scapy.layers.vxlan import VXLAN
 from scapy.packet import Raw
 
 CASES_DIR = Path(__file__).resolve().parent / "cases"
@@ -1067,6 +1071,216 @@ def app_dns_split() -> Case:
     k.expect(1, event_type="alert", alert__signature_id=30, pcap_cnt=done, src_port=40030, app_proto="dns")
     k.expect(1, event_type="alert", alert__signature_id=30, pcap_cnt=q)
     k.expect(0, event_type="alert", pcap_cnt=r)
+    return k
+
+
+# ---------------------------------------------------------------------------------------
+# Header tricks and encapsulation (issue 11, family 2): every layout decoded and inspected,
+# or dropped inline as a decode error.
+
+OUT_A, OUT_B = "198.18.200.1", "198.18.200.2"     # tunnel endpoints: no rule names them
+ENCAP_RULE = rule("drop", "udp", "53", "attack to the inner host", f'content:"{PATTERN.decode()}";', 1) \
+    .replace("-> any 53", f"-> {SRV4} 53")
+ENCAP_RULE6 = ENCAP_RULE.replace(f"-> {SRV4} 53", f"-> {SRV6} 53")
+
+
+def _udp_dgram(payload: bytes, sport: int, dst: str = SRV4, src: str = CLI4):
+    ip = IPv6(src=src, dst=dst, hlim=64) if ":" in dst else IP(src=src, dst=dst, ttl=64, id=sport & 0xFFFF)
+    return ip / UDP(sport=sport, dport=53) / Raw(payload)
+
+
+def _eth(ethertype: int | None = None):
+    return Ether(src=CLI_MAC, dst=SRV_MAC) if ethertype is None else Ether(src=CLI_MAC, dst=SRV_MAC, type=ethertype)
+
+
+def _dstopts_chain(n: int, payload: bytes, sport: int, *, atomic: bool = False) -> bytes:
+    ip = IPv6(src=CLI6, dst=SRV6, hlim=64)
+    for _ in range(n):
+        ip = ip / IPv6ExtHdrDestOpt()
+    if atomic:
+        ip = ip / IPv6ExtHdrFragment(offset=0, m=0, id=0x5151)
+    return bytes(_eth() / ip / UDP(sport=sport, dport=53) / Raw(payload))
+
+
+@case
+def ipv6_exthdr_chains_ips() -> Case:
+    k = Case("ipv6-exthdr-chains-ips", "UDP after 9, 20 and as many IPv6 Destination Options headers as a\n"
+             "1500-byte packet holds (the bypass of issue 11 was nine), and an atomic fragment\n"
+             "(RFC 6946): the attack is dropped by its rule, the same without the pattern passes.",
+             [ENCAP_RULE6], args=["--ips"])
+    fill = (1500 - 40 - 8 - len(PATTERN)) // 8
+    drops = []
+    for i, (n, atomic) in enumerate([(9, False), (20, False), (fill, False), (1, True)]):
+        what = f"{n} dstopts" + (" + atomic fragment" if atomic else "")
+        drops.append(k.add(_dstopts_chain(n, PATTERN, 6000 + i, atomic=atomic), f"{6000 + i} {what}: attack"))
+        clean = k.add(_dstopts_chain(n, b"clean query", 6100 + i, atomic=atomic), f"{6100 + i} {what}: clean")
+        k.expect(0, event_type="drop", pcap_cnt=clean)
+    assert len(k.frames[2][0]) <= 1514
+    for d in drops:
+        k.expect(1, event_type="alert", alert__signature_id=1, pcap_cnt=d, alert__action="blocked",
+                 src_ip=eve_ip(CLI6), dest_ip=eve_ip(SRV6), dest_port=53)
+        k.expect(1, event_type="drop", pcap_cnt=d, drop__reason="rules")
+    k.summary(packets=len(k.frames), alerts=4, dropped=4, decode_errors=0)
+    return k
+
+
+def _unknown_nh(payload: bytes, sport: int) -> bytes:
+    # Mobility header (135) before UDP: an extension header the decoder does not walk
+    mh = bytes([17, 0]) + bytes(6)
+    ip = IPv6(src=CLI6, dst=SRV6, hlim=64, nh=135)
+    return bytes(_eth() / ip / Raw(mh + bytes(UDP(sport=sport, dport=53, len=8 + len(payload), chksum=0)) + payload))
+
+
+@case
+def ipv6_unknown_next_header_ips() -> Case:
+    k = Case("ipv6-unknown-next-header-ips", "An IPv6 packet whose next header is one the decoder does not walk (mobility,\n"
+             "135) before UDP: not inspectable, dropped inline by the decode-error policy (EVE\n"
+             "drop, reason 'decode error'); a plain UDP attack is dropped by its rule.",
+             [ENCAP_RULE6], args=["--ips"])
+    u = k.add(_unknown_nh(b"clean query", 6200), "6200 mobility header, then UDP")
+    a = k.add(bytes(_eth() / _udp_dgram(PATTERN, 6201, dst=SRV6, src=CLI6)), "6201 plain UDP attack")
+    k.expect(1, event_type="drop", pcap_cnt=u, drop__reason="decode error")
+    k.expect(1, event_type="drop", pcap_cnt=a, drop__reason="rules")
+    k.summary(packets=2, alerts=1, dropped=2, decode_errors=1)
+    return k
+
+
+@case
+def ipv6_unknown_next_header() -> Case:
+    k = Case("ipv6-unknown-next-header", "ipv6-unknown-next-header-ips in IDS mode: nothing blocked, the decode error\n"
+             "counted as a would-drop.", [ENCAP_RULE6])
+    k.add(_unknown_nh(b"clean query", 6200), "6200 mobility header, then UDP")
+    k.expect(0, event_type="drop")
+    k.summary(packets=1, alerts=0, dropped=1, decode_errors=1)
+    return k
+
+
+def _vlans(n: int, inner) -> bytes:
+    l2 = Ether(src=CLI_MAC, dst=SRV_MAC, type=0x88A8)
+    for i in range(n):
+        l2 = l2 / Dot1Q(vlan=100 + i)
+    return bytes(l2 / inner)
+
+
+@case
+def vlan_stacked_ips() -> Case:
+    k = Case("vlan-stacked-ips", "Three and five stacked VLAN tags (802.1ad, then 802.1Q): decoded to the end,\n"
+             "the attack dropped by its rule, the clean datagram passed; EVE names the first two\n"
+             "VLAN ids.", [ENCAP_RULE], args=["--ips"])
+    for n in (3, 5):
+        a = k.add(_vlans(n, _udp_dgram(PATTERN, 6300 + n)), f"{6300 + n} {n} tags: attack")
+        c = k.add(_vlans(n, _udp_dgram(b"clean query", 6310 + n)), f"{6310 + n} {n} tags: clean")
+        k.expect(1, event_type="alert", pcap_cnt=a, alert__action="blocked", vlan=[100, 101], src_port=6300 + n)
+        k.expect(0, event_type="drop", pcap_cnt=c)
+    k.summary(packets=4, alerts=2, dropped=2, decode_errors=0)
+    return k
+
+
+def _gre(proto: int):
+    return IP(src=OUT_A, dst=OUT_B, ttl=64, id=1) / GRE(proto=proto)
+
+
+# the EVE `tunnel` object each one's alert carries (a bare MPLS stack has no outer IP header)
+ENCAP_TUNNEL = {
+    "ipip": (OUT_A, OUT_B, "IP-in-IP"), "ip4in6": ("2001:db8:ff::a", "2001:db8:ff::b", "IP-in-IP"),
+    "gre": (OUT_A, OUT_B, "GRE"), "gre-eth": (OUT_A, OUT_B, "GRE"), "vxlan": (OUT_A, OUT_B, "UDP"),
+    "geneve": (OUT_A, OUT_B, "UDP"), "mpls": None,
+}
+ENCAPS = {
+    "ipip": ("IPv4 in IPv4 (protocol 4)", lambda inner: _eth() / IP(src=OUT_A, dst=OUT_B, ttl=64, id=1, proto=4) / inner),
+    "ip4in6": ("IPv4 in IPv6 (next header 4)",
+               lambda inner: _eth() / IPv6(src="2001:db8:ff::a", dst="2001:db8:ff::b", nh=4) / inner),
+    "gre": ("GRE with key and sequence number, IPv4 inside",
+            lambda inner: _eth() / IP(src=OUT_A, dst=OUT_B, ttl=64, id=1)
+            / GRE(proto=0x0800, key_present=1, key=77, seqnum_present=1, sequence_number=5) / inner),
+    "gre-eth": ("GRE transparent Ethernet bridging, a VLAN-tagged frame inside",
+                lambda inner: _eth() / _gre(0x6558) / Ether(src=CLI_MAC, dst=SRV_MAC) / Dot1Q(vlan=7) / inner),
+    "vxlan": ("VXLAN (UDP 4789)", lambda inner: _eth() / IP(src=OUT_A, dst=OUT_B, ttl=64, id=1)
+              / UDP(sport=51000, dport=4789) / VXLAN(vni=4242) / Ether(src=CLI_MAC, dst=SRV_MAC) / inner),
+    "geneve": ("Geneve (UDP 6081) carrying Ethernet", lambda inner: _eth() / IP(src=OUT_A, dst=OUT_B, ttl=64, id=1)
+               / UDP(sport=51000, dport=6081) / GENEVE(proto=0x6558, vni=77) / Ether(src=CLI_MAC, dst=SRV_MAC)
+               / inner),
+    "mpls": ("an MPLS label stack of two (ethertype 0x8847)",
+             lambda inner: _eth(0x8847) / MPLS(label=100, s=0, ttl=64) / MPLS(label=200, s=1, ttl=64) / inner),
+}
+
+
+def _encap_case(kind: str) -> Callable[[], Case]:
+    about, wrap = ENCAPS[kind]
+    name = f"encap-{kind}-ips"
+
+    def make() -> Case:
+        k = Case(name, f"{about}: the drop rule names the inner host and port, not the tunnel\n"
+                 "endpoints. The attack is dropped with the inner addresses in EVE, the clean\n"
+                 "datagram and the same attack to another inner host pass.", [ENCAP_RULE], args=["--ips"])
+        a = k.add(bytes(wrap(_udp_dgram(PATTERN, 6400))), "6400 inner attack to the protected host")
+        c = k.add(bytes(wrap(_udp_dgram(b"clean query", 6401))), "6401 inner clean query")
+        o = k.add(bytes(wrap(_udp_dgram(PATTERN, 6402, dst="198.19.0.99"))), "6402 inner attack to another host")
+        k.expect(1, event_type="alert", alert__signature_id=1, pcap_cnt=a, alert__action="blocked",
+                 src_ip=CLI4, dest_ip=SRV4, src_port=6400, dest_port=53, proto="UDP")
+        k.expect(1, event_type="drop", pcap_cnt=a, drop__reason="rules")
+        k.expect(0, event_type="drop", pcap_cnt=c)
+        k.expect(0, event_type="alert", pcap_cnt=o)
+        outer = ENCAP_TUNNEL[kind]
+        if outer:
+            k.expect(1, event_type="alert", pcap_cnt=a, tunnel__src_ip=eve_ip(outer[0]), tunnel__dest_ip=eve_ip(outer[1]),
+                     tunnel__proto=outer[2], tunnel__depth=1)
+        k.summary(packets=3, alerts=1, dropped=1, decode_errors=0)
+        return k
+
+    make.__name__ = name.replace("-", "_")
+    return make
+
+
+for _kind in ENCAPS:
+    case(_encap_case(_kind))
+
+
+@case
+def encap_teredo_ips() -> Case:
+    k = Case("encap-teredo-ips", "Teredo (UDP port 3544) with an origin indication: the inner IPv6 datagram's\n"
+             "attack is dropped by a rule on the inner IPv6 host; a clean one passes.",
+             [ENCAP_RULE6], args=["--ips"])
+
+    def wrap(inner):
+        origin = bytes([0, 0]) + bytes(6)
+        return bytes(_eth() / IP(src=OUT_A, dst=OUT_B, ttl=64, id=1) / UDP(sport=3544, dport=40001)
+                     / Raw(origin + bytes(inner)))
+    a = k.add(wrap(_udp_dgram(PATTERN, 6500, dst=SRV6, src=CLI6)), "6500 inner IPv6 attack")
+    c = k.add(wrap(_udp_dgram(b"clean query", 6501, dst=SRV6, src=CLI6)), "6501 inner IPv6 clean query")
+    k.expect(1, event_type="alert", pcap_cnt=a, alert__action="blocked", src_ip=eve_ip(CLI6),
+             dest_ip=eve_ip(SRV6), dest_port=53)
+    k.expect(0, event_type="drop", pcap_cnt=c)
+    k.summary(packets=2, alerts=1, dropped=1, decode_errors=0)
+    return k
+
+
+@case
+def encap_nested_beyond_bound_ips() -> Case:
+    k = Case("encap-nested-beyond-bound-ips", "Tunnels nested four deep (IPv4 in IPv4 in GRE in IPv4 in IPv4: the bound) are\n"
+             "decoded, the attack inside dropped by its rule; five deep is not decoded and is\n"
+             "dropped as a decode error; so is an outer IP fragment carrying a tunnel and a GRE\n"
+             "version 1 (PPTP) packet.", [ENCAP_RULE], args=["--ips"])
+
+    def nest(levels: int, inner):
+        pkt = inner
+        for i in range(levels):
+            if i == 1:
+                pkt = IP(src=f"198.18.20{i}.1", dst=f"198.18.20{i}.2", id=1) / GRE(proto=0x0800) / pkt
+            else:
+                pkt = IP(src=f"198.18.20{i}.1", dst=f"198.18.20{i}.2", id=1, proto=4) / pkt
+        return bytes(_eth() / pkt)
+    four = k.add(nest(4, _udp_dgram(PATTERN, 6600)), "6600 four levels: attack")
+    five = k.add(nest(5, _udp_dgram(b"clean query", 6601)), "6601 five levels")
+    frag = k.add(bytes(_eth() / IP(src=OUT_A, dst=OUT_B, id=9, proto=4, flags="MF") / _udp_dgram(b"clean query", 6602)),
+                 "6602 IPv4-in-IPv4, outer first fragment")
+    pptp = k.add(bytes(_eth() / IP(src=OUT_A, dst=OUT_B, id=10) / GRE(proto=0x880B, version=1) / Raw(bytes(8))
+                       / _udp_dgram(b"clean query", 6603)), "6603 GRE version 1")
+    k.expect(1, event_type="drop", pcap_cnt=four, drop__reason="rules", tunnel__src_ip="198.18.203.1",
+             tunnel__proto="IP-in-IP", tunnel__depth=4)
+    for n in (five, frag, pptp):
+        k.expect(1, event_type="drop", pcap_cnt=n, drop__reason="decode error")
+    k.summary(packets=4, alerts=1, dropped=4, decode_errors=3)
     return k
 
 

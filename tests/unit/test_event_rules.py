@@ -36,7 +36,10 @@ def test_fatal_decode_event_rule_alerts_without_a_flow_and_can_drop():
     bad = bytearray(bytes(ETH / IP(src=CLI, dst=SRV) / UDP(sport=1, dport=2) / b"x"))
     bad[14] = 0x44                               # IHL 4: decoding stops at IPv4
     eng = engine('alert pkthdr any any -> any any (msg:"short hdr"; decode-event:ipv4.hlen_too_small; sid:1;)')
-    assert eng.inspect_frame(bytes(bad), 0, S) == PASS   # decode-error policy: pass
+    assert eng.inspect_frame(bytes(bad), 0, S) == ("drop", 3)   # the inline default: drop
+    assert [(r["rule"].sid, r["has_flow"]) for r in eng.drain_alerts()] == [(1, False)]
+    eng.decode_error_policy = 0                  # POLICY_PASS, the operator's explicit choice
+    assert eng.inspect_frame(bytes(bad), 0, S) == PASS
     recs = eng.drain_alerts()
     assert [(r["rule"].sid, r["has_flow"]) for r in recs] == [(1, False)]
     eng = engine('drop pkthdr any any -> any any (msg:"short hdr"; decode-event:ipv4.hlen_too_small; sid:1;)')

@@ -53,6 +53,8 @@ PER_PACKET = {
                    "_ipv4_opt_check", "_ipv4_opt_bit", "_decode_ipv6", "_ipv6_options", "_ipv6_opt_known",
                    "_decode_tcp", "_tcp_options", "_decode_udp", "_decode_icmpv4", "_icmpv4_max_code",
                    "_decode_icmpv6", "_icmpv6_max_code", "_be16", "_be32", "_event", "_fatal",
+                   "_eth_walk", "_ipv6_ext_unknown", "_tunnel_enter", "_enter_ethernet", "_teredo_inner",
+                   "_udp_fatal", "_decode_udp_tunnel", "_decode_tunnel", "_decode_ip_tunnel", "_decode_mpls",
                    "xdpfw_ipv4_csum_ok", "xdpfw_l4_csum_ok", "_sum16", "_fold"],
     "match_hs.pyx": ["hsm_on_match", "hsm_open", "hsm_scan", "hsm_finish", "hsm_reset", "hsm_close",
                      "hsm_scan_block"],

@@ -2,15 +2,16 @@
 """L2-L4 decoder: one frame in UMEM -> one struct xdpfw_pkt, in place.
 
 `xdpfw_decode(frame, length, &pkt)` (cimport it from xdpfw._fast.decode) reads Ethernet
-with up to two VLAN tags, IPv4 with options or IPv6 with its extension-header chain,
-then TCP with options, UDP, ICMP or ICMPv6, and records offsets, fields and decode events
+with its VLAN tags, IPv4 with options or IPv6 with its extension-header chain, through
+IP-in-IP, GRE, VXLAN, Geneve, Teredo and MPLS to the innermost packet, then TCP with options, UDP,
+ICMP or ICMPv6, and records offsets, fields and decode events
 in the struct defined by xdpfw_pkt.h (which also states the rules every decoder follows).
 It copies no payload, allocates nothing and touches no Python object; every read is
 checked against `length` before it happens, so no input can make it read past the frame.
 
 One file per protocol, included here so that the calls between layers stay plain C calls
 the compiler can inline: decode_eth.pxi, decode_ipv4.pxi, decode_ipv6.pxi,
-decode_tcp.pxi, decode_udp.pxi, decode_icmp.pxi. The pure-Python reference decoder
+decode_tcp.pxi, decode_udp.pxi, decode_icmp.pxi, decode_tunnel.pxi. The pure-Python reference decoder
 (xdpfw/ref/decode.py) implements the same contract independently; the tests compare both
 on tables, fuzzed input and real captures.
 
@@ -30,8 +31,11 @@ from xdpfw._fast.includes.pkt cimport *
 cdef enum:
     P_HOPOPTS = 0
     P_ICMP = 1
+    P_IPIP = 4
     P_TCP = 6
     P_UDP = 17
+    P_IPV6 = 41
+    P_GRE = 47
     P_ROUTING = 43
     P_FRAGMENT = 44
     P_AH = 51
@@ -49,12 +53,12 @@ cdef inline uint32_t _be32(const uint8_t *p) noexcept nogil:
 
 
 cdef inline void _event(xdpfw_pkt *pkt, int ev) noexcept nogil:
-    pkt.events |= (<uint64_t>1) << ev
+    pkt.events[ev >> 6] |= (<uint64_t>1) << (ev & 63)
 
 
 cdef inline int _fatal(xdpfw_pkt *pkt, int ev, uint8_t layer) noexcept nogil:
     # A fatal anomaly: the event, the layer that stopped decoding, no payload.
-    pkt.events |= (<uint64_t>1) << ev
+    pkt.events[ev >> 6] |= (<uint64_t>1) << (ev & 63)
     pkt.invalid_layer = layer
     pkt.payload_off = 0
     pkt.payload_len = 0
@@ -67,6 +71,7 @@ include "decode_ipv6.pxi"
 include "decode_tcp.pxi"
 include "decode_udp.pxi"
 include "decode_icmp.pxi"
+include "decode_tunnel.pxi"
 
 
 cdef inline int _decode_l4(const uint8_t *frame, uint32_t off, uint32_t avail,
@@ -89,17 +94,32 @@ cdef inline int _decode_l4(const uint8_t *frame, uint32_t off, uint32_t avail,
 
 
 cdef int xdpfw_decode(const uint8_t *frame, uint32_t length, xdpfw_pkt *pkt) noexcept nogil:
+    # One IP level per turn: the outer packet, then each encapsulated one (decode_tunnel.pxi),
+    # each bounded by the payload of the level around it.
     cdef int rc
+    cdef uint32_t end = length
     memset(pkt, 0, sizeof(xdpfw_pkt))  # constant size: a few vector stores, no call
     pkt.frame_len = length
     rc = _decode_eth(frame, length, pkt)
     if rc:
         return rc
-    if pkt.ethertype == ETH_P_IP:
-        return _decode_ipv4(frame, length, pkt)
-    if pkt.ethertype == ETH_P_IPV6:
-        return _decode_ipv6(frame, length, pkt)
-    return 0
+    while True:
+        if pkt.ethertype == ETH_P_IP or pkt.ethertype == ETH_P_IPV6:
+            if pkt.outer_l3_off == 0:
+                pkt.outer_l3_off = pkt.l3_off
+            if pkt.ethertype == ETH_P_IP:
+                rc = _decode_ipv4(frame, end, pkt)
+            else:
+                rc = _decode_ipv6(frame, end, pkt)
+            if rc:
+                return rc
+            rc = _decode_tunnel(frame, &end, pkt)
+        elif pkt.ethertype == ETH_P_MPLS_UC or pkt.ethertype == ETH_P_MPLS_MC:
+            rc = _decode_mpls(frame, end, pkt)
+        else:
+            return 0
+        if rc <= 0:
+            return -rc
 
 
 # ---- checksums (RFC 1071), for an optional checksum-validation policy ------------------
@@ -158,6 +178,7 @@ EVENTS = [(xdpfw_decode_event_name(i).decode(), xdpfw_decode_event_label(i).deco
 PKT_SIZE = sizeof(xdpfw_pkt)
 MAX_VLAN = XDPFW_MAX_VLAN
 IPV6_MAX_EXTHDRS = XDPFW_IPV6_MAX_EXTHDRS
+MAX_TUNNELS = XDPFW_MAX_TUNNELS
 _LABELS = [label for _, label in EVENTS]
 
 
@@ -189,7 +210,7 @@ def decode_to_dict(const uint8_t[::1] frame not None, length=None):
         "frame_len": pkt.frame_len,
         "layers": pkt.layers,
         "invalid_layer": pkt.invalid_layer,
-        "events": [_LABELS[i] for i in range(XDPFW_DECODE_EVENT_MAX) if (pkt.events >> i) & 1],
+        "events": [_LABELS[i] for i in range(XDPFW_DECODE_EVENT_MAX) if (pkt.events[i >> 6] >> (i & 63)) & 1],
         "l3_off": pkt.l3_off,
         "l4_off": pkt.l4_off,
         "payload_off": pkt.payload_off,
@@ -224,6 +245,10 @@ def decode_to_dict(const uint8_t[::1] frame not None, length=None):
         "icmp_inner_off": pkt.icmp_inner_off,
         "icmp_id": pkt.icmp_id,
         "icmp_seq": pkt.icmp_seq,
+        "outer_l3_off": pkt.outer_l3_off,
+        "tunnel_depth": pkt.tunnel_depth,
+        "tunnels": pkt.tunnels,
+        "outer_proto": pkt.outer_proto,
     }
 
 

@@ -94,6 +94,8 @@ cdef inline void _ipv4_options(const uint8_t *o, uint32_t n, xdpfw_pkt *pkt) noe
 
 
 cdef int _decode_ipv4(const uint8_t *frame, uint32_t length, xdpfw_pkt *pkt) noexcept nogil:
+    # The header at pkt.l3_off; `length`: where the enclosing data ends (the frame, or the
+    # payload of the packet this one is tunnelled in).
     cdef uint32_t off = pkt.l3_off
     cdef uint32_t avail = length - off
     cdef const uint8_t *ip = frame + off

@@ -1,8 +1,18 @@
 # IPv6 (RFC 8200): the fixed header, then the extension-header chain: hop-by-hop (0),
 # routing (43), fragment (44), destination options (60) and AH (51, RFC 4302), in any
-# order, at most XDPFW_IPV6_MAX_EXTHDRS of them. ESP (50) is not walked (what follows
-# is encrypted): it is the upper layer, like any other next header. The payload length
-# bounds everything after the fixed header: bytes past it are link padding.
+# order, as many as the payload length holds (each is at least 8 bytes: the walk is
+# bounded by the frame); more than XDPFW_IPV6_MAX_EXTHDRS is only an event. ESP (50) is
+# not walked (what follows is encrypted): it is the upper layer, like any other next
+# header, except the extension headers this decoder does not walk (_ipv6_ext_unknown),
+# which are fatal. The payload length bounds everything after the fixed header: bytes
+# past it are link padding.
+
+
+cdef inline bint _ipv6_ext_unknown(uint8_t nh) noexcept nogil:
+    # IANA "IPv6 Extension Header Types" not walked here: mobility (135), HIP (139),
+    # shim6 (140), experimental (253, 254). A host may walk past them to an upper layer
+    # the engine would then never see, so the frame is not inspectable.
+    return nh == 135 or nh == 139 or nh == 140 or nh == 253 or nh == 254
 
 # Option types of hop-by-hop / destination options assigned in the IANA registry
 # ("Destination Options and Hop-by-Hop Options", deprecated ones left out); any other
@@ -77,7 +87,7 @@ cdef int _decode_ipv6(const uint8_t *frame, uint32_t length, xdpfw_pkt *pkt) noe
     while (nh == P_HOPOPTS or nh == P_ROUTING or nh == P_DSTOPTS or nh == P_FRAGMENT
            or nh == P_AH):
         if nexthdrs == XDPFW_IPV6_MAX_EXTHDRS:
-            return _fatal(pkt, XDPFW_EV_IPV6_EXTHDR_TOO_MANY, XDPFW_LAYER_L3)
+            _event(pkt, XDPFW_EV_IPV6_EXTHDR_TOO_MANY)  # unusual, not a reason to stop
         nexthdrs += 1
         if end - cur < 8:  # every extension header is at least 8 bytes
             return _fatal(pkt, XDPFW_EV_IPV6_TRUNC_EXTHDR, XDPFW_LAYER_L3)
@@ -143,6 +153,8 @@ cdef int _decode_ipv6(const uint8_t *frame, uint32_t length, xdpfw_pkt *pkt) noe
         nh = frame[cur]
         cur += size
 
+    if foff == 0 and _ipv6_ext_unknown(nh):
+        return _fatal(pkt, XDPFW_EV_IPV6_UNKNOWN_NEXT_HEADER, XDPFW_LAYER_L3)
     pkt.ipv6_exthdrs = ext
     pkt.ip_id = fid
     pkt.frag_off = foff

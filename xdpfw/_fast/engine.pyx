@@ -39,7 +39,8 @@ from xdpfw._fast.decode cimport xdpfw_decode
 from xdpfw._fast.flow cimport *
 from xdpfw._fast.includes.clock cimport monotonic_ns
 from xdpfw._fast.includes.engine cimport *
-from xdpfw._fast.includes.pkt cimport XDPFW_IP_FRAG, XDPFW_IP_MF, XDPFW_LAYER_L4, xdpfw_pkt
+from xdpfw._fast.includes.pkt cimport (XDPFW_DECODE_EVENT_MAX, XDPFW_EV_WORDS, XDPFW_IP_FRAG, XDPFW_IP_MF,
+                                       XDPFW_LAYER_L4, xdpfw_pkt)
 from xdpfw._fast.includes.shared cimport *
 from xdpfw._fast.match cimport (Database, Scratch, StreamPool, XDPFW_MATCH_EPOOL,
                                 XDPFW_MSTREAM_OPEN, xdpfw_match, xdpfw_match_buf,
@@ -94,6 +95,7 @@ cdef enum:
     HDR_SOME = 2
 
 cdef enum:
+    EV_STRIDE = 128       # event-rule table: events per decoder (L2-L4: 64 * XDPFW_EV_WORDS)
     MAX_FIRED = 64        # distinct rules that can fire on one packet
     MATCH_CAP = 1024      # matcher reports kept per scan (more are counted, not kept)
 
@@ -229,7 +231,8 @@ cdef class Engine:
     cdef uint32_t app_fired[MAX_FIRED]   # rules an app buffer completed on this packet
     cdef uint32_t app_nfired
     cdef uint64_t app_events[XDPFW_APP_PROTO_MAX]
-    cdef uint64_t decode_events[64]  # per decode event (xdpfw_pkt.h), frames that had it
+    cdef uint64_t decode_events[128] # per decode event (xdpfw_pkt.h), frames that had it
+    cdef const uint8_t *cur_frame    # the frame being inspected (alerts read a tunnel's outer header)
     cdef frag_entry *frags           # datagrams being fragmented (fixed capacity, per worker)
     cdef uint32_t frag_mask
     cdef uint64_t frag_timeout_ns
@@ -264,6 +267,7 @@ cdef class Engine:
         self.ainst = NULL
         self.mstream_owner = NULL
         self.mrec = NULL
+        self.cur_frame = NULL
         self.ring = NULL
         self.thr = NULL
         memset(self.cnt, 0, sizeof(self.cnt))
@@ -344,7 +348,7 @@ cdef class Engine:
         cdef timespec rt
         clock_gettime(CLOCK_REALTIME, &rt)
         self.mono_to_real = <uint64_t>rt.tv_sec * 1000000000ULL + <uint64_t>rt.tv_nsec - monotonic_ns()
-        self.decode_error_policy = POLICY_PASS_
+        self.decode_error_policy = POLICY_DROP_
         self.no_flow_policy = POLICY_DROP_ if ips else POLICY_PASS_
         self.ips = ips
         self.replies = replies
@@ -396,22 +400,30 @@ cdef class Engine:
         self.cnt[C_PACKETS] += 1
         self.app_nfired = 0
         res = xdpfw_decode(frame, length, p)
-        ev = p.events
-        while ev:                       # usually none: one branch per frame
-            self.decode_events[_ctz64(ev)] += 1
-            ev &= ev - 1
-        ev = p.events & self.rs.dev_mask
-        while ev:                       # decode-event rules (checked with the others below)
-            self._event_rules(0, _ctz64(ev))
-            ev &= ev - 1
+        self.cur_frame = frame
+        for i in range(XDPFW_EV_WORDS):
+            ev = p.events[i]
+            while ev:                   # usually none: one branch per word per frame
+                self.decode_events[i * 64 + _ctz64(ev)] += 1
+                ev &= ev - 1
+            ev = p.events[i] & self.rs.dev_mask[i]
+            while ev:                   # decode-event rules (checked with the others below)
+                self._event_rules(0, i * 64 + _ctz64(ev))
+                ev &= ev - 1
         if res != 0 and self.app_nfired:
             # decoding stopped: no flow; event rules are checked on what was decoded
             if self._event_alerts_unflowed(p, side):
                 return self._policy_drop(p, NULL, direction, side, XDPFW_DROP_DECODE_ERROR, reason)
         if res != 0:
+            # Not inspectable past the layer that stopped decoding (a truncated header, an
+            # extension header or tunnel it cannot see through): inline, forwarding it
+            # would hand the host bytes no rule looked at, so drop is the default; `pass`
+            # is the operator's explicit choice. IDS: counted as a would-drop.
             self.cnt[C_DECODE_ERRORS] += 1
             if self.decode_error_policy == POLICY_DROP_:
-                return self._policy_drop(p, NULL, direction, side, XDPFW_DROP_DECODE_ERROR, reason)
+                if self.ips:
+                    return self._policy_drop(p, NULL, direction, side, XDPFW_DROP_DECODE_ERROR, reason)
+                self.cnt[C_IDS_WOULD_DROP] += 1
             return XDPFW_VERDICT_PASS
         if p.ip_version == 0:
             self.cnt[C_NON_IP] += 1
@@ -744,7 +756,7 @@ cdef class Engine:
 
     cdef inline void _event_rules(self, uint32_t proto, uint32_t event) noexcept nogil:
         """Rules on this decoder event become candidates of the packet."""
-        cdef uint32_t k = proto * 64 + event, i
+        cdef uint32_t k = proto * EV_STRIDE + event, i
         for i in range(self.rs.ev_first[k], self.rs.ev_first[k + 1]):
             self.app_nfired = self._add(self.app_fired, self.rs.ev_list[i], self.app_nfired)
 
@@ -1006,7 +1018,7 @@ cdef class Engine:
 
     def counters(self):
         c = {name: self.cnt[i] for i, name in enumerate(COUNTER_NAMES)}
-        c["decode_events"] = [self.decode_events[i] for i in range(64)]
+        c["decode_events"] = [self.decode_events[i] for i in range(XDPFW_DECODE_EVENT_MAX)]
         c["app_events_by_proto"] = {APP_PROTO_NAMES[i]: self.app_events[i] for i in range(XDPFW_APP_PROTO_MAX)
                                     if self.app_events[i]}
         c["flows"] = self.flows.counters()

@@ -5,6 +5,21 @@
 # with a release store of ring_tail. A full ring is counted (alert_ring_full), never
 # waited for.
 
+cdef inline void _outer_addrs(xdpfw_alert_rec *r, const uint8_t *ip, uint8_t proto) noexcept nogil:
+    if ip[0] >> 4 == 4:
+        memset(r.outer_src, 0, 10)
+        memset(r.outer_dst, 0, 10)
+        r.outer_src[10] = r.outer_src[11] = r.outer_dst[10] = r.outer_dst[11] = 0xff
+        memcpy(&r.outer_src[12], ip + 12, 4)
+        memcpy(&r.outer_dst[12], ip + 16, 4)
+        r.outer_version = 4
+    else:
+        memcpy(r.outer_src, ip + 8, 16)
+        memcpy(r.outer_dst, ip + 24, 16)
+        r.outer_version = 6
+    r.outer_proto = proto
+
+
 cdef void _alert_push(Engine self, uint32_t sig, uint8_t action, const xdpfw_pkt *p,
                       const xdpfw_flow *f, int direction, uint32_t side, bint blocked,
                       uint8_t policy) noexcept nogil:
@@ -51,6 +66,12 @@ cdef void _alert_push(Engine self, uint32_t sig, uint8_t action, const xdpfw_pkt
     r.vlan_depth = p.vlan_depth
     r.vlan[0] = p.vlan_id[0]
     r.vlan[1] = p.vlan_id[1]
+    r.tunnel_depth = p.tunnel_depth
+    r.outer_version = 0
+    if p.tunnel_depth and p.outer_l3_off and p.outer_l3_off != p.l3_off and self.cur_frame != NULL:
+        # The outermost IP header, for EVE's `tunnel` object (decoded sound: the decoder
+        # went past it). Read from the frame, which is still the worker's.
+        _outer_addrs(r, self.cur_frame + p.outer_l3_off, p.outer_proto)
     xdpfw_store_rel(&self.ring_head, head + 1)
     if not policy:
         self.cnt[C_ALERTS] += 1
@@ -77,6 +98,9 @@ cdef list _drain_alerts(Engine self, int max_records, bint policy_drops):
                     "direction": "to_server" if r.direction == XDPFW_DIR_TOSERVER else "to_client",
                     "side": r.side, "gen": r.gen, "has_flow": bool(r.has_flow),
                     "policy_reason": r.policy_reason - 1 if r.policy_reason else None, "vlan": tuple(r.vlan[i] for i in range(min(r.vlan_depth, 2))),
+                    "tunnel": ({"depth": r.tunnel_depth, "ip_version": r.outer_version, "proto": r.outer_proto,
+                                "src": bytes(r.outer_src[:16]), "dst": bytes(r.outer_dst[:16])}
+                               if r.outer_version else None),
                     "app_proto": APP_PROTO_NAMES[r.app_proto] if XDPFW_APP_UNKNOWN < r.app_proto < XDPFW_APP_FAILED
                     else None,
                     "rule": _rule_of(self, r.gen, r.sig) if r.sig != XDPFW_NO_SIG else None})

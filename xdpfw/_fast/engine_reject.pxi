@@ -29,9 +29,15 @@ cdef int _reject_build(uint8_t *frame, uint32_t length, const xdpfw_pkt *p, uint
     headers: REPLY_BOTH). Other protocols: an ICMP port unreachable to the sender, in
     place. Sets reply_len[0] (and extra_len[0]) to the replies' lengths; DROP with 0
     length: a plain drop (no room, an ICMP error or non-first fragment is never
-    answered...)."""
+    answered, a tunnelled packet...)."""
     cdef uint32_t room = reply_len[0], n
     reply_len[0] = 0
+    if p.tunnel_depth:
+        # The decoded packet is an inner one: a reply rewritten at its offsets would go
+        # out inside the outer headers unchanged (the tunnel endpoint's addresses the
+        # wrong way round, stale lengths and checksums). Encapsulating a reply correctly
+        # is not done: a plain drop.
+        return XDPFW_VERDICT_DROP
     if p.l4_proto == 6 and (p.layers & XDPFW_LAYER_L4):
         if how & XDPFW_REJECT_DST:
             if how & XDPFW_REJECT_SRC:

@@ -48,8 +48,8 @@ cdef struct ruleset:
     uint32_t *m_pfirst          # multi-buffer rule -> its parts: m_plist[first[m]:first[m+1]]
     uint32_t *m_plist
     uint32_t *ev_first          # decoder events -> rules: ev_list[ev_first[k]:ev_first[k+1]],
-    uint32_t *ev_list           #   k = XDPFW_APP_* protocol (0: L2-L4 decoder) * 64 + event
-    uint64_t dev_mask           # L2-L4 decode events some rule is on
+    uint32_t *ev_list           #   k = XDPFW_APP_* protocol (0: L2-L4 decoder) * EV_STRIDE + event
+    uint64_t dev_mask[2]        # L2-L4 decode events some rule is on (XDPFW_EV_WORDS words)
     uint32_t ptx_words          # per flow direction: a bitmap of the parts its transaction holds
     uint64_t *ptx               # slots x 2 x ptx_words (exact: sized by this rule set's parts)
     const void *fdb             # the block rules compiled for streaming: fragmented datagrams
@@ -96,13 +96,13 @@ cdef object _build(Engine self, ruleset *r, tables, Database stream_db, Database
             raise MemoryError()
         report = _build_combos(r, getattr(tables, "stream_combos", ()), report, self.mstream_slots)
         r.report_sig = _report_array(report, &r.nreport)
-        evs = [[] for _ in range(XDPFW_APP_PROTO_MAX * 64)]
+        evs = [[] for _ in range(XDPFW_APP_PROTO_MAX * EV_STRIDE)]
         for proto, ev, sg in getattr(tables, "event_rules", ()):
-            if not (0 <= proto < XDPFW_APP_PROTO_MAX and 0 <= ev < 64):
+            if not (0 <= proto < XDPFW_APP_PROTO_MAX and 0 <= ev < (XDPFW_DECODE_EVENT_MAX if proto == 0 else 64)):
                 raise ValueError(f"event rule ({proto}, {ev}) out of range")
-            evs[proto * 64 + ev].append(sg)
+            evs[proto * EV_STRIDE + ev].append(sg)
             if proto == 0:
-                r.dev_mask |= 1ULL << ev
+                r.dev_mask[ev >> 6] |= 1ULL << (ev & 63)
         r.ev_list = _csr(evs, &r.ev_first)
         r.breport_sig = _report_array(breport, &r.nbreport)
         for i, sg in enumerate(sigs):

@@ -152,6 +152,10 @@ struct xdpfw_alert_rec {
 	__u8 policy_reason;    /* sig == XDPFW_NO_SIG: the engine dropped the packet by policy,
 				* this is the XDPFW_DROP_* reason + 1 (an EVE drop event, no alert) */
 	__u8 has_flow;         /* the flow_* fields are valid */
+	__u8 tunnel_depth;     /* encapsulations the packet was decoded through (xdpfw_pkt) */
+	__u8 outer_version;    /* tunnel_depth and an outer IP header: its version, else 0 */
+	__u8 outer_proto;      /*   and its upper-layer protocol */
+	__u8 outer_src[16], outer_dst[16]; /*   and its addresses (IPv4-mapped) */
 };
 
 #define XDPFW_NO_SIG 0xFFFFFFFFu

@@ -10,10 +10,20 @@
  * Only the fixed-width types of <linux/types.h>; nothing else is included.
  *
  * The struct holds no pointers: every position is an offset from the start of the frame,
- * so the frame (a UMEM chunk) stays the only copy of the packet. Offsets fit 16 bits
- * because the decoder walks a bounded header chain (at most 2 VLAN tags, a 60-byte IPv4
- * header or 40 bytes + XDPFW_IPV6_MAX_EXTHDRS extension headers of at most 2 KiB each,
- * a 60-byte TCP header). Lengths that follow an IP length field are 32 bits wide.
+ * so the frame (a UMEM chunk) stays the only copy of the packet. Offsets are 16 bits:
+ * a frame (a UMEM chunk, at most 64 KiB) bounds every header chain the decoder walks
+ * (VLAN tags, IPv6 extension headers and tunnel headers, each walked as far as the frame
+ * and the IP lengths reach). Lengths that follow an IP length field are 32 bits wide.
+ *
+ * Encapsulation: IP-in-IP (protocol 4 and 41, over IPv4 and IPv6), GRE (47: IPv4, IPv6,
+ * transparent Ethernet bridging, MPLS), VXLAN (UDP 4789), Geneve (UDP 6081), Teredo (UDP
+ * port 3544) and MPLS label stacks are decoded through, up to XDPFW_MAX_TUNNELS levels: the struct then describes the INNERMOST packet (its addresses, ports, L4 and
+ * payload: the engine and its flows see what the tunnel endpoint delivers), `tunnel_depth`
+ * counts the encapsulations, `tunnels` says which kinds, `outer_l3_off` points at the
+ * outermost IP header. L2 fields (VLAN tags) stay the outer frame's. Each level is decoded
+ * with the same rules as the outer one, bounded by the enclosing payload; `layers` and
+ * `invalid_layer` describe the level where decoding stopped: a fatal anomaly in a tunnel
+ * header is L4 of the enclosing packet, one in the inner IP header L3 with L2 set.
  *
  * Decoding rules (the contract both decoders implement; see decode.pyx for details):
  *   - Nothing at or past `frame_len` is read, whatever the header fields say.
@@ -42,15 +52,27 @@
 
 #include <linux/types.h>
 
-/* VLAN tags (802.1Q 0x8100, 802.1ad 0x88a8) decoded; a third tag is fatal. */
+/*
+ * VLAN tags (802.1Q 0x8100, 802.1ad 0x88a8) whose VIDs are recorded (outer first). Any
+ * number of tags is walked, as far as the frame goes: more than this many is the
+ * non-fatal vlan.too_many_layers (the frame is still decoded and inspected); vlan_depth
+ * counts the tags walked (saturating at 255).
+ */
 #define XDPFW_MAX_VLAN 2
 /*
- * IPv6 extension headers walked (hop-by-hop, routing, fragment, destination options,
- * AH) before the upper layer; a longer chain is fatal (ipv6.exthdr_too_many), since a
- * chain the decoder cannot see through could hide the upper layer from the engine.
- * The XDP program walks 6 (xdpfw_parse.h); the worker must see at least as far.
+ * IPv6 extension headers (hop-by-hop, routing, fragment, destination options, AH) are
+ * walked as far as the payload length reaches, whatever their number (each is at least
+ * 8 bytes, so the walk is bounded by the frame). A chain longer than this is the
+ * non-fatal ipv6.exthdr_too_many: unusual, alertable, still decoded and inspected. A
+ * next header that is an extension header the decoder does not walk (mobility 135, HIP
+ * 139, shim6 140, experimental 253/254) is fatal (ipv6.unknown_next_header): the
+ * endpoint may walk past it to an upper layer the engine would not see.
  */
 #define XDPFW_IPV6_MAX_EXTHDRS 8
+/* Encapsulations decoded through; one more is fatal (decoder.too_many_layers). */
+#define XDPFW_MAX_TUNNELS 4
+/* Words of the `events` bitmap. */
+#define XDPFW_EV_WORDS 2
 
 /* layers / invalid_layer values */
 #define XDPFW_LAYER_L2 (1U << 0) /* Ethernet and its VLAN tags */
@@ -70,6 +92,15 @@
 #define XDPFW_EXT_DSTOPTS (1U << 3) /* destination options (60) */
 #define XDPFW_EXT_AH (1U << 4)      /* authentication header (51) */
 
+/* tunnels bits: the kinds of encapsulation decoded through */
+#define XDPFW_TUN_IPIP (1U << 0) /* IPv4 or IPv6 directly in IPv4 or IPv6 (protocol 4, 41) */
+#define XDPFW_TUN_GRE (1U << 1)  /* GRE (protocol 47) carrying IPv4 or IPv6 */
+#define XDPFW_TUN_GRE_ETH (1U << 2) /* GRE carrying Ethernet (0x6558, bridging) */
+#define XDPFW_TUN_VXLAN (1U << 3) /* VXLAN (UDP 4789, RFC 7348): Ethernet */
+#define XDPFW_TUN_GENEVE (1U << 4) /* Geneve (UDP 6081, RFC 8926): Ethernet, IPv4 or IPv6 */
+#define XDPFW_TUN_TEREDO (1U << 5) /* Teredo (UDP port 3544, RFC 4380): IPv6 */
+#define XDPFW_TUN_MPLS (1U << 6)   /* an MPLS label stack (0x8847, 0x8848; also in GRE) */
+
 /* tcp_opts bits: options present with a valid length (the first of each kind counts) */
 #define XDPFW_TCPOPT_MSS (1U << 0)       /* kind 2, len 4: tcp_mss */
 #define XDPFW_TCPOPT_WSCALE (1U << 1)    /* kind 3, len 3: tcp_wscale */
@@ -83,7 +114,7 @@
 
 /*
  * Decode events: anomalies the decoder saw in one frame. Several may fire per frame;
- * bit n of `events` is event n. The string is the event's name for operators: Suricata's
+ * bit n % 64 of `events[n / 64]` is event n. The string is the event's name for operators: Suricata's
  * decoder event name where Suricata has that event (so `decode-event:ipv4.trunc_pkt`
  * rules and dashboards carry over), and the Prometheus label value of the decode-event
  * counter. Names marked (xdpfw) have no Suricata equivalent. Fatal means decoding stops
@@ -157,7 +188,20 @@
 	X(XDPFW_EV_ICMPV6_IPV6_UNKNOWN_VERSION, "icmpv6.ipv6_unknown_version") /* error quoting a non-IPv6 header */ \
 	X(XDPFW_EV_ICMPV6_MLD_MESSAGE_WITH_INVALID_HL, "icmpv6.mld_message_with_invalid_hl") /* MLD, hop limit != 1 */ \
 	X(XDPFW_EV_ICMPV6_UNASSIGNED_TYPE, "icmpv6.unassigned_type") \
-	X(XDPFW_EV_ICMPV6_EXPERIMENTATION_TYPE, "icmpv6.experimentation_type") /* 100, 101, 200, 201 */
+	X(XDPFW_EV_ICMPV6_EXPERIMENTATION_TYPE, "icmpv6.experimentation_type") /* 100, 101, 200, 201 */ \
+	/* IPv6 chain, encapsulation */                                          \
+	X(XDPFW_EV_IPV6_UNKNOWN_NEXT_HEADER, "ipv6.unknown_next_header") /* (xdpfw) an extension header not walked; fatal */ \
+	X(XDPFW_EV_DECODER_TOO_MANY_LAYERS, "decoder.too_many_layers") /* > XDPFW_MAX_TUNNELS encapsulations; fatal */ \
+	X(XDPFW_EV_DECODER_TUNNEL_FRAGMENT, "decoder.tunnel_fragment") /* (xdpfw) an IP fragment carrying a tunnel; fatal */ \
+	X(XDPFW_EV_GRE_PKT_TOO_SMALL, "gre.pkt_too_small")           /* GRE header or its optional fields cut short; fatal */ \
+	X(XDPFW_EV_GRE_WRONG_VERSION, "gre.wrong_version")           /* version != 0, or the routing bit (RFC 1701); fatal */ \
+	X(XDPFW_EV_GRE_UNKNOWN_PAYLOAD_TYPE, "gre.unknown_payload_type") /* (xdpfw) protocol type not IPv4/IPv6/Ethernet; fatal */ \
+	X(XDPFW_EV_INNER_ETHERNET_PKT_TOO_SMALL, "decoder.inner_ethernet_too_small") /* (xdpfw) bridged Ethernet or its VLAN tags cut short; fatal */ \
+	X(XDPFW_EV_VXLAN_PKT_TOO_SMALL, "vxlan.pkt_too_small")       /* (xdpfw) UDP to 4789 shorter than the VXLAN header; fatal */ \
+	X(XDPFW_EV_GENEVE_PKT_TOO_SMALL, "geneve.pkt_too_small")     /* (xdpfw) header or its options past the datagram; fatal */ \
+	X(XDPFW_EV_GENEVE_UNKNOWN_PAYLOAD_TYPE, "geneve.unknown_payload_type") /* not Ethernet/IPv4/IPv6; fatal */ \
+	X(XDPFW_EV_MPLS_HEADER_TOO_SMALL, "mpls.header_too_small")   /* label stack cut short; fatal */ \
+	X(XDPFW_EV_MPLS_UNKNOWN_PAYLOAD_TYPE, "mpls.unknown_payload_type") /* after the stack: not IPv4/IPv6/control word + Ethernet; fatal */
 
 #define XDPFW__EV_ENUM_ENTRY(name, label) name,
 
@@ -166,7 +210,7 @@ enum xdpfw_decode_event {
 	XDPFW_DECODE_EVENT_MAX
 };
 
-_Static_assert(XDPFW_DECODE_EVENT_MAX <= 64, "decode events must fit xdpfw_pkt.events");
+_Static_assert(XDPFW_DECODE_EVENT_MAX <= 64 * XDPFW_EV_WORDS, "decode events must fit xdpfw_pkt.events");
 
 #define XDPFW__EV_LABEL_CASE(name, label) case name: return label;
 #define XDPFW__EV_NAME_CASE(name, label) case name: return #name;
@@ -190,12 +234,12 @@ static inline const char *xdpfw_decode_event_name(unsigned int ev)
 }
 
 /*
- * One decoded frame, 112 bytes, rewritten in place for every frame (the decoder zeroes
+ * One decoded frame, 128 bytes, rewritten in place for every frame (the decoder zeroes
  * it first). Multi-byte numbers are host order; addresses are network order. A field of
  * a layer that was not decoded is zero.
  */
 struct xdpfw_pkt {
-	__u64 events;         /* bit n set: decode event n fired (enum xdpfw_decode_event) */
+	__u64 events[XDPFW_EV_WORDS]; /* bit n % 64 of word n / 64: decode event n fired */
 	__u32 frame_len;      /* bytes in the frame, as given to the decoder */
 	__u32 payload_len;    /* bytes of payload, bounded by the IP (and UDP) length */
 	__u16 l3_off;         /* IP header (after Ethernet and VLAN tags) */
@@ -203,7 +247,7 @@ struct xdpfw_pkt {
 	__u16 payload_off;    /* first byte after the last decoded header */
 	__u16 ethertype;      /* innermost ethertype (or 802.3 length) */
 	__u16 vlan_id[XDPFW_MAX_VLAN]; /* 12-bit VIDs, outer tag first */
-	__u8 vlan_depth;      /* tags decoded, 0..XDPFW_MAX_VLAN */
+	__u8 vlan_depth;      /* tags walked (saturating at 255); VIDs of the first XDPFW_MAX_VLAN */
 	__u8 layers;          /* XDPFW_LAYER_* decoded without a fatal anomaly */
 	__u8 invalid_layer;   /* XDPFW_LAYER_* where a fatal anomaly stopped decoding, or 0 */
 	__u8 ip_version;      /* 4, 6, or 0 when no IP header was decoded */
@@ -233,8 +277,12 @@ struct xdpfw_pkt {
 	__u16 icmp_seq;       /* echo request/reply sequence number */
 	__u8 src[16];         /* IPv6, or IPv4-mapped ::ffff:a.b.c.d (one flow-hash layout) */
 	__u8 dst[16];
+	__u16 outer_l3_off;   /* the outermost IP header (= l3_off without a tunnel), or 0 */
+	__u8 tunnel_depth;    /* encapsulations decoded through, 0..XDPFW_MAX_TUNNELS */
+	__u8 tunnels;         /* XDPFW_TUN_* */
+	__u8 outer_proto;     /* upper-layer protocol of the outermost IP header (a tunnel's), or 0 */
 };
 
-_Static_assert(sizeof(struct xdpfw_pkt) == 112, "struct xdpfw_pkt layout changed");
+_Static_assert(sizeof(struct xdpfw_pkt) == 128, "struct xdpfw_pkt layout changed");
 
 #endif /* XDPFW_PKT_H */

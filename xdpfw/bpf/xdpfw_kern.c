@@ -89,8 +89,10 @@ static __always_inline int port_denied(struct xdpfw_cursor *c, void *data_end, _
 	return 0;
 }
 
-/* 1 when an IP-only drop rule denies this frame. Non-IP and truncated frames pass on
- * to the worker, which decodes them fully and applies the decode-error policy. */
+/* 1 when an IP-only drop rule denies this frame, judged on the outermost IP header (and
+ * its ports). Non-IP and truncated frames, and everything this walk cannot see through
+ * (xdpfw_parse.h), pass on to the worker, which decodes them fully, applies the
+ * decode-error policy and enforces the same rules on the innermost packet. */
 static __always_inline int acl_denied(struct xdp_md *ctx, __u32 flags)
 {
 	void *data_end = (void *)(long)ctx->data_end;

@@ -8,6 +8,15 @@
  * cursor past it and returns the type of what follows (host byte order), or -1 when the
  * header does not fit. Loops are bounded by macros so the verifier sees a constant trip
  * count.
+ *
+ * What the program cannot see through it leaves to the worker, never to an ACL decision on
+ * a header that is not the real one: a third VLAN tag is not IP here, an IPv6 chain
+ * longer than XDPFW_IPV6_EXT_MAX_CHAIN (or holding AH, which is not walked) yields an
+ * extension-header type (XDPFW_PROTO_OTHER, so only address rules on "ip" apply, with the
+ * right addresses), a tunnel yields its own protocol (the ACL judges the outer header).
+ * Ports are read only when the L4 header starts inside the IP length (not in padding)
+ * and the datagram's first bytes are there. The worker decodes everything else in full
+ * and enforces the ACL's rules again on the innermost packet (detect/ruleset.py).
  */
 #ifndef XDPFW_PARSE_H
 #define XDPFW_PARSE_H
@@ -90,7 +99,9 @@ static __always_inline int parse_iphdr(struct xdpfw_cursor *c, void *data_end,
 		return -1;
 	c->pos += hdrsize;
 	*iphdr = iph;
-	*l4_ok = (iph->frag_off & bpf_htons(0x1fff)) == 0;
+	/* First (or only) fragment, and the total length holds the 4 bytes of ports. */
+	*l4_ok = (iph->frag_off & bpf_htons(0x1fff)) == 0 &&
+		 (int)bpf_ntohs(iph->tot_len) >= hdrsize + 4;
 	return iph->protocol;
 }
 
@@ -104,6 +115,7 @@ static __always_inline int parse_ip6hdr(struct xdpfw_cursor *c, void *data_end,
 	struct ipv6hdr *ip6h = c->pos;
 	struct xdpfw_ipv6_opt_hdr *opt;
 	struct xdpfw_ipv6_frag_hdr *frag;
+	__u32 walked = 0; /* bytes of extension headers, to compare with the payload length */
 	__u8 nexthdr;
 	int i;
 
@@ -125,6 +137,7 @@ static __always_inline int parse_ip6hdr(struct xdpfw_cursor *c, void *data_end,
 				return -1;
 			nexthdr = opt->nexthdr;
 			c->pos += (opt->hdrlen + 1) * 8;
+			walked += (opt->hdrlen + 1) * 8;
 			break;
 		case IPPROTO_FRAGMENT:
 			frag = c->pos;
@@ -132,10 +145,18 @@ static __always_inline int parse_ip6hdr(struct xdpfw_cursor *c, void *data_end,
 				return -1;
 			nexthdr = frag->nexthdr;
 			c->pos = frag + 1;
-			if (frag->frag_off & bpf_htons(0xfff8))
+			walked += sizeof(*frag);
+			if (frag->frag_off & bpf_htons(0xfff8)) {
+				/* A later fragment: what follows is the middle of the datagram,
+				 * not headers; its next header is the datagram's, as the worker's
+				 * decoder reads it. */
 				*l4_ok = 0;
+				return nexthdr;
+			}
 			break;
 		default:
+			if (bpf_ntohs(ip6h->payload_len) < walked + 4)
+				*l4_ok = 0; /* the "L4 header" would be link padding */
 			return nexthdr;
 		}
 	}

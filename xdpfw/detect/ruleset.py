@@ -3,7 +3,8 @@ signature tables and its matcher databases. Used by `xdpfw run` and `xdpfw repla
 
 Where each rule goes:
   - `xdpfw run` (kernel_acl=True): IP-only drop rules the kernel can decide alone go to the
-    XDP ACL (xdpfw/detect/acl.py); everything else to the inspection engine.
+    XDP ACL (xdpfw/detect/acl.py), and to the engine as well (for the frames the kernel
+    cannot see through); everything else to the inspection engine.
   - `xdpfw replay` (kernel_acl=False): every rule to the engine (there is no kernel).
   - In the engine, a rule without payload conditions is checked on every packet of its
     protocol; a rule with payload conditions is compiled (xdpfw/detect/compile.py) into
@@ -40,6 +41,7 @@ class Detection:
     app: object = None                 # apprules.AppTables: per app buffer databases
     frag_db: object = None             # the block rules compiled for streaming: IP fragments
     in_kernel: list = field(default_factory=list)
+    kernel_backstop: int = 0           # of the engine's signatures, the in_kernel rules (also there)
     problems: list[str] = field(default_factory=list)
     summary: str = ""                  # the loader's "N rule files processed ..." line
     skipped: list[str] = field(default_factory=list)   # alert rules that cannot run (file:line: why)
@@ -49,7 +51,9 @@ class Detection:
 
     @property
     def engine_rules(self) -> int:
-        return len(self.tables.sigs)
+        """Rules only the engine decides (the kernel ACL's rules, which the engine also
+        holds as a backstop, are counted as in_kernel)."""
+        return len(self.tables.sigs) - self.kernel_backstop
 
     @property
     def loaded(self) -> int:
@@ -97,8 +101,15 @@ def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = Non
     det = Detection(AclTables.empty(),
                     SigTables(flowbit_ids=dict(previous.tables.flowbit_ids) if previous else {}))
     if kernel_acl:
+        # The kernel ACL decides on the headers the XDP program can see: the outer ones.
+        # Its rules also go to the engine, which applies them to every frame the kernel
+        # let through: a frame whose real header the program cannot reach (a tunnelled
+        # packet, a chain longer than it walks, stacked VLAN tags, AH) or that arrived
+        # while the ACL was disabled for a rewrite. The kernel drops what it can see
+        # early; the engine enforces the rest, on the innermost packet.
         comp = compile_acl(rules)
-        det.acl, det.in_kernel, rules = comp.tables, comp.in_kernel, comp.rest
+        det.acl, det.in_kernel = comp.tables, comp.in_kernel
+        det.kernel_backstop = len(comp.in_kernel)
 
     header_only, payload, app_rules = [], [], []
     app_proto: dict[int, int] = {}    # id(rule) -> XDPFW_APP_* it requires (0: none)

@@ -6,10 +6,13 @@ frame through struct and slices, keeps its tables as Python sets and dicts, and 
 the same dict as `xdpfw._fast.decode.decode_to_dict`. Stdlib only; slow; never on the
 data path.
 
-Layers: Ethernet II with up to two VLAN tags (0x8100, 0x88a8); IPv4 (RFC 791) with
-options; IPv6 (RFC 8200) with hop-by-hop, routing, fragment, destination options and AH
-(RFC 4302) extension headers; TCP (RFC 9293) with options; UDP (RFC 768); ICMP (RFC
-792); ICMPv6 (RFC 4443). Anything else is reported undecoded, without an event.
+Layers: Ethernet II with its VLAN tags (0x8100, 0x88a8); IPv4 (RFC 791) with options;
+IPv6 (RFC 8200) with hop-by-hop, routing, fragment, destination options and AH (RFC 4302)
+extension headers; IP-in-IP (protocols 4 and 41), GRE (RFC 2784/2890: IPv4, IPv6,
+Ethernet, MPLS), VXLAN (RFC 7348), Geneve (RFC 8926), Teredo (RFC 4380) and MPLS label
+stacks decoded through to the innermost packet; TCP (RFC 9293) with options; UDP (RFC
+768); ICMP (RFC 792); ICMPv6 (RFC 4443). Anything else is reported undecoded, without an
+event.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ FIELDS = (
     "ttl", "tos", "ip_flags", "ip_id", "frag_off", "ipv6_exthdrs", "sport", "dport", "tcp_seq",
     "tcp_ack", "tcp_flags", "tcp_window", "tcp_doff", "tcp_opts", "tcp_mss", "tcp_wscale",
     "tcp_tsval", "tcp_tsecr", "icmp_type", "icmp_code", "icmp_inner_off", "icmp_id", "icmp_seq",
+    "outer_l3_off", "tunnel_depth", "tunnels", "outer_proto",
 )
 """Keys of the decoded dict: the fields of struct xdpfw_pkt."""
 
@@ -32,6 +36,13 @@ IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMPV6 = 1, 6, 17, 58
 IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_FRAGMENT = 0, 43, 44
 IPPROTO_AH, IPPROTO_NONE, IPPROTO_DSTOPTS = 51, 59, 60
 IPV6_EXTHDRS = {IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_FRAGMENT, IPPROTO_AH, IPPROTO_DSTOPTS}
+# IANA IPv6 extension header types this decoder does not walk: mobility, HIP, shim6 and
+# the two experimental values. Fatal: the endpoint may walk past them.
+IPV6_EXTHDRS_NOT_WALKED = {135, 139, 140, 253, 254}
+IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_GRE = 4, 41, 47
+ETH_P_TEB = 0x6558
+ETH_P_MPLS = (0x8847, 0x8848)
+PORT_VXLAN, PORT_GENEVE, PORT_TEREDO = 4789, 6081, 3544
 
 # IPv4 options the decoder validates, by type: the required length, or the kind of
 # check. Any other type is ipv4.opt_invalid.
@@ -118,33 +129,200 @@ class _Decoder:
         rc = self.ethernet()
         if rc:
             return rc
-        if self.p["ethertype"] == ETH_P_IP:
-            return self.ipv4()
-        if self.p["ethertype"] == ETH_P_IPV6:
-            return self.ipv6()
-        return 0
+        end = self.n
+        while True:   # the outer packet, then each one tunnelled in it
+            ethertype = self.p["ethertype"]
+            if ethertype in (ETH_P_IP, ETH_P_IPV6):
+                if not self.p["outer_l3_off"]:
+                    self.p["outer_l3_off"] = self.p["l3_off"]
+                rc = self.ipv4(end) if ethertype == ETH_P_IP else self.ipv6(end)
+                if rc:
+                    return rc
+                step = self.tunnel()
+            elif ethertype in ETH_P_MPLS:
+                step = self.mpls(end)
+            else:
+                return 0
+            if not isinstance(step, tuple):
+                return step
+            end = step[0]
 
-    def ethernet(self) -> int:
-        if self.n < 14:
-            return self.fatal("ethernet.pkt_too_small", H.LAYER_L2)
-        (ethertype,) = struct.unpack_from("!H", self.b, 12)
-        off, vids = 14, []
+    def walk_ethernet(self, off: int, end: int):
+        """(offset after the header and its tags, ethertype, VIDs), or "header"/"tag"
+        for where it is cut short."""
+        if end - off < 14:
+            return "header"
+        (ethertype,) = struct.unpack_from("!H", self.b, off + 12)
+        off, vids = off + 14, []
         while ethertype in VLAN_TPIDS:
-            if len(vids) == H.MAX_VLAN:
-                return self.fatal("vlan.too_many_layers", H.LAYER_L2)
-            if self.n - off < 4:
-                return self.fatal("vlan.header_too_small", H.LAYER_L2)
+            if end - off < 4:
+                return "tag"
             tci, ethertype = struct.unpack_from("!HH", self.b, off)
             vids.append(tci & 0x0FFF)
             off += 4
-        self.p.update(vlan_depth=len(vids), vlan_id=vids + [0] * (2 - len(vids)),
+        return off, ethertype, vids
+
+    def ethernet(self) -> int:
+        walked = self.walk_ethernet(0, self.n)
+        if walked == "header":
+            return self.fatal("ethernet.pkt_too_small", H.LAYER_L2)
+        if walked == "tag":
+            return self.fatal("vlan.header_too_small", H.LAYER_L2)
+        off, ethertype, vids = walked
+        if len(vids) > H.MAX_VLAN:
+            self.event("vlan.too_many_layers")
+        first = vids[:H.MAX_VLAN]
+        self.p.update(vlan_depth=min(len(vids), 255), vlan_id=first + [0] * (H.MAX_VLAN - len(first)),
                       ethertype=ethertype, l3_off=off, layers=H.LAYER_L2)
         return 0
 
+    # -- encapsulation ----------------------------------------------------------------
+    def tunnel(self):
+        """After a sound IP level: (end of the inner packet's room,) when its payload is a
+        tunnel to decode next, 0 for the innermost packet, the layer of a fatal anomaly."""
+        p = self.p
+        proto = p["l4_proto"]
+        if p["layers"] & H.LAYER_L4:
+            if proto == IPPROTO_UDP and (p["dport"] in (PORT_VXLAN, PORT_GENEVE, PORT_TEREDO)
+                                         or p["sport"] == PORT_TEREDO):
+                return self.udp_tunnel()
+            return 0
+        if proto not in (IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_GRE):
+            return 0
+        if p["ip_flags"] & H.IP_FRAG:
+            return self.fatal("decoder.tunnel_fragment", H.LAYER_L4)
+        if p["tunnel_depth"] == H.MAX_TUNNELS:
+            return self.fatal("decoder.too_many_layers", H.LAYER_L4)
+        off, end = p["payload_off"], p["payload_off"] + p["payload_len"]
+        if proto == IPPROTO_IPIP:
+            self.enter(off, ETH_P_IP, H.TUN_IPIP, H.LAYER_L2)
+        elif proto == IPPROTO_IPV6:
+            self.enter(off, ETH_P_IPV6, H.TUN_IPIP, H.LAYER_L2)
+        else:
+            if end - off < 4:
+                return self.fatal("gre.pkt_too_small", H.LAYER_L4)
+            flags, ptype = struct.unpack_from("!HH", self.b, off)
+            if flags & 0x0007 or flags & 0x4000:    # version, routing present
+                return self.fatal("gre.wrong_version", H.LAYER_L4)
+            size = 4 + sum(4 for bit in (0x8000, 0x2000, 0x1000) if flags & bit)  # C, K, S
+            if end - off < size:
+                return self.fatal("gre.pkt_too_small", H.LAYER_L4)
+            off += size
+            if ptype in (ETH_P_IP, ETH_P_IPV6) or ptype in ETH_P_MPLS:
+                self.enter(off, ptype, H.TUN_GRE, H.LAYER_L2)
+            elif ptype == ETH_P_TEB:
+                rc = self.enter_ethernet(off, end, H.TUN_GRE_ETH)
+                if rc:
+                    return rc
+            else:
+                return self.fatal("gre.unknown_payload_type", H.LAYER_L4)
+        return (end,)
+
+    def enter_ethernet(self, off: int, end: int, kind: int) -> int:
+        self.enter(off, 0, kind, 0)
+        walked = self.walk_ethernet(off, end)
+        if isinstance(walked, str):
+            return self.fatal("decoder.inner_ethernet_too_small", H.LAYER_L2)
+        off, ethertype, _vids = walked
+        self.p.update(layers=H.LAYER_L2, l3_off=off, ethertype=ethertype)
+        return 0
+
+    def udp_tunnel(self):
+        p, b = self.p, self.b
+        off, end = p["payload_off"], p["payload_off"] + p["payload_len"]
+        if p["ip_flags"] & H.IP_FRAG:
+            return self.udp_fatal("decoder.tunnel_fragment")
+        if p["tunnel_depth"] == H.MAX_TUNNELS:
+            return self.udp_fatal("decoder.too_many_layers")
+        if p["dport"] == PORT_VXLAN:
+            if end - off < 8:
+                return self.udp_fatal("vxlan.pkt_too_small")
+            if not b[off] & 0x08:          # no VNI: not VXLAN (endpoints drop it)
+                return 0
+            return self.enter_ethernet(off + 8, end, H.TUN_VXLAN) or (end,)
+        if p["dport"] == PORT_GENEVE:
+            if end - off < 8:
+                return self.udp_fatal("geneve.pkt_too_small")
+            if b[off] >> 6:                # another version: not Geneve
+                return 0
+            size = 8 + 4 * (b[off] & 0x3F)
+            if end - off < size:
+                return self.udp_fatal("geneve.pkt_too_small")
+            (ptype,) = struct.unpack_from("!H", b, off + 2)
+            if ptype == ETH_P_TEB:
+                return self.enter_ethernet(off + size, end, H.TUN_GENEVE) or (end,)
+            if ptype in (ETH_P_IP, ETH_P_IPV6):
+                self.enter(off + size, ptype, H.TUN_GENEVE, H.LAYER_L2)
+                return (end,)
+            return self.udp_fatal("geneve.unknown_payload_type")
+        inner = self.teredo_inner(off, end)
+        if inner is None:
+            return 0
+        self.enter(inner, ETH_P_IPV6, H.TUN_TEREDO, H.LAYER_L2)
+        return (end,)
+
+    def udp_fatal(self, label: str) -> int:
+        """A tunnel in UDP not decodable through: the UDP layer is the one that failed."""
+        self.p.update(layers=self.p["layers"] & ~H.LAYER_L4, sport=0, dport=0)
+        return self.fatal(label, H.LAYER_L4)
+
+    def teredo_inner(self, off: int, end: int):
+        """Offset of the IPv6 packet after Teredo's optional headers (RFC 4380 5.1.1),
+        or None: not Teredo data (no IPv6 packet that fits, or a bubble)."""
+        b = self.b
+        if end - off >= 4 and b[off:off + 2] == b"\x00\x01":     # authentication
+            size = 13 + b[off + 2] + b[off + 3]
+            if end - off < size:
+                return None
+            off += size
+        if end - off >= 2 and b[off:off + 2] == b"\x00\x00":     # origin indication
+            if end - off < 8:
+                return None
+            off += 8
+        if end - off < 40 or b[off] >> 4 != 6:
+            return None
+        (plen,) = struct.unpack_from("!H", b, off + 4)
+        if 40 + plen > end - off or (plen == 0 and b[off + 6] == IPPROTO_NONE):
+            return None
+        return off
+
+    def mpls(self, end: int):
+        """An MPLS label stack at l3_off, then IPv4, IPv6 or control word + Ethernet."""
+        p, b = self.p, self.b
+        off = p["l3_off"]
+        if p["tunnel_depth"] == H.MAX_TUNNELS:
+            return self.fatal("decoder.too_many_layers", H.LAYER_L3)
+        while True:
+            if end - off < 4:
+                return self.fatal("mpls.header_too_small", H.LAYER_L3)
+            bottom = b[off + 2] & 1
+            off += 4
+            if bottom:
+                break
+        first = b[off] >> 4 if off < end else None
+        if first == 4:
+            self.enter(off, ETH_P_IP, H.TUN_MPLS, H.LAYER_L2)
+        elif first == 6:
+            self.enter(off, ETH_P_IPV6, H.TUN_MPLS, H.LAYER_L2)
+        elif first == 0 and end - off >= 4:                      # pseudowire control word
+            return self.enter_ethernet(off + 4, end, H.TUN_MPLS) or (end,)
+        else:
+            return self.fatal("mpls.unknown_payload_type", H.LAYER_L3)
+        return (end,)
+
+    def enter(self, off: int, ethertype: int, kind: int, layers: int) -> None:
+        p = self.p
+        if p["ip_version"] and p["l3_off"] == p["outer_l3_off"]:   # leaving the outermost IP header
+            p["outer_proto"] = p["l4_proto"]
+        p.update(tunnel_depth=p["tunnel_depth"] + 1, tunnels=p["tunnels"] | kind, layers=layers,
+                 ip_version=0, l4_proto=0, ttl=0, tos=0, ip_flags=0, ip_id=0, frag_off=0,
+                 ipv6_exthdrs=0, sport=0, dport=0, l4_off=0, payload_off=0, payload_len=0,
+                 src=bytes(16), dst=bytes(16), l3_off=off, ethertype=ethertype)
+
     # -- IPv4 -------------------------------------------------------------------------
-    def ipv4(self) -> int:
+    def ipv4(self, end: int) -> int:
         p, off = self.p, self.p["l3_off"]
-        room = self.n - off
+        room = end - off
         if room < 20:
             return self.fatal("ipv4.pkt_too_small", H.LAYER_L3)
         (ver_ihl, tos, total, ident, frag, ttl, proto, _csum, src, dst) = struct.unpack_from(
@@ -228,9 +406,9 @@ class _Decoder:
                 self.event("ipv4.opt_malformed")
 
     # -- IPv6 -------------------------------------------------------------------------
-    def ipv6(self) -> int:
+    def ipv6(self, limit: int) -> int:
         p, b, off = self.p, self.b, self.p["l3_off"]
-        room = self.n - off
+        room = limit - off
         if room < 40:
             return self.fatal("ipv6.pkt_too_small", H.LAYER_L3)
         word0, plen, nh, hop_limit = struct.unpack_from("!IHBB", b, off)
@@ -246,9 +424,9 @@ class _Decoder:
         frag_id = frag_off = flags = 0
         dstopts_pending = False   # a destination options header since the last routing header
         while nh in IPV6_EXTHDRS:
-            if count == H.IPV6_MAX_EXTHDRS:
-                return self.fatal("ipv6.exthdr_too_many", H.LAYER_L3)
             count += 1
+            if count > H.IPV6_MAX_EXTHDRS:
+                self.event("ipv6.exthdr_too_many")
             if end - pos < 8:
                 return self.fatal("ipv6.trunc_exthdr", H.LAYER_L3)
             if nh == IPPROTO_FRAGMENT:
@@ -306,6 +484,8 @@ class _Decoder:
                         self.event("ipv6.rh_type_0")
             nh, pos = nxt, pos + size
 
+        if not frag_off and nh in IPV6_EXTHDRS_NOT_WALKED:
+            return self.fatal("ipv6.unknown_next_header", H.LAYER_L3)
         p.update(ipv6_exthdrs=exthdrs, ip_id=frag_id, frag_off=frag_off, ip_flags=flags, l4_proto=nh)
         p["layers"] |= H.LAYER_L3
         if nh == IPPROTO_NONE and not frag_off and pos < end:

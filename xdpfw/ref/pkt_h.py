@@ -24,6 +24,16 @@ EVENT_BIT = {label: i for i, label in enumerate(EVENT_LABELS)}
 
 MAX_VLAN = _define("XDPFW_MAX_VLAN")
 IPV6_MAX_EXTHDRS = _define("XDPFW_IPV6_MAX_EXTHDRS")
+MAX_TUNNELS = _define("XDPFW_MAX_TUNNELS")
+EV_WORDS = _define("XDPFW_EV_WORDS")
+
+TUN_IPIP = _define("XDPFW_TUN_IPIP")
+TUN_GRE = _define("XDPFW_TUN_GRE")
+TUN_GRE_ETH = _define("XDPFW_TUN_GRE_ETH")
+TUN_VXLAN = _define("XDPFW_TUN_VXLAN")
+TUN_GENEVE = _define("XDPFW_TUN_GENEVE")
+TUN_TEREDO = _define("XDPFW_TUN_TEREDO")
+TUN_MPLS = _define("XDPFW_TUN_MPLS")
 
 LAYER_L2 = _define("XDPFW_LAYER_L2")
 LAYER_L3 = _define("XDPFW_LAYER_L3")

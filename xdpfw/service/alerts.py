@@ -82,7 +82,7 @@ class AlertSink:
             action=_effective_action(str(rule.action), rec["action"]),
             verdict="drop" if rec["blocked"] else None, ips=self.ips,
             drop_reason="rules" if kind == "drop" else None, app_proto=rec.get("app_proto"),
-            vlan=tuple(rec.get("vlan", ())))
+            vlan=tuple(rec.get("vlan", ())), tunnel=rec.get("tunnel"))
 
     def policy_event(self, rec: dict) -> EveEvent:
         """A packet the engine dropped by its own policy (TCP gap, refused fragment, full
@@ -99,7 +99,7 @@ class AlertSink:
             flow_bytes_toserver=rec["flow_bytes"][0], flow_bytes_toclient=rec["flow_bytes"][1],
             flow_start_ns=rec["flow_start_ns"], rule=None, action="drop", verdict="drop", ips=True,
             drop_reason=DROP_REASON_FOR.get(DROP_REASON_LABELS[rec["policy_reason"]]),
-            app_proto=rec.get("app_proto"), vlan=tuple(rec.get("vlan", ())))
+            app_proto=rec.get("app_proto"), vlan=tuple(rec.get("vlan", ())), tunnel=rec.get("tunnel"))
 
     def drain(self, engine) -> int:
         n = 0

@@ -74,7 +74,7 @@ class Config:
     port_groups: dict[str, str] = field(default_factory=dict)
     fail_mode: str = "open"
     watchdog_ms: int = 1000
-    decode_error_policy: str = "pass"
+    decode_error_policy: str = "drop"          # inline: what cannot be inspected is not forwarded
     no_flow_policy: str = "drop"
     tcp_midstream: str = "accept"               # accept | drop
     flow_capacity: int = 1 << 16

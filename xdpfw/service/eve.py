@@ -256,6 +256,9 @@ class EveEvent:
     icmp_type: int = 0              # ICMP / ICMPv6
     icmp_code: int = 0
     vlan: tuple[int, ...] = ()      # VLAN ids, outer first (xdpfw_pkt.vlan_id[:vlan_depth])
+    # tunnelled packet (the fields above are the inner one's): the outermost IP header as
+    # the engine's record has it: {"depth", "ip_version", "proto", "src", "dst"}; None: none
+    tunnel: dict | None = None
     in_iface: str | None = None     # ingress device name
     pcap_cnt: int | None = None     # packet number when replaying a pcap; None live
     pkt_src: str = PKT_SRC_WIRE
@@ -376,6 +379,12 @@ class EveFormatter:
             d["icmp_type"] = _check_int("icmp_type", ev.icmp_type, 0, 255)
             d["icmp_code"] = _check_int("icmp_code", ev.icmp_code, 0, 255)
         d["pkt_src"] = ev.pkt_src
+        if ev.tunnel:
+            t = ev.tunnel
+            d["tunnel"] = {"src_ip": format_ip(t["src"], t["ip_version"]),
+                           "dest_ip": format_ip(t["dst"], t["ip_version"]),
+                           "proto": proto_name(_check_int("tunnel.proto", t["proto"], 0, 255)),
+                           "depth": _check_int("tunnel.depth", t["depth"], 1, 255)}
         return d
 
     def _alert_object(self, ev: EveEvent, d: dict[str, Any], full: bool) -> None:

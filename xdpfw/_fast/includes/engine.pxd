@@ -80,6 +80,9 @@ cdef extern from "xdpfw_engine.h" nogil:
         uint8_t app_proto, vlan_depth
         uint16_t vlan[2]
         uint8_t policy_reason, has_flow
+        uint8_t tunnel_depth, outer_version, outer_proto
+        uint8_t outer_src[16]
+        uint8_t outer_dst[16]
 
     # XDPFW_ENGINE_COUNTERS: Engine.cnt[] indices, C_<id> for the header's XDPFW_CNT_<id>,
     # in the table's order (tests/unit/test_shared_contract.py checks both).

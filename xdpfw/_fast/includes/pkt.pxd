@@ -7,6 +7,17 @@ cdef extern from "xdpfw_pkt.h" nogil:
     enum:
         XDPFW_MAX_VLAN
         XDPFW_IPV6_MAX_EXTHDRS
+        XDPFW_MAX_TUNNELS
+        XDPFW_EV_WORDS
+
+    enum:
+        XDPFW_TUN_IPIP
+        XDPFW_TUN_GRE
+        XDPFW_TUN_GRE_ETH
+        XDPFW_TUN_VXLAN
+        XDPFW_TUN_GENEVE
+        XDPFW_TUN_TEREDO
+        XDPFW_TUN_MPLS
 
     enum:
         XDPFW_LAYER_L2
@@ -99,13 +110,25 @@ cdef extern from "xdpfw_pkt.h" nogil:
         XDPFW_EV_ICMPV6_MLD_MESSAGE_WITH_INVALID_HL
         XDPFW_EV_ICMPV6_UNASSIGNED_TYPE
         XDPFW_EV_ICMPV6_EXPERIMENTATION_TYPE
+        XDPFW_EV_IPV6_UNKNOWN_NEXT_HEADER
+        XDPFW_EV_DECODER_TOO_MANY_LAYERS
+        XDPFW_EV_DECODER_TUNNEL_FRAGMENT
+        XDPFW_EV_GRE_PKT_TOO_SMALL
+        XDPFW_EV_GRE_WRONG_VERSION
+        XDPFW_EV_GRE_UNKNOWN_PAYLOAD_TYPE
+        XDPFW_EV_INNER_ETHERNET_PKT_TOO_SMALL
+        XDPFW_EV_VXLAN_PKT_TOO_SMALL
+        XDPFW_EV_GENEVE_PKT_TOO_SMALL
+        XDPFW_EV_GENEVE_UNKNOWN_PAYLOAD_TYPE
+        XDPFW_EV_MPLS_HEADER_TOO_SMALL
+        XDPFW_EV_MPLS_UNKNOWN_PAYLOAD_TYPE
         XDPFW_DECODE_EVENT_MAX
 
     const char *xdpfw_decode_event_label(unsigned int ev)
     const char *xdpfw_decode_event_name(unsigned int ev)
 
     struct xdpfw_pkt:
-        uint64_t events
+        uint64_t events[2]
         uint32_t frame_len
         uint32_t payload_len
         uint16_t l3_off
@@ -143,3 +166,7 @@ cdef extern from "xdpfw_pkt.h" nogil:
         uint16_t icmp_seq
         uint8_t src[16]
         uint8_t dst[16]
+        uint16_t outer_l3_off
+        uint8_t tunnel_depth
+        uint8_t tunnels
+        uint8_t outer_proto
