@@ -91,6 +91,10 @@ DROP_REASON_FOR = {
     "flow_table_full": "flow memcap",
     "exception_policy": "default packet policy",
     "ip_fragment": "defrag error",
+    "wrong_side": "flow drop",
+    "flow_source_share": "flow memcap",
+    "xsk_rx_ring_full": None,
+    "xsk_rx_dropped": None,
 }
 assert all(v is None or v in DROP_REASONS for v in DROP_REASON_FOR.values())
 

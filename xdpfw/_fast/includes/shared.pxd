@@ -19,6 +19,10 @@ cdef extern from "xdpfw_shared.h" nogil:
         XDPFW_DROP_FLOW_TABLE_FULL
         XDPFW_DROP_EXCEPTION_POLICY
         XDPFW_DROP_IP_FRAGMENT
+        XDPFW_DROP_WRONG_SIDE
+        XDPFW_DROP_FLOW_SOURCE_SHARE
+        XDPFW_DROP_XSK_RX_RING_FULL
+        XDPFW_DROP_XSK_RX_DROPPED
         XDPFW_DROP_REASON_MAX
 
     enum:  # enum xdpfw_verdict
