@@ -83,6 +83,8 @@ cdef extern from "xdpfw_flow.h" nogil:
         uint8_t init_side
         uint8_t verified
         uint8_t share_held
+        uint8_t acked
+        uint8_t swept
 
 # Slots a flow may be placed away from its hash (linear probing window).
 cdef enum:
@@ -110,6 +112,8 @@ cdef class FlowTable:
     cdef uint32_t sketch_mask
     cdef readonly uint32_t share_host, share_prefix   # 0: no limit
     cdef int refused                  # why the last lookup returned NULL (XDPFW_FLOW_*)
+    cdef uint32_t sweep_at            # the sweep's cursor
+    cdef uint32_t swept_since         # slots swept since the last pressure (emergency exit)
 
     cdef xdpfw_flow *lookup(self, const uint8_t *src, const uint8_t *dst, uint16_t sport,
                             uint16_t dport, uint8_t proto, uint16_t vlan, uint64_t now,
@@ -133,3 +137,4 @@ cdef class FlowTable:
     cdef void _share_release(self, xdpfw_flow *f) noexcept nogil
     cdef void _verify(self, xdpfw_flow *f) noexcept nogil
     cdef void _pressure(self, bint full, uint64_t now) noexcept nogil
+    cdef void _sweep(self, uint64_t now) noexcept nogil

@@ -27,7 +27,7 @@ wrong NIC is spoofed (`wrong_side`, dropped by the engine), except an opener (a 
 SYN; any packet of another protocol) on an entry that has only ever heard one NIC: the
 entry is no evidence of anything, and the opener takes it over (`side_takeover`), so an
 entry planted with a spoofed address cannot block the connection it names. An entry is
-*verified* when both endpoints have sent from their own NICs (for TCP inline, also: one
+*verified* when both endpoints have sent from their own NICs (for TCP inline, also: each
 side acknowledged bytes the other sent, so a blind ACK completing a handshake with a
 real server does not count). Until then it is evicted first, times out after
 `timeout_unverified_s`, and counts against its source's share: at most `share_host`
@@ -40,7 +40,11 @@ directions seen is verified.
 Emergency mode (after Suricata's flow emergency mode): when a new flow has to evict (or
 finds no room) while the table is at least half full, the table enters emergency mode
 (`emergency_entered`) and applies shorter timeouts (unverified 5 s, new 10 s,
-established 100 s, closed 1 s) until EMERGENCY_HOLD_NS pass with no such creation.
+established 100 s, closed 1 s) until EMERGENCY_HOLD_NS passed with no such creation and
+fewer than half of the entries are live (and the sweep went once round the table since,
+so nothing that expired under the short timeouts comes back). Each new flow also sweeps the next four
+slots, so expired entries leave `active` (and their source's share) without a lookup
+having to land on them.
 
 TCP without reassembly: per direction the tracker keeps the next expected sequence
 number. A segment that starts there is inspected whole; one that starts before it and
@@ -76,6 +80,10 @@ cdef enum:
 
 # Emergency mode ends this long after the last creation that had to evict.
 cdef uint64_t EMERGENCY_HOLD_NS = 10000000000ULL
+
+# Slots the sweep looks at per new flow.
+cdef enum:
+    SWEEP = 4
 
 # gap_resync waits this much flow time after the first gap segment (> any retransmission
 # timeout after a reorder: Linux's minimum RTO is 200 ms).
@@ -279,6 +287,7 @@ cdef class FlowTable:
         self._share_take(f, cells)
         self.events[XDPFW_FLOW_CREATED] += 1
         self.active += 1
+        self._sweep(now)
         self._pressure(full, now)
         direction[0] = XDPFW_DIR_TOSERVER
         return f
@@ -324,9 +333,16 @@ cdef class FlowTable:
             self.events[XDPFW_FLOW_WRONG_SIDE] += 1
             return 1
         if not f.verified and f.dir[d ^ 1].packets:
-            # both endpoints have now sent, each from its own NIC; inline, a TCP flow also
-            # needs this packet to acknowledge something the other endpoint sent
-            if not tcp or not self.sides or ((flags & TH_ACK) and _acks(&f.dir[d ^ 1], ack)):
+            # both endpoints have now sent, each from its own NIC; inline, each side of a
+            # TCP flow must also have acknowledged something the other one sent (a real
+            # server's SYN-ACK to a spoofed SYN, then a blind ACK, proves nothing of the
+            # spoofed client)
+            if tcp and self.sides:
+                if (flags & TH_ACK) and _acks(&f.dir[d ^ 1], ack):
+                    f.acked |= <uint8_t>(1 << d)
+                if f.acked == 3:
+                    self._verify(f)
+            else:
                 self._verify(f)
         return 0
 
@@ -337,13 +353,18 @@ cdef class FlowTable:
 
     cdef void _pressure(self, bint full, uint64_t now) noexcept nogil:
         """Emergency mode: entered when a creation had to evict (or found no room) with the
-        table at least half full; left EMERGENCY_HOLD_NS after the last such creation."""
+        table at least half full; left once EMERGENCY_HOLD_NS passed since the last such
+        creation, fewer than half of the entries are live and the sweep went round the table."""
         if full:
             self.pressure_ns = now
+            self.swept_since = 0
             if not self.emergency and self.active * 2 >= self.capacity:
                 self.emergency = True
                 self.events[XDPFW_FLOW_EMERGENCY] += 1
-        elif self.emergency and now > self.pressure_ns and now - self.pressure_ns > EMERGENCY_HOLD_NS:
+        elif self.emergency and now > self.pressure_ns and now - self.pressure_ns > EMERGENCY_HOLD_NS \
+                and self.active * 2 < self.capacity and self.swept_since >= self.capacity:
+            # (a whole sweep since: every entry that expired under the short timeouts is
+            # accounted for and stays expired when the normal timeouts return)
             self.emergency = False
 
     # ---- source share: a count-min sketch of unverified entries per host and prefix ----
@@ -391,12 +412,31 @@ cdef class FlowTable:
             f.share_held = 0
 
     cdef inline void _reclaim(self, xdpfw_flow *f, int why) noexcept nogil:
-        if why == XDPFW_FLOW_TIMED_OUT and f.tcp_state == XDPFW_TCP_CLOSED:
-            why = XDPFW_FLOW_CLOSED
-        self.events[why] += 1
-        self.active -= 1
-        self._share_release(f)
+        if not f.swept:        # a swept entry was accounted for when it was swept
+            if why == XDPFW_FLOW_TIMED_OUT and f.tcp_state == XDPFW_TCP_CLOSED:
+                why = XDPFW_FLOW_CLOSED
+            self.events[why] += 1
+            self.active -= 1
+            self._share_release(f)
         f.used = 0
+
+    cdef void _sweep(self, uint64_t now) noexcept nogil:
+        """Each new flow looks at the next SWEEP slots: an expired entry there is accounted
+        for (timed out, out of `active` and of its source's share) and left linked (its
+        key stays, so probe windows stay intact; lookups treat it as free). Without it,
+        expired entries would count as active until a lookup happens to probe them."""
+        cdef uint32_t i
+        cdef xdpfw_flow *f
+        if self.swept_since < self.capacity:
+            self.swept_since += SWEEP
+        for i in range(SWEEP):
+            f = &self.flows[self.sweep_at & self.mask]
+            self.sweep_at += 1
+            if f.used and not f.swept and self._expired(f, now):
+                self._reclaim(f, XDPFW_FLOW_TIMED_OUT)
+                f.used = 1
+                f.swept = 1
+                f.last_ns = 0      # expired from now on, whatever the timeout
 
     cdef inline void _init(self, xdpfw_flow *f, const xdpfw_flow_key *key, uint32_t h,
                            bint src_is_a, uint64_t now) noexcept nogil:

@@ -119,10 +119,13 @@ struct xdpfw_flow {
 	 * source share (FlowTable.admit, FlowTable.lookup) */
 	__u32 share_cell[4]; /* source-share sketch cells this entry counts in (host x2, prefix x2) */
 	__u8 init_side;      /* inline: the NIC (XDPFW_SIDE_*) the initiator's frames arrive on */
-	__u8 verified;       /* both endpoints sent from their own NICs (inline TCP: and one of them
+	__u8 verified;       /* both endpoints sent from their own NICs (inline TCP: and each
 			      * acknowledged bytes the other sent); unverified entries go first */
 	__u8 share_held;     /* counted in the sketch (unverified entries only) */
-	__u8 pad2[5];
+	__u8 acked;          /* inline TCP: bit d set when direction d acknowledged bytes the
+			      * other direction sent (verified needs both) */
+	__u8 swept;          /* expired and already accounted for by the sweep (still linked) */
+	__u8 pad2[3];
 };
 
 #endif /* XDPFW_FLOW_H */
