@@ -279,3 +279,65 @@ def test_emergency_mode_under_a_flood_and_after():
         handshake(t, sport=50000 + i, now=later)
     assert not t.emergency and ev(t, "emergency_entered") == 1
     assert t.active == 300 == sum(1 for i in range(300) if handshake(t, sport=50000 + i, now=later)[2]["verified"])
+
+
+# ---- through the engine: the drop reasons and the IDS / replay behaviour ----------------
+def _engine(**kw):
+    from xdpfw._fast import engine as E
+    from xdpfw._fast import match_hs
+    from xdpfw._fast.match import Pattern
+    from xdpfw.detect.sigtables import SigTables
+    from xdpfw.rules import parse_rule
+
+    t = SigTables()
+    idx = t.add(parse_rule('drop tcp any any -> any any (msg:"x"; content:"EVIL"; sid:1;)'), has_payload=True)
+    t.report[100] = idx
+    t.block_report[100] = idx
+    db = match_hs.Database.compile([Pattern(100, b"EVIL")], mode="stream")
+    return E.Engine(t, stream_db=db, flow_capacity=1024, **kw)
+
+
+def _tcp(src, dst, sport, dport, seq, ack, flags, data=b""):
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+    return bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IP(src=src, dst=dst)
+                 / TCP(sport=sport, dport=dport, seq=seq, ack=ack, flags=flags) / data)
+
+
+def test_engine_drops_wrong_side_inline_and_counts_it():
+    from xdpfw.dataplane import shared
+    eng = _engine(check_sides=True)
+    c, s = "198.18.0.1", "198.18.0.2"
+    assert eng.inspect_frame(_tcp(c, s, 4000, 80, 100, 0, "S"), A, S) == ("pass", None)
+    # the forged SYN-ACK from the clients' NIC
+    assert eng.inspect_frame(_tcp(s, c, 80, 4000, 900, 101, "SA"), A, S) == ("drop", shared.DropReason.WRONG_SIDE)
+    assert eng.inspect_frame(_tcp(s, c, 80, 4000, 900, 101, "SA"), B, S) == ("pass", None)
+    assert eng.inspect_frame(_tcp(c, s, 4000, 80, 101, 901, "A"), A, S) == ("pass", None)
+    # payload of the client, spoofed from the servers' NIC: dropped before inspection
+    assert eng.inspect_frame(_tcp(c, s, 4000, 80, 101, 901, "PA", b"EVIL"), B, S) == \
+        ("drop", shared.DropReason.WRONG_SIDE)
+    assert eng.inspect_frame(_tcp(c, s, 4000, 80, 101, 901, "PA", b"EVIL"), A, S) == ("drop", shared.DropReason.RULE)
+    fl = eng.flow_table
+    assert fl.counters()["events"][EV.index("wrong_side")] == 2 and fl.counters()["events"][EV.index("verified")] == 1
+    recs = eng.drain_alerts(policy_drops=True)
+    assert [r["policy_reason"] for r in recs if r.get("policy_reason") is not None] == \
+        [shared.DropReason.WRONG_SIDE] * 2
+
+
+def test_engine_replay_trusts_addresses_and_ids_only_counts():
+    eng = _engine()                       # replay / tests: no NIC check
+    c, s = "198.18.0.1", "198.18.0.2"
+    assert eng.inspect_frame(_tcp(c, s, 4000, 80, 100, 0, "S"), A, S) == ("pass", None)
+    assert eng.inspect_frame(_tcp(s, c, 80, 4000, 900, 101, "SA"), A, S) == ("pass", None)
+    ids = _engine(check_sides=True, ips=False)
+    ids.inspect_frame(_tcp(c, s, 4000, 80, 100, 0, "S"), A, S)
+    assert ids.inspect_frame(_tcp(s, c, 80, 4000, 900, 101, "SA"), A, S) == ("pass", None)
+    assert ids.counters()["ids_would_drop"] == 1
+
+
+def test_engine_share_refusal_has_its_own_reason():
+    from xdpfw.dataplane import shared
+    eng = _engine(check_sides=True)
+    got = [eng.inspect_frame(_tcp("198.18.0.7", "198.18.0.2", 1000 + i, 80, 1, 0, "S"), A, S) for i in range(40)]
+    assert got.count(("drop", shared.DropReason.FLOW_SOURCE_SHARE)) == 8
+    assert eng.counters()["no_flow"] == 8
