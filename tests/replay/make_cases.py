@@ -947,6 +947,86 @@ def app_dns_split() -> Case:
     return k
 
 
+# ---- Exhausting the flow table (docs/EVASION.md) -----------------------------------------
+# A capture has no NICs: replay trusts the addresses (a forged SYN-ACK is a SYN-ACK), so
+# the NIC check is a live-lab matter (tests/priv/test_flow_table_inline.py). What replay
+# does show: one-directional junk never becomes a verified entry, is evicted first, and
+# neither pins the table nor pushes out the connections it competes with.
+
+def _flood_midstream(k: Case, n: int) -> None:
+    """n one-directional segments, each from its own source (its own /24, so no source
+    share applies): flows picked up midstream that the other endpoint never answers."""
+    for i in range(n):
+        t = Tcp(k, sport=2000 + i, cli=f"198.18.{10 + i}.9", isn_c=7_000_000 + i)
+        t.c(b"junk", note="one-directional flood (midstream pickup, never answered)")
+
+
+def _flood_case(k: Case) -> dict[str, int]:
+    old = Tcp(k, sport=40001)
+    old.handshake()
+    old.c(b"xxEVILPA")
+    old.ack_c()
+    _flood_midstream(k, 200)
+    a = old.c(b"YLOADxx", note="completes the pattern: the stream state outlived the flood")
+    new = Tcp(k, sport=40002)
+    new.handshake()
+    b = new.c(b"xx" + PATTERN + b"xx", note="a connection opened after the flood")
+    return {"old": a, "new": b, "last": len(k.frames)}
+
+
+FLOOD_ABOUT = ("A 64-slot table (--flows 64). Connection 40001 sends 'xxEVILPA'; then 200\n"
+               "one-directional segments from 200 sources (midstream pickups nobody answers:\n"
+               "unverified, evicted first); then 40001 completes the pattern and 40002, opened\n"
+               "after the flood, sends it whole. Before flow-table admission the junk counted\n"
+               "as established connections, filled the table and 40002 got no flow.")
+
+
+@case
+def flow_table_midstream_flood() -> Case:
+    k = Case("flow-table-midstream-flood", FLOOD_ABOUT, [SPLIT], args=["--flows", "64"])
+    p = _flood_case(k)
+    k.expect(1, event_type="alert", alert__signature_id=1, pcap_cnt=p["old"], src_port=40001)
+    k.expect(1, event_type="alert", alert__signature_id=1, pcap_cnt=p["new"], src_port=40002)
+    k.expect(2, event_type="alert")
+    k.summary(packets=p["last"], alerts=2, dropped=0, decode_errors=0)
+    return k
+
+
+@case
+def flow_table_midstream_flood_ips() -> Case:
+    k = Case("flow-table-midstream-flood-ips", FLOOD_ABOUT + "\nInline (--ips) with a drop rule: both pattern\n"
+             "segments are dropped by the rule, nothing as flow memcap.",
+             [SPLIT.replace("alert", "drop", 1)], args=["--ips", "--flows", "64"])
+    p = _flood_case(k)
+    k.expect(1, event_type="alert", alert__signature_id=1, pcap_cnt=p["old"], alert__action="blocked")
+    k.expect(1, event_type="alert", alert__signature_id=1, pcap_cnt=p["new"], alert__action="blocked")
+    k.expect(0, event_type="drop", drop__reason="flow memcap")
+    k.expect(2, event_type="drop", drop__reason="rules")
+    k.summary(packets=p["last"], alerts=2, dropped=2, decode_errors=0)
+    return k
+
+
+@case
+def flow_table_source_share_ips() -> Case:
+    k = Case("flow-table-source-share-ips", "One host (198.18.5.5) opens 40 connections and completes none; a\n"
+             "1024-slot table gives a host 32 unverified entries (docs/EVASION.md), so inline the\n"
+             "last 8 SYNs get no flow and are dropped (flow_source_share, EVE drop.reason 'flow\n"
+             "memcap'). Another host's connection is untouched.", [SPLIT], args=["--ips", "--flows", "1024"])
+    syns = []
+    for i in range(40):
+        t = Tcp(k, sport=3000 + i, cli="198.18.5.5")
+        syns.append(k.add(t._frame("c", "S", t.isn["c"], None, b""), f"{3000 + i} c>s SYN (never completed)"))
+    good = Tcp(k, sport=40003)
+    good.handshake()
+    n = good.c(b"xx" + PATTERN + b"xx")
+    for c in syns[32:]:
+        k.expect(1, event_type="drop", pcap_cnt=c, drop__reason="flow memcap", src_ip="198.18.5.5")
+    k.expect(8, event_type="drop")
+    k.expect(1, event_type="alert", alert__signature_id=1, pcap_cnt=n, src_port=40003)
+    k.summary(packets=len(k.frames), alerts=1, dropped=8, decode_errors=0)
+    return k
+
+
 def build(names: list[str] | None = None) -> dict[str, Case]:
     out = {}
     for name in names or list(CASES):
