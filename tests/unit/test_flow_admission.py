@@ -341,3 +341,24 @@ def test_engine_share_refusal_has_its_own_reason():
     got = [eng.inspect_frame(_tcp("198.18.0.7", "198.18.0.2", 1000 + i, 80, 1, 0, "S"), A, S) for i in range(40)]
     assert got.count(("drop", shared.DropReason.FLOW_SOURCE_SHARE)) == 8
     assert eng.counters()["no_flow"] == 8
+
+
+def test_kernel_rx_losses_are_drops_in_the_metrics():
+    """Frames the kernel lost before a worker saw them (RX ring full, no fill buffer) are
+    counted in xdpfw_dropped_packets_total, per device, beside the ring statistics."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from metrics_fake import FakeAppliance, registry
+
+    app = FakeAppliance(xsk=[{"rx_ring_full": 7, "rx_dropped": 2}, {"rx_ring_full": 0, "rx_dropped": 5}],
+                        drops={(0, "rule"): 3})
+    reg = registry(app)
+    get = reg.get_sample_value
+    assert get("xdpfw_dropped_packets_total", {"device": "a0", "reason": "xsk_rx_ring_full"}) == 7
+    assert get("xdpfw_dropped_packets_total", {"device": "a0", "reason": "xsk_rx_dropped"}) == 2
+    assert get("xdpfw_dropped_packets_total", {"device": "b0", "reason": "xsk_rx_dropped"}) == 5
+    assert get("xdpfw_dropped_packets_total", {"device": "b0", "reason": "xsk_rx_ring_full"}) == 0
+    assert get("xdpfw_dropped_bytes_total", {"device": "a0", "reason": "xsk_rx_ring_full"}) == 0
+    assert get("xdpfw_xsk_rx_ring_full_total", {"device": "a0"}) == 7
+    assert get("xdpfw_dropped_packets_total", {"device": "a0", "reason": "rule"}) == 3
