@@ -951,7 +951,9 @@ def app_dns_split() -> Case:
 # A capture has no NICs: replay trusts the addresses (a forged SYN-ACK is a SYN-ACK), so
 # the NIC check is a live-lab matter (tests/priv/test_flow_table_inline.py). What replay
 # does show: one-directional junk never becomes a verified entry, is evicted first, and
-# neither pins the table nor pushes out the connections it competes with.
+# neither pins the table nor pushes out the connections it competes with. (The source
+# share bites only on a table at least half full, where which entries a flood evicts
+# depends on the table's random seed: it is tested on FlowTable and live, not here.)
 
 def _flood_midstream(k: Case, n: int) -> None:
     """n one-directional segments, each from its own source (its own /24, so no source
@@ -1003,27 +1005,6 @@ def flow_table_midstream_flood_ips() -> Case:
     k.expect(0, event_type="drop", drop__reason="flow memcap")
     k.expect(2, event_type="drop", drop__reason="rules")
     k.summary(packets=p["last"], alerts=2, dropped=2, decode_errors=0)
-    return k
-
-
-@case
-def flow_table_source_share_ips() -> Case:
-    k = Case("flow-table-source-share-ips", "One host (198.18.5.5) opens 40 connections and completes none; a\n"
-             "1024-slot table gives a host 32 unverified entries (docs/EVASION.md), so inline the\n"
-             "last 8 SYNs get no flow and are dropped (flow_source_share, EVE drop.reason 'flow\n"
-             "memcap'). Another host's connection is untouched.", [SPLIT], args=["--ips", "--flows", "1024"])
-    syns = []
-    for i in range(40):
-        t = Tcp(k, sport=3000 + i, cli="198.18.5.5")
-        syns.append(k.add(t._frame("c", "S", t.isn["c"], None, b""), f"{3000 + i} c>s SYN (never completed)"))
-    good = Tcp(k, sport=40003)
-    good.handshake()
-    n = good.c(b"xx" + PATTERN + b"xx")
-    for c in syns[32:]:
-        k.expect(1, event_type="drop", pcap_cnt=c, drop__reason="flow memcap", src_ip="198.18.5.5")
-    k.expect(8, event_type="drop")
-    k.expect(1, event_type="alert", alert__signature_id=1, pcap_cnt=n, src_port=40003)
-    k.summary(packets=len(k.frames), alerts=1, dropped=8, decode_errors=0)
     return k
 
 

@@ -131,7 +131,7 @@ cdef class FlowTable:
     cdef void _init(self, xdpfw_flow *f, const xdpfw_flow_key *key, uint32_t h,
                     bint src_is_a, uint64_t now) noexcept nogil
     cdef int _count(self, int res) noexcept nogil
-    cdef void _share_cells(self, const uint8_t *addr, uint32_t *cells) noexcept nogil
+    cdef void _share_cells(self, const uint8_t *addr, uint32_t side, uint32_t *cells) noexcept nogil
     cdef bint _share_full(self, const uint32_t *cells) noexcept nogil
     cdef void _share_take(self, xdpfw_flow *f, const uint32_t *cells) noexcept nogil
     cdef void _share_release(self, xdpfw_flow *f) noexcept nogil

@@ -32,9 +32,11 @@ side acknowledged bytes the other sent, so a blind ACK completing a handshake wi
 real server does not count). Until then it is evicted first, times out after
 `timeout_unverified_s`, and counts against its source's share: at most `share_host`
 unverified entries per source host (IPv4 /32, IPv6 /64) and `share_prefix` per prefix
-(IPv4 /24, IPv6 /48), counted in a count-min sketch (two rows per level) keyed with the
-table's random seed, so a sender cannot aim collisions at another's cells; over the share
-a new flow is refused (`source_share`). Replay (no NICs) trusts the addresses: both
+(IPv4 /24, IPv6 /48) on its NIC, counted in a count-min sketch (two rows per level)
+keyed with the table's random seed, so a sender cannot aim collisions at another's
+cells. A source over its share gets no eviction: a new flow of it takes a never-used or
+expired slot while the table is less than half full, else it is refused
+(`source_share`); its entries stay evictable by everyone else. Replay (no NICs) trusts the addresses: both
 directions seen is verified.
 
 Emergency mode (after Suricata's flow emergency mode): when a new flow has to evict (or
@@ -231,8 +233,8 @@ cdef class FlowTable:
                 break  # never used: the key cannot be further along
             if f.hash == <uint32_t>h and memcmp(&f.key, &key, sizeof(key)) == 0:
                 if self._expired(f, now):
-                    self._share_cells(src, cells)
-                    if self._share_full(cells):
+                    self._share_cells(src, side, cells)
+                    if self._share_full(cells) and self.active * 2 >= self.capacity:
                         # the entry stays as it is (expired); the packet gets none
                         self.events[XDPFW_FLOW_SHARE_REFUSED] += 1
                         self.refused = XDPFW_FLOW_SHARE_REFUSED
@@ -259,8 +261,10 @@ cdef class FlowTable:
                 victim = slot
                 victim_seen = f.last_ns
 
-        self._share_cells(src, cells)
-        if self._share_full(cells):
+        self._share_cells(src, side, cells)
+        if self._share_full(cells) and (free_slot == NO_SLOT or self.active * 2 >= self.capacity):
+            # over its share: a free or expired slot while the table is less than half
+            # full, never an eviction (its own entries stay evictable by everyone else)
             self.events[XDPFW_FLOW_SHARE_REFUSED] += 1
             self.refused = XDPFW_FLOW_SHARE_REFUSED
             return NULL
@@ -314,6 +318,13 @@ cdef class FlowTable:
             f.init_side = <uint8_t>(side ^ 1)
             d = XDPFW_DIR_TOCLIENT
             direction[0] = d
+            # the share is the initiator's, on its side: a forged SYN-ACK "from" a server
+            # charges the address it is sent to, never the server's own
+            if f.share_held:
+                self._share_release(f)
+                self._share_cells(<const uint8_t *>(&f.key.addr_a[0] if f.init_is_a else &f.key.addr_b[0]),
+                                  f.init_side, cells)
+                self._share_take(f, cells)
         if self.sides and (f.init_side ^ <uint32_t>d) != side:
             if not f.verified and (f.dir[0].packets == 0 or f.dir[1].packets == 0) and \
                     (not tcp or (flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN):
@@ -325,7 +336,7 @@ cdef class FlowTable:
                 h = f.hash
                 self._init(f, &key, h, src_is_a, now)
                 f.init_side = <uint8_t>side
-                self._share_cells(<const uint8_t *>(&key.addr_a[0] if src_is_a else &key.addr_b[0]), cells)
+                self._share_cells(<const uint8_t *>(&key.addr_a[0] if src_is_a else &key.addr_b[0]), side, cells)
                 self._share_take(f, cells)
                 self.events[XDPFW_FLOW_TAKEOVER] += 1
                 direction[0] = XDPFW_DIR_TOSERVER
@@ -368,9 +379,11 @@ cdef class FlowTable:
             self.emergency = False
 
     # ---- source share: a count-min sketch of unverified entries per host and prefix ----
-    cdef void _share_cells(self, const uint8_t *addr, uint32_t *cells) noexcept nogil:
-        """The sketch cells of a source address: two rows for its host (IPv4 /32, IPv6
-        /64), two for its prefix (IPv4 /24, IPv6 /48), hashed with the table's seed."""
+    cdef void _share_cells(self, const uint8_t *addr, uint32_t side, uint32_t *cells) noexcept nogil:
+        """The sketch cells of an initiator's address on a NIC: two rows for its host (IPv4
+        /32, IPv6 /64), two for its prefix (IPv4 /24, IPv6 /48), hashed with the table's
+        seed. The NIC is part of the key (inline): a sender on one side, spoofing an
+        address of the other, charges that address's share on its own side only."""
         cdef bint v4 = _load64(addr) == 0 and addr[8] == 0 and addr[9] == 0 and \
             addr[10] == 0xFF and addr[11] == 0xFF
         cdef uint64_t host, pfx, hh, ph
@@ -382,8 +395,10 @@ cdef class FlowTable:
         else:
             host = _load64(addr)
             pfx = host & 0x0000FFFFFFFFFFFFULL   # the first 6 bytes, as loaded (little endian)
-        hh = _mix(_mix(_mix(self.seed, 0x5EED0001ULL + v4), host), 0x9E3779B97F4A7C15ULL)
-        ph = _mix(_mix(_mix(self.seed, 0x5EED0011ULL + v4), pfx), 0x9E3779B97F4A7C15ULL)
+        if not self.sides:
+            side = 0
+        hh = _mix(_mix(_mix(self.seed, 0x5EED0001ULL + v4 + (<uint64_t>side << 8)), host), 0x9E3779B97F4A7C15ULL)
+        ph = _mix(_mix(_mix(self.seed, 0x5EED0011ULL + v4 + (<uint64_t>side << 8)), pfx), 0x9E3779B97F4A7C15ULL)
         cells[0] = <uint32_t>(hh & self.sketch_mask)
         cells[1] = n + <uint32_t>((hh >> 32) & self.sketch_mask)
         cells[2] = 2 * n + <uint32_t>(ph & self.sketch_mask)
@@ -427,7 +442,11 @@ cdef class FlowTable:
         expired entries would count as active until a lookup happens to probe them."""
         cdef uint32_t i
         cdef xdpfw_flow *f
-        if self.swept_since < self.capacity:
+        if self.swept_since < self.capacity and now > self.pressure_ns and \
+                now - self.pressure_ns > EMERGENCY_HOLD_NS:
+            # counted once the hold has passed: by then every unverified entry of the
+            # pressure's time has expired under the short timeouts, so a whole round of
+            # the sweep accounts for all of them before the normal timeouts return
             self.swept_since += SWEEP
         for i in range(SWEEP):
             f = &self.flows[self.sweep_at & self.mask]
@@ -594,7 +613,7 @@ cdef class FlowTable:
         self._share_release(f)
         self._init(f, &key, h, src_is_a, now)
         f.init_side = side
-        self._share_cells(<const uint8_t *>(&key.addr_a[0] if src_is_a else &key.addr_b[0]), cells)
+        self._share_cells(<const uint8_t *>(&key.addr_a[0] if src_is_a else &key.addr_b[0]), side, cells)
         self._share_take(f, cells)
         return XDPFW_DIR_TOSERVER
 
@@ -612,13 +631,13 @@ cdef class FlowTable:
                 "events": [self.events[i] for i in range(XDPFW_FLOW_EVENT_MAX)],
                 "tcp": [self.tcp_results[i] for i in range(XDPFW_TCP_RESULT_MAX)]}
 
-    def share_count(self, bytes addr):
-        """Unverified entries the sketch holds for addr's host and prefix (estimates: the
-        minimum of each level's two cells)."""
+    def share_count(self, bytes addr, int side=0):
+        """Unverified entries the sketch holds for addr's host and prefix on NIC side
+        (estimates: the minimum of each level's two cells)."""
         cdef uint32_t cells[4]
         if len(addr) != 16:
             raise ValueError("addresses are 16 bytes (IPv4 as ::ffff:a.b.c.d)")
-        self._share_cells(addr, cells)
+        self._share_cells(addr, side, cells)
         return (min(self.sketch[cells[0]], self.sketch[cells[1]]),
                 min(self.sketch[cells[2]], self.sketch[cells[3]]))
 
