@@ -22,7 +22,7 @@ those the packet gets no flow (`no_room`) and the engine applies its exception p
 Flow-table admission (docs/EVASION.md, "Exhausting the flow table"). Inline
 (`sides`), the NIC a frame came in on is checked against its flow: the initiator's
 frames come in on `init_side` (the first packet's NIC; for a flow first seen at its
-SYN-ACK, the other one), the responder's on the other NIC. A packet of a flow from the
+SYN-ACK, inline, the other one), the responder's on the other NIC. A packet of a flow from the
 wrong NIC is spoofed (`wrong_side`, dropped by the engine), except an opener (a bare
 SYN; any packet of another protocol) on an entry that has only ever heard one NIC: the
 entry is no evidence of anything, and the opener takes it over (`side_takeover`), so an
@@ -310,10 +310,11 @@ cdef class FlowTable:
         cdef xdpfw_flow_key key
         cdef uint32_t h
         cdef uint32_t cells[4]
-        if tcp and f.dir[0].packets == 0 and f.dir[1].packets == 0 and \
+        if self.sides and tcp and f.dir[0].packets == 0 and f.dir[1].packets == 0 and \
                 (flags & (TH_SYN | TH_ACK | TH_RST)) == (TH_SYN | TH_ACK):
             # The first packet seen is a SYN-ACK: its sender is the responder, and the
-            # initiator (who sent the SYN) sends from the other NIC.
+            # initiator (who sent the SYN) sends from the other NIC. (Inline only: replay
+            # keeps the first sender as the initiator, as it always did.)
             f.init_is_a = not f.init_is_a
             f.init_side = <uint8_t>(side ^ 1)
             d = XDPFW_DIR_TOCLIENT
