@@ -173,8 +173,9 @@ cdef class FlowTable:
     cdef inline uint64_t _timeout(self, const xdpfw_flow *f) noexcept nogil:
         if f.tcp_state == XDPFW_TCP_CLOSED:
             return self.e_closed if self.emergency else self.t_closed
-        if not f.verified:
+        if not f.verified and (self.sides or self.emergency):
             # half-open, one-sided, or a midstream pickup not yet heard from both NICs
+            # (replay keeps its timeouts as they were, unless the table is under pressure)
             return self.e_unverified if self.emergency else self.t_unverified
         if f.tcp_state == XDPFW_TCP_ESTABLISHED or f.tcp_state == XDPFW_TCP_CLOSING:
             return self.e_est if self.emergency else self.t_tcp_est
