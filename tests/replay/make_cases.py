@@ -145,19 +145,20 @@ class Tcp:
         self.ipid = {"c": 1, "s": 1}
         self.v6 = ":" in cli
 
-    def _frame(self, side: str, flags: str, seq: int, ack: int | None, data: bytes) -> bytes:
+    def _frame(self, side: str, flags: str, seq: int, ack: int | None, data: bytes, ttl: int = 64,
+               chksum: int | None = None) -> bytes:
         src, dst = (self.cli, self.srv) if side == "c" else (self.srv, self.cli)
         sp, dp = (self.sport, self.dport) if side == "c" else (self.dport, self.sport)
         macs = (CLI_MAC, SRV_MAC) if side == "c" else (SRV_MAC, CLI_MAC)
         if self.v6:
-            ip = IPv6(src=src, dst=dst, hlim=64)
+            ip = IPv6(src=src, dst=dst, hlim=ttl)
             if self.v6_ext:
                 ip = ip / IPv6ExtHdrHopByHop() / IPv6ExtHdrDestOpt()
         else:
-            ip = IP(src=src, dst=dst, ttl=64, id=self.ipid[side], flags="DF")
+            ip = IP(src=src, dst=dst, ttl=ttl, id=self.ipid[side], flags="DF")
             self.ipid[side] += 1
         tcp = TCP(sport=sp, dport=dp, seq=seq & 0xFFFFFFFF, ack=(ack or 0) & 0xFFFFFFFF,
-                  flags=flags, window=65535)
+                  flags=flags, window=65535, chksum=chksum)
         pkt = _l2(*macs, self.vlan) / ip / tcp
         if data:
             pkt = pkt / Raw(data)
@@ -180,10 +181,10 @@ class Tcp:
         c = self.case.add(self._frame("c", "A", self.isn["c"] + 1, self.isn["s"] + 1, b""), f"{w} c>s ACK")
         return a, b, c
 
-    def _send(self, side: str, data: bytes, at: int | None, flags: str, note: str) -> int:
+    def _send(self, side: str, data: bytes, at: int | None, flags: str, note: str, **ip) -> int:
         pos = self.cur[side] if at is None else at
         seq = self.isn[side] + 1 + pos
-        fr = self._frame(side, flags, seq, self._ack_of(side), data)
+        fr = self._frame(side, flags, seq, self._ack_of(side), data, **ip)
         if at is None:
             self.cur[side] += len(data)
         if "F" in flags:
@@ -192,11 +193,12 @@ class Tcp:
         what = f"{arrow} {flags} bytes {pos}..{pos + len(data) - 1} {_show(data)}" if data else f"{arrow} {flags}"
         return self.case.add(fr, f"{self._where()} {what}" + (f" ({note})" if note else ""))
 
-    def c(self, data: bytes = b"", at: int | None = None, flags: str = "PA", note: str = "") -> int:
-        return self._send("c", data, at, flags, note)
+    def c(self, data: bytes = b"", at: int | None = None, flags: str = "PA", note: str = "", **ip) -> int:
+        """ip: ttl= (TTL or hop limit), chksum= (a TCP checksum, e.g. a wrong one)."""
+        return self._send("c", data, at, flags, note, **ip)
 
-    def s(self, data: bytes = b"", at: int | None = None, flags: str = "PA", note: str = "") -> int:
-        return self._send("s", data, at, flags, note)
+    def s(self, data: bytes = b"", at: int | None = None, flags: str = "PA", note: str = "", **ip) -> int:
+        return self._send("s", data, at, flags, note, **ip)
 
     def ack_c(self) -> int:
         """The server acknowledges what the client sent so far."""
@@ -449,6 +451,127 @@ def partial_overlap() -> Case:
     k.expect(0, event_type="alert", src_port=40003)
     k.expect(2, event_type="alert")
     k.summary(packets=len(k.frames), alerts=2, dropped=0, decode_errors=0, flows=3)
+    return k
+
+
+# Insertion (Ptacek & Newsham 1998): a copy the host never accepts (TTL or hop limit that
+# expires past the appliance, a bad TCP checksum), then the attack at the same sequence
+# numbers. Inline the attack copy is dropped (it is not what was inspected there).
+BENIGN = b"xxGOODPAYLOADxx"                     # as long as ATTACK
+ATTACK = b"xx" + PATTERN + b"xx"
+DROP_SPLIT = SPLIT.replace("alert", "drop", 1)
+
+
+def _insertion(k: Case, sport: int, cli: str, srv: str, **lost) -> dict[str, int]:
+    t = Tcp(k, sport=sport, cli=cli, srv=srv)
+    t.handshake()
+    t.c(b"GET /")
+    t.ack_c()
+    lost_n = t.c(BENIGN, at=5, note="never reaches the host: " + ", ".join(f"{a}={v:#x}" if a == "chksum" else
+                                                                           f"{a}={v}" for a, v in lost.items()),
+                 **lost)
+    att = t.c(ATTACK, at=5, note="the same sequence numbers, other bytes")
+    honest = t.c(BENIGN, at=5, note="the sender's real retransmission")
+    t.cur["c"] = 5 + len(BENIGN)
+    t.ack_c()
+    t.close()
+    return {"attack": att, "lost": lost_n, "honest": honest, "last": len(k.frames)}
+
+
+def _insertion_case(name: str, about: str, cli: str, srv: str, ips: bool, **lost) -> Case:
+    k = Case(name, about, [DROP_SPLIT], args=["--ips"] if ips else [])
+    p = _insertion(k, 40000, cli, srv, **lost)
+    k.expect(0, event_type="alert")              # ATTACK was never inspected, so never matched
+    if ips:
+        k.expect(1, event_type="drop", pcap_cnt=p["attack"], drop__reason="stream error", src_port=40000,
+                 src_ip=eve_ip(cli))
+        k.expect(1, event_type="drop")
+    else:
+        k.expect(0, event_type="drop")
+    # IDS forwards everything; its summary counts the drop inline would have made
+    k.summary(packets=p["last"], alerts=0, dropped=1, decode_errors=0, flows=1)
+    return k
+
+
+@case
+def insertion_ttl_ips() -> Case:
+    return _insertion_case("insertion-ttl-ips", "TTL insertion, IPv4, inline: 'xxGOODPAYLOADxx' with TTL 1 (inspected,\n"
+                           "expires past the appliance), then 'xxEVILPAYLOADxx' at the same sequence\n"
+                           "numbers: dropped as tcp_insertion (EVE drop.reason 'stream error'); the real\n"
+                           "retransmission passes. No alert: the attack bytes never reach the host.",
+                           CLI4, SRV4, True, ttl=1)
+
+
+@case
+def insertion_ttl() -> Case:
+    return _insertion_case("insertion-ttl", "insertion-ttl-ips replayed in IDS mode: the attack copy is not\n"
+                           "inspected (which copy the host kept is unknowable in a capture), counted\n"
+                           "as retransmit_conflict and as a would-be drop.", CLI4, SRV4, False, ttl=1)
+
+
+@case
+def insertion_hop_limit_ips() -> Case:
+    return _insertion_case("insertion-hop-limit-ips", "insertion-ttl-ips over IPv6: the benign copy with hop limit 1.",
+                           CLI6, SRV6, True, ttl=1)
+
+
+@case
+def insertion_bad_checksum_ips() -> Case:
+    return _insertion_case("insertion-bad-checksum-ips", "Checksum insertion, inline: the benign copy carries a wrong TCP\n"
+                           "checksum (the host drops it); the attack copy that follows is dropped.",
+                           CLI4, SRV4, True, chksum=0xDEAD)
+
+
+@case
+def insertion_overlap_ips() -> Case:
+    k = Case("insertion-overlap-ips", "Overlap insertion, both directions, IPv4 and IPv6, inline. A segment\n"
+             "overlapping inspected bytes and new ones whose old part differs is dropped whole; the\n"
+             "same overlap with the inspected old bytes passes (only its new bytes are inspected).\n"
+             "40001 (IPv4, client): 'xx' 'GOOD', then 'EVILPAYLOADxx' from byte 2: dropped.\n"
+             "40002 (IPv6, server): 'xx' 'GOOD', then 'EVILPAYLOADxx' from byte 2: dropped.\n"
+             "40003 (IPv4, client): 'xx' 'EVIL', then 'EVILPAYLOADxx' from byte 2: the same old\n"
+             "bytes: passes and completes the pattern: the drop rule drops it.",
+             [DROP_SPLIT, rule("drop", "tcp", "any", "from the server", f'flow:to_client; content:"{PATTERN.decode()}";',
+                               2)], args=["--ips"])
+    a = Tcp(k, sport=40001)
+    a.handshake()
+    a.c(b"xx")
+    a.c(b"GOOD")
+    na = a.c(b"EVILPAYLOADxx", at=2, note="old part differs")
+    b = Tcp(k, sport=40002, cli=CLI6, srv=SRV6)
+    b.handshake()
+    b.s(b"xx")
+    b.s(b"GOOD")
+    nb = b.s(b"EVILPAYLOADxx", at=2, note="old part differs")
+    c = Tcp(k, sport=40003)
+    c.handshake()
+    c.c(b"xx")
+    c.c(b"EVIL")
+    nc = c.c(b"EVILPAYLOADxx", at=2, note="old part as inspected")
+    k.expect(1, event_type="drop", pcap_cnt=na, drop__reason="stream error", src_port=40001)
+    k.expect(1, event_type="drop", pcap_cnt=nb, drop__reason="stream error", src_port=80,
+             src_ip=eve_ip(SRV6))
+    k.expect(1, event_type="alert", alert__signature_id=1, pcap_cnt=nc, alert__action="blocked")
+    k.expect(1, event_type="alert")
+    k.summary(packets=len(k.frames), alerts=1, dropped=3, decode_errors=0, flows=3)
+    return k
+
+
+@case
+def insertion_out_of_order_first_ips() -> Case:
+    k = Case("insertion-out-of-order-first-ips", "The benign copy arrives out of order first (a gap: dropped, never\n"
+             "inspected, so nothing is recorded for it); the attack copy then arrives in order and is\n"
+             "inspected: the drop rule drops it.", [DROP_SPLIT], args=["--ips"])
+    t = Tcp(k, sport=40000)
+    t.handshake()
+    ooo = t.c(b"GOODPAYLOADxx", at=4, note="out of order: bytes 2..3 not sent yet")
+    t.c(b"xx")
+    t.c(b"EV")
+    n = t.c(b"ILPAYLOADxx", note="in order: completes the pattern")
+    k.expect(1, event_type="drop", pcap_cnt=ooo, drop__reason="stream error")
+    k.expect(1, event_type="alert", alert__signature_id=1, pcap_cnt=n, alert__action="blocked")
+    k.expect(1, event_type="alert")
+    k.summary(packets=len(k.frames), alerts=1, dropped=2, decode_errors=0, flows=1)
     return k
 
 

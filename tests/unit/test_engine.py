@@ -42,25 +42,26 @@ class Tcp:
         self.e, self.sport, self.dport, self.cli, self.srv, self.vlan = eng, sport, dport, cli, srv, vlan
         self.cseq, self.sseq, self.now = 1000, 5000, S
 
-    def _frame(self, src, dst, sport, dport, seq, flags, data):
+    def _frame(self, src, dst, sport, dport, seq, flags, data, ack=0):
         ipl = IP(src=src, dst=dst) if ":" not in src else IPv6(src=src, dst=dst)
         l2 = ETH / Dot1Q(vlan=self.vlan) if self.vlan else ETH
-        return bytes(l2 / ipl / TCP(sport=sport, dport=dport, seq=seq, flags=flags) / data)
+        return bytes(l2 / ipl / TCP(sport=sport, dport=dport, seq=seq, ack=ack & 0xFFFFFFFF, flags=flags) / data)
 
-    def c(self, data=b"", flags="PA", seq=None):
+    def c(self, data=b"", flags="PA", seq=None, ack=None):
+        """A client segment; it acknowledges everything the server sent (ack=None)."""
         self.now += 1000
         s = self.cseq if seq is None else seq
-        v = self.e.inspect_frame(self._frame(self.cli, self.srv, self.sport, self.dport, s, flags, data),
-                                 0, self.now)
+        v = self.e.inspect_frame(self._frame(self.cli, self.srv, self.sport, self.dport, s, flags, data,
+                                             self.sseq if ack is None else ack), 0, self.now)
         if seq is None:
             self.cseq += len(data) + (1 if "S" in flags or "F" in flags else 0)
         return v
 
-    def s(self, data=b"", flags="PA", seq=None):
+    def s(self, data=b"", flags="PA", seq=None, ack=None):
         self.now += 1000
         s = self.sseq if seq is None else seq
-        v = self.e.inspect_frame(self._frame(self.srv, self.cli, self.dport, self.sport, s, flags, data),
-                                 1, self.now)
+        v = self.e.inspect_frame(self._frame(self.srv, self.cli, self.dport, self.sport, s, flags, data,
+                                             self.cseq if ack is None else ack), 1, self.now)
         if seq is None:
             self.sseq += len(data) + (1 if "S" in flags or "F" in flags else 0)
         return v
@@ -72,6 +73,7 @@ class Tcp:
 PASS = ("pass", None)
 RULE_DROP = ("drop", 2)       # XDPFW_DROP_RULE
 OOO_DROP = ("drop", 5)        # XDPFW_DROP_TCP_OUT_OF_ORDER
+INS_DROP = ("drop", 9)        # XDPFW_DROP_TCP_INSERTION
 
 
 def sids(eng, t):
@@ -143,15 +145,87 @@ def test_halves_in_two_flows_or_two_directions_do_not_alert():
     assert sids(eng, t) == []
 
 
+def tcp_result(eng, label):
+    from xdpfw.service.metrics import TCP_RESULT_LABELS
+    return eng.counters()["flows"]["tcp"][TCP_RESULT_LABELS.index(label)]
+
+
 def test_partial_overlap_inspects_only_new_bytes():
-    eng, t = build(['alert tcp any any -> any any (msg:"x"; content:"ABCDEF"; sid:5;)'], {0: b"ABCDEF"})
+    rule = ['alert tcp any any -> any any (msg:"x"; content:"ABCDEF"; sid:5;)']
+    # Inline: the old part of an overlap must be what was inspected there.
+    eng, t = build(rule, {0: b"ABCDEF"})
+    c = Tcp(eng)
+    c.handshake()
+    base = c.cseq
+    c.c(b"xx")
+    c.c(b"ABC")
+    assert c.c(b"ZZZDEF", seq=base + 2) == INS_DROP         # other bytes where ABC was inspected
+    assert tcp_result(eng, "retransmit_conflict") == 1 and sids(eng, t) == []
+    assert c.c(b"xABCDEF", seq=base + 1) == INS_DROP        # starts inside an inspected segment
+    assert tcp_result(eng, "retransmit_unverifiable") == 1
+    assert c.c(b"ABCDEF", seq=base + 2) == PASS             # the same bytes, and three new ones
+    assert sids(eng, t) == [5]
+    # IDS: which copy the host kept is unknowable; the stream keeps what was inspected, the
+    # new bytes are inspected, the difference is counted.
+    eng, t = build(rule, {0: b"ABCDEF"}, ips=False)
     c = Tcp(eng)
     c.handshake()
     base = c.cseq
     c.c(b"xxABC")
-    # overlap rewrites the already-inspected bytes: the stream keeps what was inspected
     assert c.c(b"ZZZDEF", seq=base + 2) == PASS
-    assert sids(eng, t) == [5]
+    assert sids(eng, t) == [5] and tcp_result(eng, "retransmit_unverifiable") == 1
+
+
+@pytest.mark.parametrize("cli,srv", [(CLI, SRV), ("2001:db8::1", "2001:db8::2")])
+def test_insertion_by_retransmission_is_dropped_inline(cli, srv):
+    """Ptacek & Newsham insertion: a benign copy the host never gets (TTL, checksum, window),
+    then the attack at the same sequence numbers. The attack must not reach the host."""
+    eng, t = build(['drop tcp any any -> any any (msg:"x"; content:"ATTACK"; sid:8;)'], {0: b"ATTACK"})
+    c = Tcp(eng, cli=cli, srv=srv)
+    c.handshake()
+    base = c.cseq
+    assert c.c(b"BENIGN") == PASS                                 # inspected, lost past the appliance
+    assert c.c(b"ATTACK", seq=base) == INS_DROP                   # never inspected as ATTACK
+    assert c.c(b"ATT", seq=base) == INS_DROP                      # a prefix cannot be compared
+    assert c.c(b"BENIGN", seq=base) == PASS                       # the real retransmission
+    assert c.c(b"BENIGN_AND_ATTACK", seq=base) == RULE_DROP and sids(eng, t) == [8]  # the same + new
+    eng.drain_alerts()
+    # Coalesced retransmissions compare with the sum of the segments they cover.
+    d = Tcp(eng, sport=40010, cli=cli, srv=srv)
+    d.handshake()
+    base = d.cseq
+    for part in (b"one ", b"two ", b"three"):
+        assert d.c(part) == PASS
+    assert d.c(b"one two three", seq=base) == PASS
+    assert d.c(b"one twoXthree", seq=base) == INS_DROP
+    assert d.c(b"two three", seq=base + 4) == PASS
+    # What the peer acknowledged it has: copies of it are discarded there, not read.
+    assert d.s(b"ok") == PASS                                     # acknowledges all 13 bytes
+    assert d.c(b"ATTACK ATTACK", seq=base) == PASS
+    assert tcp_result(eng, "retransmit_conflict") == 2
+    assert tcp_result(eng, "retransmit_unverifiable") == 1
+    # IDS: not inspected, not blocked, counted as a would-be drop.
+    eng, t = build(['drop tcp any any -> any any (msg:"x"; content:"ATTACK"; sid:8;)'], {0: b"ATTACK"},
+                   ips=False)
+    c = Tcp(eng, cli=cli, srv=srv)
+    c.handshake()
+    c.c(b"BENIGN")
+    assert c.c(b"ATTACK", seq=c.cseq - 6) == PASS
+    assert tcp_result(eng, "retransmit_conflict") == 1 and eng.counters()["ids_would_drop"] == 1
+
+
+def test_acknowledgements_release_records_only_for_what_was_forwarded():
+    eng, t = build(['drop tcp any any -> any any (msg:"x"; content:"ATTACK"; sid:8;)'], {0: b"ATTACK"})
+    c = Tcp(eng)
+    c.handshake()
+    base = c.cseq
+    c.c(b"BENIGN")
+    # an ACK beyond what was forwarded acknowledges nothing (the sender ignores it too)
+    assert c.s(b"", flags="A", ack=base + 100) == PASS
+    assert c.c(b"ATTACK", seq=base) == INS_DROP
+    # an ACK from the sender's own direction is not the receiver's
+    assert c.c(b"", flags="A", ack=base + 6) == PASS
+    assert c.c(b"ATTACK", seq=base) == INS_DROP
 
 
 def test_vlan_ipv6_flow():

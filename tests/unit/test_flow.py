@@ -12,7 +12,7 @@ FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 S = 1_000_000_000  # ns
 RESULTS = ["in_order", "partial_overlap", "retransmit", "gap", "no_data", "midstream", "out_of_window",
            "gap_resync", "rst_out_of_sequence",
-           "syn_on_established"]
+           "syn_on_established", "retransmit_conflict", "retransmit_unverifiable"]
 STATES = ["none", "syn_sent", "syn_recv", "established", "closing", "closed"]
 EV = ["created", "timed_out", "evicted", "no_room", "closed", "evicted_unverified", "wrong_side", "side_takeover",
       "source_share", "verified", "emergency_entered"]
@@ -34,13 +34,15 @@ class Conn:
         self.sport, self.dport = sport, dport
         self.isn_c, self.isn_s = isn_c, isn_s
 
-    def c(self, seq, flags=ACK | PSH, plen=0, dt=0):
+    def c(self, seq, flags=ACK | PSH, plen=0, dt=0, data=None, ack=0):
         self.now += dt
-        return self.t.packet(C, SRV, self.sport, self.dport, 6, now_ns=self.now, seq=seq, flags=flags, plen=plen)
+        return self.t.packet(C, SRV, self.sport, self.dport, 6, now_ns=self.now, seq=seq, flags=flags, plen=plen,
+                             payload=data, ack=ack)
 
-    def s(self, seq, flags=ACK | PSH, plen=0, dt=0):
+    def s(self, seq, flags=ACK | PSH, plen=0, dt=0, data=None, ack=0):
         self.now += dt
-        return self.t.packet(SRV, C, self.dport, self.sport, 6, now_ns=self.now, seq=seq, flags=flags, plen=plen)
+        return self.t.packet(SRV, C, self.dport, self.sport, 6, now_ns=self.now, seq=seq, flags=flags, plen=plen,
+                             payload=data, ack=ack)
 
     def handshake(self):
         r1 = self.c(self.isn_c, SYN)
@@ -79,10 +81,12 @@ def test_in_order_retransmit_overlap_gap():
     t = F.FlowTable(1024)
     conn = Conn(t)
     conn.handshake()
-    r = conn.c(1001, plen=100)
-    assert res(r) == "in_order" and r["skip"] == 0 and r["next_seq"][0] == 1101
+    r = conn.c(1001, plen=50)
+    assert res(r) == "in_order" and r["skip"] == 0 and r["next_seq"][0] == 1051
+    r = conn.c(1051, plen=50)
+    assert res(r) == "in_order" and r["next_seq"][0] == 1101
     assert r["stream_off"][0] == 100
-    r = conn.c(1001, plen=100)
+    r = conn.c(1001, plen=100)  # both segments re-sent as one, the same bytes
     assert res(r) == "retransmit" and r["next_seq"][0] == 1101
     r = conn.c(1051, plen=100)  # 50 old bytes, 50 new ones
     assert res(r) == "partial_overlap" and r["skip"] == 50 and r["next_seq"][0] == 1151
@@ -109,10 +113,13 @@ def test_sequence_wraparound():
     t = F.FlowTable(1024)
     conn = Conn(t, isn_c=0xFFFFFF00)
     conn.handshake()
-    r = conn.c(0xFFFFFF01, plen=0x200)
+    data = bytes(range(256)) * 2
+    r = conn.c(0xFFFFFF01, data=data)
     assert res(r) == "in_order" and r["next_seq"][0] == (0xFFFFFF01 + 0x200) & 0xFFFFFFFF
-    assert res(conn.c(0xFFFFFF01, plen=0x100)) == "retransmit"
-    assert res(conn.c(0x101, plen=0x10)) == "in_order"
+    assert res(conn.c(0xFFFFFF01, data=data)) == "retransmit"          # across the wrap
+    assert res(conn.c(0xFFFFFF01, data=data[:-1] + b"!")) == "retransmit_conflict"
+    assert res(conn.c(0xFFFFFF01, plen=0x100)) == "retransmit_unverifiable"  # cuts the segment
+    assert res(conn.c((0xFFFFFF01 + 0x200) & 0xFFFFFFFF, plen=0x10)) == "in_order"
 
 
 def test_far_jump_is_out_of_window():
@@ -195,7 +202,7 @@ def test_segment_from_before_the_stream_start_is_out_of_window():
     conn.handshake()
     conn.c(1001, plen=10)
     assert res(conn.c(1001, plen=10)) == "retransmit"      # a real retransmission
-    assert res(conn.c(1000, plen=5)) == "retransmit"       # from the SYN's sequence number on
+    assert res(conn.c(1000, plen=11)) == "retransmit"      # from the SYN's sequence number on
     for seq in (999, 1011 - 100000, 1011 - (1 << 30)):
         assert res(conn.c(seq & 0xFFFFFFFF, plen=5)) == "out_of_window", seq
     r = conn.c((1011 - 50000) & 0xFFFFFFFF, plen=50010)    # starts before, ends after
@@ -204,7 +211,7 @@ def test_segment_from_before_the_stream_start_is_out_of_window():
     t = F.FlowTable(1024)
     conn = Conn(t)
     assert res(conn.c(7000, plen=100)) == "midstream"
-    assert res(conn.c(7050, plen=50)) == "retransmit"
+    assert res(conn.c(7000, plen=100)) == "retransmit"
     assert res(conn.c(6990, plen=20)) == "out_of_window"
 
 
@@ -308,7 +315,8 @@ def test_random_segmentation_inspects_every_byte_once():
                 inspected.append((start + r["skip"], start + length))
                 delivered = start + length
             else:
-                assert kind in ("retransmit", "gap"), kind
+                # a re-sent range that cuts an inspected segment cannot be compared: refused
+                assert kind in ("retransmit", "gap", "retransmit_unverifiable"), kind
         assert delivered == total
         pos = 0
         for lo, hi in inspected:
@@ -353,3 +361,126 @@ def test_clock_stepping_back_does_not_expire_flows():
     c = t.packet(C, SRV, 1, 2, 17, now_ns=125 * S)   # 25 s after the latest seen: still live
     assert a["flow_id"] == b["flow_id"] == c["flow_id"]
     assert t.counters()["events"][1] == 0
+
+
+# ---- insertion: records of inspected, unacknowledged ranges (xdpfw_seqrec.h) -------------
+
+def test_records_are_released_by_the_peers_acknowledgement():
+    t = F.FlowTable(1024)
+    conn = Conn(t)
+    r = conn.handshake()[0]
+    slot = r["slot"]
+    for i in range(40):                                     # 40 segments in flight
+        conn.c(1001 + 10 * i, data=bytes([i]) * 10)
+    rec = t.records(slot, F.DIR_TOSERVER)
+    assert (rec["una"], rec["top"]) == (1001, 1401) and rec["chunks"] == 3
+    assert t.counters()["records"]["chunks_in_use"] == 3
+    assert res(conn.c(1011, data=bytes([1]) * 10)) == "retransmit"     # any one of them
+    assert res(conn.c(1391, data=bytes([39]) * 10)) == "retransmit"
+    conn.s(5001, flags=ACK, ack=1201)                       # the server has the first 20
+    rec = t.records(slot, F.DIR_TOSERVER)
+    assert rec["una"] == 1201 and rec["chunks"] == 2
+    assert res(conn.c(1001, plen=200)) == "retransmit"      # acknowledged: the host discards it
+    assert res(conn.c(1201, plen=10)) == "retransmit_conflict"
+    conn.s(5001, flags=ACK, ack=1205)                       # inside a segment: it stays whole
+    assert t.records(slot, F.DIR_TOSERVER)["una"] == 1201
+    assert res(conn.c(1205, data=bytes([20]) * 6)) == "retransmit_unverifiable"
+    conn.s(5001, flags=ACK, ack=1401)
+    rec = t.records(slot, F.DIR_TOSERVER)
+    assert (rec["una"], rec["top"], rec["chunks"]) == (1401, 1401, 0)
+    assert t.counters()["records"]["chunks_in_use"] == 0
+    # an acknowledgement of more than was forwarded releases nothing
+    conn.c(1401, data=b"z" * 10)
+    conn.s(5001, flags=ACK, ack=1500)
+    assert t.records(slot, F.DIR_TOSERVER)["una"] == 1401
+    assert res(conn.c(1401, data=b"y" * 10)) == "retransmit_conflict"
+
+
+def test_a_direction_over_its_cap_merges_records_and_stays_exact():
+    t = F.FlowTable(1024, record_dir_chunks=1)
+    conn = Conn(t)
+    conn.handshake()
+    segs = [(1001 + 10 * i, bytes([65 + i]) * 10) for i in range(20)]
+    for seq, data in segs:
+        conn.c(seq, data=data)
+    # 14 records in the chunk; the newest record took in the other six
+    assert t.counters()["records"]["merged"] == 5
+    assert res(conn.c(segs[3][0], data=segs[3][1])) == "retransmit"
+    assert res(conn.c(segs[17][0], data=segs[17][1])) == "retransmit_unverifiable"       # inside the merged record
+    merged = b"".join(d for _, d in segs[14:])
+    assert res(conn.c(segs[14][0], data=merged)) == "retransmit"
+    assert res(conn.c(segs[14][0], data=merged[:-1] + b"?")) == "retransmit_conflict"
+
+
+def test_one_flow_cannot_take_the_pool_and_flows_give_their_chunks_back():
+    t = F.FlowTable(1024, record_chunks=3, record_dir_chunks=2)
+    a, b = Conn(t, sport=1), Conn(t, sport=2)
+    a.handshake()
+    b.handshake()
+    for i in range(60):
+        a.c(1001 + i, data=b"a")
+    assert t.counters()["records"]["chunks_in_use"] == 2          # its cap, not the pool
+    for i in range(20):
+        b.c(1001 + i, data=b"b")
+    assert t.counters()["records"]["chunks_in_use"] == 3          # b got the last one
+    assert res(b.c(1005, data=b"b")) == "retransmit"
+    a.c(1061, flags=RST)                                           # a ends; a new SYN reuses it
+    assert res(a.c(77, SYN)) == "no_data"
+    assert t.counters()["records"]["chunks_in_use"] == 1
+
+
+def test_forwarded_bytes_are_the_inspected_ones():
+    """The guarantee, against a model that keeps the bytes: whatever a sender re-sends
+    (same or other bytes, any boundaries) and whenever the receiver acknowledges, a byte is
+    forwarded at a position the receiver has not acknowledged only if it is the byte the
+    engine inspected there. And a faithful retransmission of what was sent is never
+    refused."""
+    rng = random.Random(11)
+    for trial in range(150):
+        t = F.FlowTable(64, record_dir_chunks=rng.choice((1, 2, 64)))
+        isn = rng.randrange(1 << 32)
+        conn = Conn(t, isn_c=isn)
+        conn.handshake()
+        base = (isn + 1) & 0xFFFFFFFF
+        truth = bytes(rng.randrange(256) for _ in range(3000))
+        inspected = {}        # stream offset -> byte inspected there
+        sent = []             # (start, end) of segments forwarded in order: what a sender re-sends
+        nxt = acked = 0
+        for _ in range(300):
+            roll = rng.random()
+            if roll < 0.15 and nxt > acked:                   # the receiver acknowledges
+                acked = rng.choice([e for _, e in sent if acked < e <= nxt] or [nxt])
+                conn.s(conn.isn_s + 1, flags=ACK, ack=(base + acked) & 0xFFFFFFFF)
+                continue
+            if roll < 0.5 or not sent:                        # new data, in order
+                start, end = nxt, min(len(truth), nxt + rng.randrange(1, 120))
+            elif roll < 0.75:                                 # a faithful retransmission
+                start, end = rng.choice([(s, e) for s, e in sent if e > acked] or sent[-1:])
+            else:                                             # anything, anywhere before nxt
+                start = rng.randrange(max(0, nxt - 400), nxt)
+                end = min(len(truth), start + rng.randrange(1, 200))
+            if start >= end:
+                continue
+            data = bytearray(truth[start:end])
+            faithful = roll < 0.75
+            if not faithful and rng.random() < 0.6:
+                data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+            r = conn.c((base + start) & 0xFFFFFFFF, data=bytes(data))
+            kind = res(r)
+            if kind in ("in_order", "partial_overlap", "retransmit"):
+                for i, byte in enumerate(data):
+                    pos = start + i
+                    if pos >= nxt:
+                        inspected[pos] = byte                 # new: inspected now
+                    elif pos >= acked:
+                        assert inspected[pos] == byte, (trial, kind, start, end, pos)
+                if kind != "retransmit":
+                    sent.append((nxt, end))                   # the new part is one record
+                    nxt = end
+            else:
+                assert kind in ("retransmit_conflict", "retransmit_unverifiable"), kind
+                if faithful and data == truth[start:end] and all(
+                        inspected.get(p) == truth[p] for p in range(max(start, acked), min(end, nxt))):
+                    # a faithful copy is refused only when its edges cut a merged record
+                    assert kind == "retransmit_unverifiable" and t.counters()["records"]["merged"], \
+                        (trial, start, end)

@@ -286,7 +286,8 @@ cdef class Engine:
         flow's (flow-table admission); off for replay, which has no NICs and trusts the
         addresses."""
         cdef uint32_t i, ring
-        self.flows = FlowTable(flow_capacity, midstream=midstream, gap_resync=gap_resync, sides=check_sides)
+        self.flows = FlowTable(flow_capacity, midstream=midstream, gap_resync=gap_resync, enforce=ips,
+                               sides=check_sides)
         self.stream_pool_size = stream_pool or self.flows.capacity * 2
         self.mstream_slots = self.flows.capacity * 2
         self.mstreams = <xdpfw_mstream *>PyMem_Calloc(self.mstream_slots, sizeof(xdpfw_mstream))
@@ -455,13 +456,17 @@ cdef class Engine:
         self.mbuf.count = 0
         rmap, rmax = self.rs.report_sig, self.rs.nreport
         if p.l4_proto == 6 and (p.layers & XDPFW_LAYER_L4):
-            res = self.flows.tcp_track(f, direction, p.tcp_seq, p.tcp_flags, dlen, &skip)
-            if res == XDPFW_SEG_GAP or res == XDPFW_SEG_WINDOW:
+            res = self.flows.tcp_track(f, direction, p.tcp_seq, p.tcp_ack, p.tcp_flags, data, dlen,
+                                       &skip)
+            if res == XDPFW_SEG_GAP or res == XDPFW_SEG_WINDOW or res == XDPFW_SEG_CONFLICT or \
+                    res == XDPFW_SEG_UNVERIFIABLE:
                 self.cnt[C_TCP_DROPPED] += 1
                 if not self.ips:
                     self.cnt[C_IDS_WOULD_DROP] += 1
                     return XDPFW_VERDICT_PASS  # IDS: not inspected, not blocked
-                return self._policy_drop(p, f, direction, side, XDPFW_DROP_TCP_OUT_OF_ORDER, reason)
+                return self._policy_drop(p, f, direction, side, XDPFW_DROP_TCP_OUT_OF_ORDER if
+                                         res == XDPFW_SEG_GAP or res == XDPFW_SEG_WINDOW else
+                                         XDPFW_DROP_TCP_INSERTION, reason)
             if (res == XDPFW_SEG_IN_ORDER or res == XDPFW_SEG_OVERLAP or res == XDPFW_SEG_MIDSTREAM
                     or res == XDPFW_SEG_RESYNC) and dlen > skip:
                 if self.rs.sdb != NULL:

@@ -25,6 +25,8 @@ cdef extern from "xdpfw_flow.h" nogil:
         XDPFW_SEG_RESYNC
         XDPFW_SEG_RST_IGNORED
         XDPFW_SEG_SYN_IGNORED
+        XDPFW_SEG_CONFLICT
+        XDPFW_SEG_UNVERIFIABLE
         XDPFW_TCP_RESULT_MAX
     enum:  # xdpfw_flow_dir.origin bits
         XDPFW_ORIGIN_SYN
@@ -86,6 +88,39 @@ cdef extern from "xdpfw_flow.h" nogil:
         uint8_t acked
         uint8_t swept
 
+cdef extern from "xdpfw_seqrec.h" nogil:
+    enum:
+        XDPFW_SEQREC_PER_CHUNK
+        XDPFW_SEQREC_KEYS
+        XDPFW_SEQREC_SAME
+        XDPFW_SEQREC_CONFLICT
+        XDPFW_SEQREC_UNVERIFIABLE
+    struct xdpfw_seqrec_chunk:
+        pass
+    struct xdpfw_seqrec_dir:
+        uint32_t una
+        uint32_t head
+        uint16_t nchunks
+        uint8_t has_last
+        uint32_t last_end
+    struct xdpfw_seqrec_pool:
+        uint32_t nchunks
+        uint32_t in_use
+        uint32_t dir_cap
+        uint64_t merged
+        uint64_t keys[XDPFW_SEQREC_KEYS]
+    bint xdpfw_seq_before(uint32_t a, uint32_t b)
+    bint xdpfw_seq_le(uint32_t a, uint32_t b)
+    void xdpfw_seqrec_pool_init(xdpfw_seqrec_pool *p, xdpfw_seqrec_chunk *chunks, uint32_t n,
+                                uint32_t dir_cap)
+    uint64_t xdpfw_seqrec_fp(const uint64_t *keys, uint32_t seq, const uint8_t *data, uint32_t len)
+    void xdpfw_seqrec_reset(xdpfw_seqrec_pool *p, xdpfw_seqrec_dir *d, uint32_t una)
+    uint32_t xdpfw_seqrec_top(const xdpfw_seqrec_pool *p, const xdpfw_seqrec_dir *d)
+    void xdpfw_seqrec_append(xdpfw_seqrec_pool *p, xdpfw_seqrec_dir *d, uint32_t end, uint64_t h)
+    void xdpfw_seqrec_release(xdpfw_seqrec_pool *p, xdpfw_seqrec_dir *d, uint32_t ack)
+    int xdpfw_seqrec_verify(const xdpfw_seqrec_pool *p, const xdpfw_seqrec_dir *d, uint32_t seq,
+                            const uint8_t *data, uint32_t len)
+
 # Slots a flow may be placed away from its hash (linear probing window).
 cdef enum:
     XDPFW_FLOW_PROBE = 16
@@ -99,9 +134,15 @@ cdef class FlowTable:
     cdef uint64_t t_new, t_est, t_tcp_est, t_closed
     cdef bint midstream
     cdef uint32_t gap_resync
+    cdef bint enforce
     cdef readonly uint64_t active
     cdef uint64_t events[XDPFW_FLOW_EVENT_MAX]
     cdef uint64_t tcp_results[XDPFW_TCP_RESULT_MAX]
+    # inspected-but-unacknowledged ranges (xdpfw_seqrec.h): a header per (slot, direction)
+    cdef xdpfw_seqrec_dir *recs
+    cdef xdpfw_seqrec_chunk *chunks
+    cdef xdpfw_seqrec_pool pool
+
     # flow-table admission
     cdef public bint sides            # inline: check each packet's NIC against its flow's
     cdef uint64_t t_unverified
@@ -120,8 +161,11 @@ cdef class FlowTable:
                             int *direction, uint32_t side) noexcept nogil
     cdef int admit(self, xdpfw_flow *f, int *direction, uint32_t side, uint8_t flags,
                    uint32_t ack, uint64_t now) noexcept nogil
-    cdef int tcp_track(self, xdpfw_flow *f, int direction, uint32_t seq, uint8_t flags,
-                       uint32_t plen, uint32_t *skip) noexcept nogil
+    cdef int tcp_track(self, xdpfw_flow *f, int direction, uint32_t seq, uint32_t ack,
+                       uint8_t flags, const uint8_t *data, uint32_t plen,
+                       uint32_t *skip) noexcept nogil
+    cdef int _retransmitted(self, xdpfw_seqrec_dir *r, uint32_t seq, const uint8_t *data,
+                            uint32_t len) noexcept nogil
     cdef bint reuses(self, const xdpfw_flow *f, int direction, uint32_t seq,
                      uint8_t flags) noexcept nogil
     cdef int restart(self, xdpfw_flow *f, int direction, uint64_t now) noexcept nogil

@@ -55,6 +55,13 @@ of inspected bytes; one that starts after it leaves a gap and is dropped, so the
 retransmits in order (in-order enforcement, as inline normalizers do). A RST closes the
 flow only at the next expected byte (RFC 5961); any other RST is forwarded (the host
 answers it with a challenge ACK) and changes nothing here.
+
+Insertion (xdpfw_seqrec.h): each direction keeps fingerprinted records of the ranges it
+had inspected and the peer has not acknowledged yet. A retransmission, and the old part of
+a partial overlap, is forwarded only if it carries the fingerprint of what was inspected
+there (retransmit_conflict otherwise) and covers the records it overlaps whole
+(retransmit_unverifiable otherwise); both are dropped inline, so the host never reads a
+byte at a position where the engine inspected another.
 """
 from cpython.mem cimport PyMem_Calloc, PyMem_Free
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
@@ -122,8 +129,14 @@ cdef class FlowTable:
     def __cinit__(self, uint32_t capacity=65536, *, uint64_t timeout_new_s=30,
                   uint64_t timeout_est_s=300, uint64_t timeout_tcp_est_s=600,
                   uint64_t timeout_closed_s=10, bint midstream=True, uint32_t gap_resync=0,
+                  uint32_t record_chunks=0, uint32_t record_dir_chunks=64, bint enforce=True,
                   uint64_t timeout_unverified_s=30, bint sides=False,
                   int64_t share_host=-1, int64_t share_prefix=-1):
+        """record_chunks: chunks of XDPFW_SEQREC_PER_CHUNK records in the worker's pool (0:
+        one per two flows); record_dir_chunks: the most one direction may hold. enforce
+        (inline): a partial overlap whose old part is not what was inspected is refused
+        (retransmit_conflict / retransmit_unverifiable); without it (IDS) it is counted so
+        and its new bytes are inspected."""
         cdef uint32_t cap = 64
         cdef uint32_t sk = 64
         while cap < capacity:
@@ -131,7 +144,13 @@ cdef class FlowTable:
         self.capacity = cap
         self.mask = cap - 1
         self.flows = <xdpfw_flow *>PyMem_Calloc(cap, sizeof(xdpfw_flow))
-        if self.flows == NULL:
+        if record_chunks == 0:
+            record_chunks = cap // 2 if cap >= 512 else 256
+        if record_dir_chunks == 0:
+            raise ValueError("record_dir_chunks must be at least 1")
+        self.recs = <xdpfw_seqrec_dir *>PyMem_Calloc(cap * 2, sizeof(xdpfw_seqrec_dir))
+        self.chunks = <xdpfw_seqrec_chunk *>PyMem_Calloc(record_chunks + 1, sizeof(xdpfw_seqrec_chunk))
+        if self.flows == NULL or self.recs == NULL or self.chunks == NULL:
             raise MemoryError()
         while sk < cap // 4:
             sk <<= 1
@@ -150,7 +169,9 @@ cdef class FlowTable:
         self.emergency = False
         self.pressure_ns = 0
         self.refused = XDPFW_FLOW_NO_ROOM
-        if getrandom(&self.seed, sizeof(self.seed), 0) != sizeof(self.seed):
+        xdpfw_seqrec_pool_init(&self.pool, self.chunks, record_chunks + 1, record_dir_chunks)
+        if getrandom(&self.seed, sizeof(self.seed), 0) != sizeof(self.seed) or \
+                getrandom(self.pool.keys, sizeof(self.pool.keys), 0) != sizeof(self.pool.keys):
             raise OSError("getrandom failed")
         # Flow ids must not collide across workers (each has its own table) or restarts:
         # start at a random point of the 51 bits EVE keeps.
@@ -161,12 +182,15 @@ cdef class FlowTable:
         self.t_closed = timeout_closed_s * 1000000000ULL
         self.midstream = midstream
         self.gap_resync = gap_resync
+        self.enforce = enforce
         self.active = 0
         memset(self.events, 0, sizeof(self.events))
         memset(self.tcp_results, 0, sizeof(self.tcp_results))
 
     def __dealloc__(self):
         PyMem_Free(self.flows)
+        PyMem_Free(self.recs)
+        PyMem_Free(self.chunks)
         PyMem_Free(self.sketch)
 
     # ---- per packet ------------------------------------------------------------------
@@ -461,6 +485,9 @@ cdef class FlowTable:
 
     cdef inline void _init(self, xdpfw_flow *f, const xdpfw_flow_key *key, uint32_t h,
                            bint src_is_a, uint64_t now) noexcept nogil:
+        cdef size_t slot = f - self.flows
+        xdpfw_seqrec_reset(&self.pool, &self.recs[slot * 2], 0)      # chunks back to the pool
+        xdpfw_seqrec_reset(&self.pool, &self.recs[slot * 2 + 1], 0)
         memset(f, 0, sizeof(xdpfw_flow))
         f.key = key[0]
         f.hash = h
@@ -471,17 +498,29 @@ cdef class FlowTable:
         f.first_ns = now
         f.last_ns = now
 
-    cdef int tcp_track(self, xdpfw_flow *f, int direction, uint32_t seq, uint8_t flags,
-                       uint32_t plen, uint32_t *skip) noexcept nogil:
+    cdef int tcp_track(self, xdpfw_flow *f, int direction, uint32_t seq, uint32_t ack,
+                       uint8_t flags, const uint8_t *data, uint32_t plen,
+                       uint32_t *skip) noexcept nogil:
         """Classify one TCP segment (enum xdpfw_tcp_result) and advance the flow's state.
         For in_order, partial_overlap, midstream and gap_resync, bytes [*skip, plen) of the
         payload are new and must be inspected (after gap_resync on a restarted matcher
-        stream); for gap and out_of_window the segment must be dropped."""
+        stream); for gap, out_of_window, retransmit_conflict and retransmit_unverifiable
+        the segment must be dropped. data: the plen payload bytes (fingerprinted, not
+        copied)."""
         cdef xdpfw_flow_dir *d = &f.dir[direction]
         cdef xdpfw_flow_dir *o = &f.dir[direction ^ 1]
+        cdef size_t slot = f - self.flows
+        cdef xdpfw_seqrec_dir *r = &self.recs[slot * 2 + direction]
+        cdef xdpfw_seqrec_dir *orec = &self.recs[slot * 2 + (direction ^ 1)]
         cdef int32_t rel, end_rel
         cdef int res
         skip[0] = 0
+
+        if (flags & TH_ACK) and o.seq_known and ack != orec.una and \
+                xdpfw_seq_before(orec.una, ack) and xdpfw_seq_le(ack, o.next_seq):
+            # The peer has everything before ack: its records are done with. An ACK beyond
+            # what was forwarded acknowledges nothing (the sender ignores it too).
+            xdpfw_seqrec_release(&self.pool, orec, ack)
 
         if flags & TH_RST:
             # RFC 5961 3.2, as Linux applies it: a reset is honoured only at the next byte
@@ -510,10 +549,12 @@ cdef class FlowTable:
                 memset(&f.dir[0], 0, sizeof(xdpfw_flow_dir) * 2)
                 f.tcp_state = XDPFW_TCP_NONE
                 f.midstream = 0
+                xdpfw_seqrec_reset(&self.pool, orec, 0)
             if not d.seq_known or seq + 1 != d.next_seq:
                 d.next_seq = seq + 1   # SYN occupies one sequence number
                 d.seq_known = 1
                 d.origin = XDPFW_ORIGIN_SYN
+                xdpfw_seqrec_reset(&self.pool, r, seq + 1)
             if flags & TH_ACK:
                 if f.tcp_state < XDPFW_TCP_SYN_RECV:
                     f.tcp_state = XDPFW_TCP_SYN_RECV
@@ -532,6 +573,10 @@ cdef class FlowTable:
             if f.tcp_state == XDPFW_TCP_NONE:
                 f.tcp_state = XDPFW_TCP_ESTABLISHED
             res = XDPFW_SEG_MIDSTREAM
+            xdpfw_seqrec_reset(&self.pool, r, seq)
+            if plen:
+                xdpfw_seqrec_append(&self.pool, r, seq + plen,
+                                    xdpfw_seqrec_fp(self.pool.keys, seq, data, plen))
             d.next_seq += plen
             d.stream_off += plen
         else:
@@ -543,6 +588,8 @@ cdef class FlowTable:
                 res = XDPFW_SEG_NO_DATA if rel <= 0 or not (flags & TH_FIN) else XDPFW_SEG_GAP
             elif rel == 0:
                 res = XDPFW_SEG_IN_ORDER
+                xdpfw_seqrec_append(&self.pool, r, seq + plen,
+                                    xdpfw_seqrec_fp(self.pool.keys, seq, data, plen))
                 d.next_seq += plen
                 d.stream_off += plen
             elif rel < 0:
@@ -554,12 +601,23 @@ cdef class FlowTable:
                     # bytes from outside the stream, which were never inspected
                     res = XDPFW_SEG_WINDOW
                 elif end_rel <= 0:
-                    res = XDPFW_SEG_RETRANSMIT
+                    res = self._retransmitted(r, seq, data, plen)
                 else:
-                    res = XDPFW_SEG_OVERLAP
-                    skip[0] = <uint32_t>(-rel)
-                    d.next_seq += <uint32_t>end_rel
-                    d.stream_off += <uint32_t>end_rel
+                    # the old part must be what was inspected there; the rest is new
+                    res = self._retransmitted(r, seq, data, <uint32_t>(-rel))
+                    if res != XDPFW_SEG_RETRANSMIT and not self.enforce:
+                        # IDS: which copy the host kept is unknowable; counted, and the
+                        # new bytes are inspected as before (the segment counts twice)
+                        self.tcp_results[res] += 1
+                        res = XDPFW_SEG_RETRANSMIT
+                    if res == XDPFW_SEG_RETRANSMIT:
+                        res = XDPFW_SEG_OVERLAP
+                        skip[0] = <uint32_t>(-rel)
+                        xdpfw_seqrec_append(&self.pool, r, d.next_seq + <uint32_t>end_rel,
+                                            xdpfw_seqrec_fp(self.pool.keys, d.next_seq,
+                                                            data + skip[0], <uint32_t>end_rel))
+                        d.next_seq += <uint32_t>end_rel
+                        d.stream_off += <uint32_t>end_rel
             elif rel > MAX_SEQ_JUMP:
                 res = XDPFW_SEG_WINDOW
             elif self.gap_resync and d.gap_run + 1 >= self.gap_resync and \
@@ -570,6 +628,9 @@ cdef class FlowTable:
                 # reordered burst whose hole is retransmitted within a round trip must
                 # not be mistaken for capture loss.
                 res = XDPFW_SEG_RESYNC
+                xdpfw_seqrec_reset(&self.pool, r, seq)
+                xdpfw_seqrec_append(&self.pool, r, seq + plen,
+                                    xdpfw_seqrec_fp(self.pool.keys, seq, data, plen))
                 d.next_seq = seq + plen
                 d.stream_off += plen
                 d.gap_run = 0
@@ -583,12 +644,22 @@ cdef class FlowTable:
         if res == XDPFW_SEG_IN_ORDER or res == XDPFW_SEG_OVERLAP:
             d.gap_run = 0
 
-        if (flags & TH_FIN) and res != XDPFW_SEG_GAP and res != XDPFW_SEG_WINDOW \
-                and res != XDPFW_SEG_RETRANSMIT and not d.fin_seen and seq + plen == d.next_seq:
+        if (flags & TH_FIN) and (res == XDPFW_SEG_IN_ORDER or res == XDPFW_SEG_OVERLAP or
+                                 res == XDPFW_SEG_NO_DATA or res == XDPFW_SEG_MIDSTREAM or
+                                 res == XDPFW_SEG_RESYNC) \
+                and not d.fin_seen and seq + plen == d.next_seq:
             d.next_seq += 1  # FIN occupies one sequence number
             d.fin_seen = 1
             f.tcp_state = XDPFW_TCP_CLOSED if o.fin_seen else XDPFW_TCP_CLOSING
         return self._count(res)
+
+    cdef int _retransmitted(self, xdpfw_seqrec_dir *r, uint32_t seq, const uint8_t *data,
+                            uint32_t len) noexcept nogil:
+        """Bytes already inspected, sent again: forwarded only if they are the same."""
+        cdef int v = xdpfw_seqrec_verify(&self.pool, r, seq, data, len)
+        if v == XDPFW_SEQREC_SAME:
+            return XDPFW_SEG_RETRANSMIT
+        return XDPFW_SEG_CONFLICT if v == XDPFW_SEQREC_CONFLICT else XDPFW_SEG_UNVERIFIABLE
 
     cdef inline bint reuses(self, const xdpfw_flow *f, int direction, uint32_t seq,
                             uint8_t flags) noexcept nogil:
@@ -631,7 +702,15 @@ cdef class FlowTable:
     def counters(self):
         return {"active": self.active, "emergency": bool(self.emergency),
                 "events": [self.events[i] for i in range(XDPFW_FLOW_EVENT_MAX)],
-                "tcp": [self.tcp_results[i] for i in range(XDPFW_TCP_RESULT_MAX)]}
+                "tcp": [self.tcp_results[i] for i in range(XDPFW_TCP_RESULT_MAX)],
+                "records": {"chunks": self.pool.nchunks - 1, "chunks_in_use": self.pool.in_use,
+                            "merged": self.pool.merged}}
+
+    def records(self, uint32_t slot, int direction):
+        """Test entry: where a direction's records start (una) and end (top), and the pool
+        chunks it holds."""
+        cdef xdpfw_seqrec_dir *r = &self.recs[(slot & self.mask) * 2 + (direction & 1)]
+        return {"una": r.una, "top": xdpfw_seqrec_top(&self.pool, r), "chunks": r.nchunks}
 
     def share_count(self, bytes addr, int side=0):
         """Unverified entries the sketch holds for addr's host and prefix on NIC side
@@ -653,16 +732,22 @@ cdef class FlowTable:
 
     def packet(self, bytes src, bytes dst, int sport, int dport, int proto, int vlan=0, *,
                uint64_t now_ns, uint32_t seq=0, int flags=TH_ACK, uint32_t plen=0,
-               int side=0, uint32_t ack=0):
+               bytes payload=None, uint32_t ack=0, int side=0):
         """Test/tool entry: look up (creating) the flow of one packet, admit it from NIC
-        `side` and, for TCP, track it. Returns a dict; None when the table had no entry
-        for it; {"wrong_side": True} when admission refused it."""
+        `side` and, for TCP, track it (payload: its bytes; without it, plen zero bytes).
+        Returns a dict; None when the table had no entry for it; {"wrong_side": True}
+        when admission refused it."""
         cdef int direction = 0
         cdef uint32_t skip = 0
         cdef int res = -1
         cdef xdpfw_flow *f
+        cdef const uint8_t *data
         if len(src) != 16 or len(dst) != 16:
             raise ValueError("addresses are 16 bytes (IPv4 as ::ffff:a.b.c.d)")
+        if payload is None:
+            payload = bytes(plen)
+        plen = len(payload)
+        data = payload
         f = self.lookup(src, dst, sport, dport, proto, vlan, now_ns, &direction, side)
         if f == NULL:
             return None
@@ -671,7 +756,7 @@ cdef class FlowTable:
         f.dir[direction].packets += 1
         f.dir[direction].bytes += plen
         if proto == 6:
-            res = self.tcp_track(f, direction, seq, flags, plen, &skip)
+            res = self.tcp_track(f, direction, seq, ack, flags, data, plen, &skip)
         return {"slot": <size_t>(f - self.flows), "flow_id": f.flow_id, "direction": direction,
                 "result": res, "skip": skip, "state": f.tcp_state,
                 "next_seq": [f.dir[0].next_seq, f.dir[1].next_seq],

@@ -169,7 +169,7 @@ struct xdpfw_alert_rec {
 	X(XDPFW_CNT_NON_IP, "non_ip")                           /* frames without an IP header (passed) */ \
 	X(XDPFW_CNT_NO_FLOW, "no_flow")                         /* flow table full: no entry for the packet */ \
 	X(XDPFW_CNT_FLOW_DROPPED, "flow_dropped")               /* packets of a flow a rule dropped before */ \
-	X(XDPFW_CNT_TCP_DROPPED, "tcp_dropped")                 /* TCP segments out of order or out of window */ \
+	X(XDPFW_CNT_TCP_DROPPED, "tcp_dropped")                 /* TCP segments out of order, out of window, or re-sent with other bytes */ \
 	X(XDPFW_CNT_SCANNED_BYTES, "scanned_bytes")             /* payload bytes through a matcher */ \
 	X(XDPFW_CNT_MATCHES, "matches")                         /* matcher reports */ \
 	X(XDPFW_CNT_MATCH_OVERFLOW, "match_overflow")           /* matcher reports past the per-scan buffer */ \

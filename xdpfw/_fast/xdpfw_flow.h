@@ -45,7 +45,9 @@
 	X(XDPFW_SEG_WINDOW, "out_of_window")    /* > 1 GiB ahead of the expected byte, or before the stream's start: dropped */ \
 	X(XDPFW_SEG_RESYNC, "gap_resync")       /* a gap that never filled: skip to this segment (replay/IDS only) */ \
 	X(XDPFW_SEG_RST_IGNORED, "rst_out_of_sequence") /* a RST not at the next expected byte: forwarded, state kept (RFC 5961) */ \
-	X(XDPFW_SEG_SYN_IGNORED, "syn_on_established") /* a SYN inside a live connection: forwarded, state kept (RFC 5961) */
+	X(XDPFW_SEG_SYN_IGNORED, "syn_on_established") /* a SYN inside a live connection: forwarded, state kept (RFC 5961) */ \
+	X(XDPFW_SEG_CONFLICT, "retransmit_conflict")   /* re-sent bytes differ from the inspected ones: dropped (insertion) */ \
+	X(XDPFW_SEG_UNVERIFIABLE, "retransmit_unverifiable") /* re-sent range cuts an inspected segment: cannot be compared, dropped */
 
 #define XDPFW__FLOW_ENUM(name, label) name,
 enum xdpfw_tcp_state { XDPFW_TCP_STATES(XDPFW__FLOW_ENUM) XDPFW_TCP_STATE_MAX };

@@ -91,6 +91,7 @@ DROP_REASON_FOR = {
     "flow_table_full": "flow memcap",
     "exception_policy": "default packet policy",
     "ip_fragment": "defrag error",
+    "tcp_insertion": "stream error",
     "wrong_side": "flow drop",
     "flow_source_share": "flow memcap",
     "xsk_rx_ring_full": None,

@@ -424,7 +424,10 @@ class ApplianceCollector:
         tcp = [0] * len(TCP_RESULT_LABELS)
         dec = [0] * len(DECODE_EVENT_LABELS)
         app_ev = {p: 0 for p in APP_PROTO_LABELS}
+        rec = {"chunks": 0, "chunks_in_use": 0, "merged": 0}
         for c in engines.counters:
+            for key in rec:
+                rec[key] += c["flows"].get("records", {}).get(key, 0)
             for name in E.COUNTER_NAMES:
                 totals[name] += c[name]
             flows_active += c["flows"]["active"]
@@ -472,6 +475,17 @@ class ApplianceCollector:
         for label, v in zip(TCP_RESULT_LABELS, tcp):
             ts.add_metric([label], v)
         yield ts
+        g = GaugeMetricFamily("xdpfw_tcp_record_chunks", "Pool chunks holding records of inspected, unacknowledged "
+                              "TCP ranges (insertion checks).")
+        g.add_metric([], rec["chunks_in_use"])
+        yield g
+        g = GaugeMetricFamily("xdpfw_tcp_record_chunks_max", "Pool chunks for TCP insertion records, in all workers.")
+        g.add_metric([], rec["chunks"])
+        yield g
+        m = CounterMetricFamily("xdpfw_tcp_records_merged", "TCP ranges merged into their direction's newest record "
+                                "because no chunk was free (pool or per-direction cap): coarser insertion checks.")
+        m.add_metric([], rec["merged"])
+        yield m
 
     def _control(self, snap):
         c = self.control or ControlStats(start_time=0)
