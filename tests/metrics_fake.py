@@ -11,7 +11,7 @@ from xdpfw.dataplane import shared
 
 class FakeAppliance:
     def __init__(self, if_a="a0", if_b="b0", *, rx=(0, 0), fwd=(0, 0), drops=None, batch_buckets=None,
-                 batch_sum_ns=0, engines=(), attached=True, workers=1, xdp=None, occupancy=None):
+                 batch_sum_ns=0, engines=(), attached=True, workers=1, xdp=None, occupancy=None, xsk=None):
         from xdpfw._fast.xsk import BATCH_NS_BOUNDS
 
         self.if_a, self.if_b = if_a, if_b
@@ -27,6 +27,7 @@ class FakeAppliance:
         self.workers = workers
         self.xdp = xdp                    # [[(packets, bytes)] * actions] * 2, or None
         self.occupancy = occupancy or {"free": 8192 - 4096, "fill": [2048, 2048], "tx": [0, 0]}
+        self.xsk = xsk                    # [{XDP_STATISTICS of side A}, {... of side B}], or None
 
     def attached_devices(self):
         return [self.if_a, self.if_b] if self.attached else []
@@ -54,7 +55,7 @@ class FakeAppliance:
         return [(0, c)]
 
     def xsk_statistics(self):
-        return [[{}, {}]]
+        return [self.xsk or [{}, {}]]
 
     def ring_occupancy(self):
         return [self.occupancy]

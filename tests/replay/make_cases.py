@@ -1252,6 +1252,50 @@ def encap_teredo_ips() -> Case:
              dest_ip=eve_ip(SRV6), dest_port=53)
     k.expect(0, event_type="drop", pcap_cnt=c)
     k.summary(packets=2, alerts=1, dropped=1, decode_errors=0)
+# ---- Exhausting the flow table (docs/EVASION.md) -----------------------------------------
+# A capture has no NICs: replay trusts the addresses (a forged SYN-ACK is a SYN-ACK), so
+# the NIC check is a live-lab matter (tests/priv/test_flow_table_inline.py). What replay
+# does show: one-directional junk never becomes a verified entry, is evicted first, and
+# neither pins the table nor pushes out the connections it competes with. (The source
+# share bites only on a table at least half full, where which entries a flood evicts
+# depends on the table's random seed: it is tested on FlowTable and live, not here.)
+
+def _flood_midstream(k: Case, n: int) -> None:
+    """n one-directional segments, each from its own source (its own /24, so no source
+    share applies): flows picked up midstream that the other endpoint never answers."""
+    for i in range(n):
+        t = Tcp(k, sport=2000 + i, cli=f"198.18.{10 + i}.9", isn_c=7_000_000 + i)
+        t.c(b"junk", note="one-directional flood (midstream pickup, never answered)")
+
+
+def _flood_case(k: Case) -> dict[str, int]:
+    old = Tcp(k, sport=40001)
+    old.handshake()
+    old.c(b"xxEVILPA")
+    old.ack_c()
+    _flood_midstream(k, 200)
+    a = old.c(b"YLOADxx", note="completes the pattern: the stream state outlived the flood")
+    new = Tcp(k, sport=40002)
+    new.handshake()
+    b = new.c(b"xx" + PATTERN + b"xx", note="a connection opened after the flood")
+    return {"old": a, "new": b, "last": len(k.frames)}
+
+
+FLOOD_ABOUT = ("A 64-slot table (--flows 64). Connection 40001 sends 'xxEVILPA'; then 200\n"
+               "one-directional segments from 200 sources (midstream pickups nobody answers:\n"
+               "unverified, evicted first); then 40001 completes the pattern and 40002, opened\n"
+               "after the flood, sends it whole. Before flow-table admission the junk counted\n"
+               "as established connections, filled the table and 40002 got no flow.")
+
+
+@case
+def flow_table_midstream_flood() -> Case:
+    k = Case("flow-table-midstream-flood", FLOOD_ABOUT, [SPLIT], args=["--flows", "64"])
+    p = _flood_case(k)
+    k.expect(1, event_type="alert", alert__signature_id=1, pcap_cnt=p["old"], src_port=40001)
+    k.expect(1, event_type="alert", alert__signature_id=1, pcap_cnt=p["new"], src_port=40002)
+    k.expect(2, event_type="alert")
+    k.summary(packets=p["last"], alerts=2, dropped=0, decode_errors=0)
     return k
 
 
@@ -1281,6 +1325,16 @@ def encap_nested_beyond_bound_ips() -> Case:
     for n in (five, frag, pptp):
         k.expect(1, event_type="drop", pcap_cnt=n, drop__reason="decode error")
     k.summary(packets=4, alerts=1, dropped=4, decode_errors=3)
+def flow_table_midstream_flood_ips() -> Case:
+    k = Case("flow-table-midstream-flood-ips", FLOOD_ABOUT + "\nInline (--ips) with a drop rule: both pattern\n"
+             "segments are dropped by the rule, nothing as flow memcap.",
+             [SPLIT.replace("alert", "drop", 1)], args=["--ips", "--flows", "64"])
+    p = _flood_case(k)
+    k.expect(1, event_type="alert", alert__signature_id=1, pcap_cnt=p["old"], alert__action="blocked")
+    k.expect(1, event_type="alert", alert__signature_id=1, pcap_cnt=p["new"], alert__action="blocked")
+    k.expect(0, event_type="drop", drop__reason="flow memcap")
+    k.expect(2, event_type="drop", drop__reason="rules")
+    k.summary(packets=p["last"], alerts=2, dropped=2, decode_errors=0)
     return k
 
 

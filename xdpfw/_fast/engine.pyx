@@ -291,12 +291,15 @@ cdef class Engine:
                  uint32_t alert_ring=4096, rules=None, bint midstream=True, uint32_t gap_resync=0,
                  bint ips=True, uint32_t thresholds=16384, bint replies=False,
                  Database frag_db=None, uint32_t fragments=4096, app=None,
-                 bint verify_checksums=False, bint normalize_ttl=False):
+                 bint verify_checksums=False, bint normalize_ttl=False, bint check_sides=False):
         """tables: an xdpfw.detect.sigtables.SigTables (signature, address and port arrays and
         the matcher report map). Databases are shared, read-only; everything else is this
-        worker's."""
+        worker's. check_sides: inline, each packet's NIC (`side`) is checked against its
+        flow's (flow-table admission); off for replay, which has no NICs and trusts the
+        addresses."""
         cdef uint32_t i, ring
-        self.flows = FlowTable(flow_capacity, midstream=midstream, gap_resync=gap_resync, enforce=ips)
+        self.flows = FlowTable(flow_capacity, midstream=midstream, gap_resync=gap_resync, enforce=ips,
+                               sides=check_sides)
         self.stream_pool_size = stream_pool or self.flows.capacity * 2
         self.mstream_slots = self.flows.capacity * 2
         self.mstreams = <xdpfw_mstream *>PyMem_Calloc(self.mstream_slots, sizeof(xdpfw_mstream))
@@ -451,12 +454,22 @@ cdef class Engine:
             return self._policy_drop(p, NULL, direction, side, XDPFW_DROP_BAD_CHECKSUM, reason)
 
         f = self.flows.lookup(p.src, p.dst, p.sport, p.dport, p.l4_proto,
-                              p.vlan_id[0] if p.vlan_depth else 0, now, &direction)
+                              p.vlan_id[0] if p.vlan_depth else 0, now, &direction, side)
         if f == NULL:
             self.cnt[C_NO_FLOW] += 1
             if self.no_flow_policy == POLICY_DROP_:
-                return self._policy_drop(p, NULL, direction, side, XDPFW_DROP_FLOW_TABLE_FULL, reason)
+                return self._policy_drop(p, NULL, direction, side,
+                                         XDPFW_DROP_FLOW_SOURCE_SHARE if self.flows.refused == XDPFW_FLOW_SHARE_REFUSED
+                                         else XDPFW_DROP_FLOW_TABLE_FULL, reason)
             return XDPFW_VERDICT_PASS
+        # flow-table admission: inline, the NIC must be the one this direction's sender
+        # sends from (FlowTable.admit); a spoofed packet changes nothing of the flow
+        if self.flows.admit(f, &direction, side, p.tcp_flags if p.l4_proto == 6 else 0,
+                            p.tcp_ack if p.l4_proto == 6 else 0, now) != 0:
+            if not self.ips:
+                self.cnt[C_IDS_WOULD_DROP] += 1
+                return XDPFW_VERDICT_PASS   # IDS: not inspected, not blocked
+            return self._policy_drop(p, f, direction, side, XDPFW_DROP_WRONG_SIDE, reason)
         if p.l4_proto == 6 and self.flows.reuses(f, direction, p.tcp_seq, p.tcp_flags):
             # a new connection on the 5-tuple of a finished one: a new flow (the old one's
             # matcher streams, flowbits, drop mark and protocol do not carry over)

@@ -37,6 +37,12 @@ cdef extern from "xdpfw_flow.h" nogil:
         XDPFW_FLOW_EVICTED
         XDPFW_FLOW_NO_ROOM
         XDPFW_FLOW_CLOSED
+        XDPFW_FLOW_EVICTED_UNVERIFIED
+        XDPFW_FLOW_WRONG_SIDE
+        XDPFW_FLOW_TAKEOVER
+        XDPFW_FLOW_SHARE_REFUSED
+        XDPFW_FLOW_VERIFIED
+        XDPFW_FLOW_EMERGENCY
         XDPFW_FLOW_EVENT_MAX
 
     struct xdpfw_flow_key:
@@ -74,6 +80,13 @@ cdef extern from "xdpfw_flow.h" nogil:
         uint8_t midstream
         uint8_t drop
         uint8_t hdr_rules[2]
+        # flow-table admission
+        uint32_t share_cell[4]
+        uint8_t init_side
+        uint8_t verified
+        uint8_t share_held
+        uint8_t acked
+        uint8_t swept
 
 cdef extern from "xdpfw_seqrec.h" nogil:
     enum:
@@ -131,9 +144,24 @@ cdef class FlowTable:
     cdef xdpfw_seqrec_chunk *chunks
     cdef xdpfw_seqrec_pool pool
 
+    # flow-table admission
+    cdef public bint sides            # inline: check each packet's NIC against its flow's
+    cdef uint64_t t_unverified
+    cdef uint64_t e_unverified, e_new, e_est, e_closed   # emergency-mode timeouts
+    cdef readonly bint emergency
+    cdef uint64_t pressure_ns          # last creation that had to evict (or found no room)
+    cdef uint32_t *sketch             # source share: 4 regions of sketch_mask + 1 counters
+    cdef uint32_t sketch_mask
+    cdef readonly uint32_t share_host, share_prefix   # 0: no limit
+    cdef int refused                  # why the last lookup returned NULL (XDPFW_FLOW_*)
+    cdef uint32_t sweep_at            # the sweep's cursor
+    cdef uint32_t swept_since         # slots swept since the last pressure (emergency exit)
+
     cdef xdpfw_flow *lookup(self, const uint8_t *src, const uint8_t *dst, uint16_t sport,
                             uint16_t dport, uint8_t proto, uint16_t vlan, uint64_t now,
-                            int *direction) noexcept nogil
+                            int *direction, uint32_t side) noexcept nogil
+    cdef int admit(self, xdpfw_flow *f, int *direction, uint32_t side, uint8_t flags,
+                   uint32_t ack, uint64_t now) noexcept nogil
     cdef int tcp_track(self, xdpfw_flow *f, int direction, uint32_t seq, uint32_t ack,
                        uint8_t flags, const uint8_t *data, uint32_t plen,
                        uint32_t *skip) noexcept nogil
@@ -149,3 +177,10 @@ cdef class FlowTable:
     cdef void _init(self, xdpfw_flow *f, const xdpfw_flow_key *key, uint32_t h,
                     bint src_is_a, uint64_t now) noexcept nogil
     cdef int _count(self, int res) noexcept nogil
+    cdef void _share_cells(self, const uint8_t *addr, uint32_t side, uint32_t *cells) noexcept nogil
+    cdef bint _share_full(self, const uint32_t *cells) noexcept nogil
+    cdef void _share_take(self, xdpfw_flow *f, const uint32_t *cells) noexcept nogil
+    cdef void _share_release(self, xdpfw_flow *f) noexcept nogil
+    cdef void _verify(self, xdpfw_flow *f) noexcept nogil
+    cdef void _pressure(self, bint full, uint64_t now) noexcept nogil
+    cdef void _sweep(self, uint64_t now) noexcept nogil

@@ -14,9 +14,39 @@ of XDPFW_FLOW_PROBE slots from its hash (keyed with a per-table random seed, so 
 cannot aim collisions at one slot). Entries are never unlinked, only reused in place, so
 the probe window stays intact without tombstones: a lookup stops at the first slot that
 was never used. A new flow takes, in this order, a never-used slot, an expired one, or
-the least recently seen evictable one (anything but an established, live TCP
-connection). When the window holds only live established connections the packet gets no
-flow (`no_room`) and the engine applies its exception policy.
+the least recently seen unverified entry (`evicted_unverified`), or the least recently seen
+verified one that is not a live TCP connection (`evicted`). Verified established (or
+closing) TCP connections are never evicted, only timed out. When the window holds only
+those the packet gets no flow (`no_room`) and the engine applies its exception policy.
+
+Flow-table admission (docs/EVASION.md, "Exhausting the flow table"). Inline
+(`sides`), the NIC a frame came in on is checked against its flow: the initiator's
+frames come in on `init_side` (the first packet's NIC; for a flow first seen at its
+SYN-ACK, inline, the other one), the responder's on the other NIC. A packet of a flow from the
+wrong NIC is spoofed (`wrong_side`, dropped by the engine), except an opener (a bare
+SYN; any packet of another protocol) on an entry that has only ever heard one NIC: the
+entry is no evidence of anything, and the opener takes it over (`side_takeover`), so an
+entry planted with a spoofed address cannot block the connection it names. An entry is
+*verified* when both endpoints have sent from their own NICs (for TCP inline, also: each
+side acknowledged bytes the other sent, so a blind ACK completing a handshake with a
+real server does not count). Until then it is evicted first, times out after
+`timeout_unverified_s`, and counts against its source's share: at most `share_host`
+unverified entries per source host (IPv4 /32, IPv6 /64) and `share_prefix` per prefix
+(IPv4 /24, IPv6 /48) on its NIC, counted in a count-min sketch (two rows per level)
+keyed with the table's random seed, so a sender cannot aim collisions at another's
+cells. A source over its share gets no eviction: a new flow of it takes a never-used or
+expired slot while the table is less than half full, else it is refused
+(`source_share`); its entries stay evictable by everyone else. Replay (no NICs) trusts the addresses: both
+directions seen is verified.
+
+Emergency mode (after Suricata's flow emergency mode): when a new flow has to evict (or
+finds no room) while the table is at least half full, the table enters emergency mode
+(`emergency_entered`) and applies shorter timeouts (unverified 5 s, new 10 s,
+established 100 s, closed 1 s) until EMERGENCY_HOLD_NS passed with no such creation and
+fewer than half of the entries are live (and the sweep went once round the table since,
+so nothing that expired under the short timeouts comes back). Each new flow also sweeps the next four
+slots, so expired entries leave `active` (and their source's share) without a lookup
+having to land on them.
 
 TCP without reassembly: per direction the tracker keeps the next expected sequence
 number. A segment that starts there is inspected whole; one that starts before it and
@@ -57,6 +87,13 @@ cdef uint64_t NEVER = 0xFFFFFFFFFFFFFFFF
 cdef enum:
     MAX_SEQ_JUMP = 1 << 30
 
+# Emergency mode ends this long after the last creation that had to evict.
+cdef uint64_t EMERGENCY_HOLD_NS = 10000000000ULL
+
+# Slots the sweep looks at per new flow.
+cdef enum:
+    SWEEP = 4
+
 # gap_resync waits this much flow time after the first gap segment (> any retransmission
 # timeout after a reorder: Linux's minimum RTO is 200 ms).
 cdef uint64_t GAP_RESYNC_NS = 1000000000ULL
@@ -74,19 +111,34 @@ cdef inline uint64_t _load64(const uint8_t *p) noexcept nogil:
     return v
 
 
+cdef inline bint _acks(const xdpfw_flow_dir *o, uint32_t ack) noexcept nogil:
+    """ack acknowledges at least one sequence number direction o sent (and none beyond)."""
+    cdef int32_t rel = <int32_t>(ack - o.next_seq)
+    if not o.seq_known or rel > 0:
+        return False
+    return <uint64_t>(-<int64_t>rel) < o.stream_off + (o.origin & XDPFW_ORIGIN_SYN) + o.fin_seen
+
+
 cdef class FlowTable:
-    """Flows of one worker. capacity is rounded up to a power of two."""
+    """Flows of one worker. capacity is rounded up to a power of two.
+
+    sides: inline, check each packet's NIC against its flow (see the module docstring);
+    share_host / share_prefix: unverified entries a source host / prefix may hold (-1:
+    capacity / 32 (at least 16) and capacity / 8 (at least 64); 0: no limit)."""
 
     def __cinit__(self, uint32_t capacity=65536, *, uint64_t timeout_new_s=30,
                   uint64_t timeout_est_s=300, uint64_t timeout_tcp_est_s=600,
                   uint64_t timeout_closed_s=10, bint midstream=True, uint32_t gap_resync=0,
-                  uint32_t record_chunks=0, uint32_t record_dir_chunks=64, bint enforce=True):
+                  uint32_t record_chunks=0, uint32_t record_dir_chunks=64, bint enforce=True,
+                  uint64_t timeout_unverified_s=30, bint sides=False,
+                  int64_t share_host=-1, int64_t share_prefix=-1):
         """record_chunks: chunks of XDPFW_SEQREC_PER_CHUNK records in the worker's pool (0:
         one per two flows); record_dir_chunks: the most one direction may hold. enforce
         (inline): a partial overlap whose old part is not what was inspected is refused
         (retransmit_conflict / retransmit_unverifiable); without it (IDS) it is counted so
         and its new bytes are inspected."""
         cdef uint32_t cap = 64
+        cdef uint32_t sk = 64
         while cap < capacity:
             cap <<= 1
         self.capacity = cap
@@ -100,6 +152,23 @@ cdef class FlowTable:
         self.chunks = <xdpfw_seqrec_chunk *>PyMem_Calloc(record_chunks + 1, sizeof(xdpfw_seqrec_chunk))
         if self.flows == NULL or self.recs == NULL or self.chunks == NULL:
             raise MemoryError()
+        while sk < cap // 4:
+            sk <<= 1
+        self.sketch_mask = sk - 1
+        self.sketch = <uint32_t *>PyMem_Calloc(4 * sk, sizeof(uint32_t))
+        if self.sketch == NULL:
+            raise MemoryError()
+        self.share_host = <uint32_t>(max(16, cap // 32) if share_host < 0 else share_host)
+        self.share_prefix = <uint32_t>(max(64, cap // 8) if share_prefix < 0 else share_prefix)
+        self.sides = sides
+        self.t_unverified = timeout_unverified_s * 1000000000ULL
+        self.e_unverified = 5 * 1000000000ULL
+        self.e_new = 10 * 1000000000ULL
+        self.e_est = 100 * 1000000000ULL
+        self.e_closed = 1000000000ULL
+        self.emergency = False
+        self.pressure_ns = 0
+        self.refused = XDPFW_FLOW_NO_ROOM
         xdpfw_seqrec_pool_init(&self.pool, self.chunks, record_chunks + 1, record_dir_chunks)
         if getrandom(&self.seed, sizeof(self.seed), 0) != sizeof(self.seed) or \
                 getrandom(self.pool.keys, sizeof(self.pool.keys), 0) != sizeof(self.pool.keys):
@@ -122,16 +191,21 @@ cdef class FlowTable:
         PyMem_Free(self.flows)
         PyMem_Free(self.recs)
         PyMem_Free(self.chunks)
+        PyMem_Free(self.sketch)
 
     # ---- per packet ------------------------------------------------------------------
     cdef inline uint64_t _timeout(self, const xdpfw_flow *f) noexcept nogil:
         if f.tcp_state == XDPFW_TCP_CLOSED:
-            return self.t_closed
+            return self.e_closed if self.emergency else self.t_closed
+        if not f.verified and (self.sides or self.emergency):
+            # half-open, one-sided, or a midstream pickup not yet heard from both NICs
+            # (replay keeps its timeouts as they were, unless the table is under pressure)
+            return self.e_unverified if self.emergency else self.t_unverified
         if f.tcp_state == XDPFW_TCP_ESTABLISHED or f.tcp_state == XDPFW_TCP_CLOSING:
-            return self.t_tcp_est
+            return self.e_est if self.emergency else self.t_tcp_est
         if f.key.proto != 6 and f.dir[0].packets and f.dir[1].packets:
-            return self.t_est
-        return self.t_new
+            return self.e_est if self.emergency else self.t_est
+        return self.e_new if self.emergency else self.t_new
 
     cdef inline bint _expired(self, const xdpfw_flow *f, uint64_t now) noexcept nogil:
         # A clock that steps back (capture timestamps out of order) never expires a flow.
@@ -139,15 +213,18 @@ cdef class FlowTable:
 
     cdef xdpfw_flow *lookup(self, const uint8_t *src, const uint8_t *dst, uint16_t sport,
                             uint16_t dport, uint8_t proto, uint16_t vlan, uint64_t now,
-                            int *direction) noexcept nogil:
-        """The flow of this packet, created if new; NULL when no entry can be had.
-        *direction is XDPFW_DIR_TOSERVER when the sender is the flow's initiator."""
+                            int *direction, uint32_t side) noexcept nogil:
+        """The flow of this packet, created if new; NULL when no entry can be had (why in
+        self.refused: XDPFW_FLOW_NO_ROOM or XDPFW_FLOW_SHARE_REFUSED). *direction is
+        XDPFW_DIR_TOSERVER when the sender is the flow's initiator; side: the NIC the
+        packet came in on (a new flow's init_side). Call admit() next."""
         cdef xdpfw_flow_key key
         cdef int c
-        cdef bint src_is_a
+        cdef bint src_is_a, full = False
         cdef uint64_t h
-        cdef uint32_t i, slot, free_slot = NO_SLOT, victim = NO_SLOT
-        cdef uint64_t victim_seen = NEVER
+        cdef uint32_t i, slot, free_slot = NO_SLOT, victim = NO_SLOT, unv = NO_SLOT
+        cdef uint64_t victim_seen = NEVER, unv_seen = NEVER
+        cdef uint32_t cells[4]
         cdef xdpfw_flow *f
         c = memcmp(src, dst, 16)
         src_is_a = c < 0 or (c == 0 and sport <= dport)
@@ -181,8 +258,16 @@ cdef class FlowTable:
                 break  # never used: the key cannot be further along
             if f.hash == <uint32_t>h and memcmp(&f.key, &key, sizeof(key)) == 0:
                 if self._expired(f, now):
+                    self._share_cells(src, side, cells)
+                    if self._share_full(cells) and self.active * 2 >= self.capacity:
+                        # the entry stays as it is (expired); the packet gets none
+                        self.events[XDPFW_FLOW_SHARE_REFUSED] += 1
+                        self.refused = XDPFW_FLOW_SHARE_REFUSED
+                        return NULL
                     self._reclaim(f, XDPFW_FLOW_TIMED_OUT)
                     self._init(f, &key, <uint32_t>h, src_is_a, now)
+                    f.init_side = <uint8_t>side
+                    self._share_take(f, cells)
                     self.events[XDPFW_FLOW_CREATED] += 1
                     self.active += 1
                 if now > f.last_ns:
@@ -192,32 +277,211 @@ cdef class FlowTable:
             if self._expired(f, now):
                 if free_slot == NO_SLOT:
                     free_slot = slot
-            elif f.tcp_state != XDPFW_TCP_ESTABLISHED and f.last_ns < victim_seen:
+            elif not f.verified:
+                if f.last_ns < unv_seen:
+                    unv = slot
+                    unv_seen = f.last_ns
+            elif f.tcp_state != XDPFW_TCP_ESTABLISHED and f.tcp_state != XDPFW_TCP_CLOSING \
+                    and f.last_ns < victim_seen:
                 victim = slot
                 victim_seen = f.last_ns
 
+        self._share_cells(src, side, cells)
+        if self._share_full(cells) and (free_slot == NO_SLOT or self.active * 2 >= self.capacity):
+            # over its share: a free or expired slot while the table is less than half
+            # full, never an eviction (its own entries stay evictable by everyone else)
+            self.events[XDPFW_FLOW_SHARE_REFUSED] += 1
+            self.refused = XDPFW_FLOW_SHARE_REFUSED
+            return NULL
         if free_slot != NO_SLOT:
             f = &self.flows[free_slot]
             if f.used:
                 self._reclaim(f, XDPFW_FLOW_TIMED_OUT)
+        elif unv != NO_SLOT:
+            # unverified and half-open entries go first: a one-sided flood evicts itself
+            f = &self.flows[unv]
+            self._reclaim(f, XDPFW_FLOW_EVICTED_UNVERIFIED)
+            full = True
         elif victim != NO_SLOT:
             f = &self.flows[victim]
             self._reclaim(f, XDPFW_FLOW_EVICTED)
+            full = True
         else:
             self.events[XDPFW_FLOW_NO_ROOM] += 1
+            self.refused = XDPFW_FLOW_NO_ROOM
+            self._pressure(True, now)
             return NULL
         self._init(f, &key, <uint32_t>h, src_is_a, now)
+        f.init_side = <uint8_t>side
+        self._share_take(f, cells)
         self.events[XDPFW_FLOW_CREATED] += 1
         self.active += 1
+        self._sweep(now)
+        self._pressure(full, now)
         direction[0] = XDPFW_DIR_TOSERVER
         return f
 
+    cdef int admit(self, xdpfw_flow *f, int *direction, uint32_t side, uint8_t flags,
+                   uint32_t ack, uint64_t now) noexcept nogil:
+        """A packet lookup() found (or made) the flow for, before anything counts it: 0 to
+        go on, 1 when it came in on the wrong NIC for its direction (spoofed: drop it,
+        nothing of the flow changed). flags and ack: the TCP header's (0 otherwise).
+        Inline (self.sides) it checks the NIC; it may reverse a flow first seen at its
+        SYN-ACK, or hand a one-sided entry to an opener from the other NIC (*direction
+        follows); and it marks the flow verified when it is."""
+        cdef int d = direction[0]
+        cdef bint tcp = f.key.proto == 6
+        cdef bint src_is_a
+        cdef xdpfw_flow_key key
+        cdef uint32_t h
+        cdef uint32_t cells[4]
+        if self.sides and tcp and f.dir[0].packets == 0 and f.dir[1].packets == 0 and \
+                (flags & (TH_SYN | TH_ACK | TH_RST)) == (TH_SYN | TH_ACK):
+            # The first packet seen is a SYN-ACK: its sender is the responder, and the
+            # initiator (who sent the SYN) sends from the other NIC. (Inline only: replay
+            # keeps the first sender as the initiator, as it always did.)
+            f.init_is_a = not f.init_is_a
+            f.init_side = <uint8_t>(side ^ 1)
+            d = XDPFW_DIR_TOCLIENT
+            direction[0] = d
+            # the share is the initiator's, on its side: a forged SYN-ACK "from" a server
+            # charges the address it is sent to, never the server's own
+            if f.share_held:
+                self._share_release(f)
+                self._share_cells(<const uint8_t *>(&f.key.addr_a[0] if f.init_is_a else &f.key.addr_b[0]),
+                                  f.init_side, cells)
+                self._share_take(f, cells)
+        if self.sides and (f.init_side ^ <uint32_t>d) != side:
+            if not f.verified and (f.dir[0].packets == 0 or f.dir[1].packets == 0) and \
+                    (not tcp or (flags & (TH_SYN | TH_ACK | TH_RST)) == TH_SYN):
+                # Only one NIC was ever heard on this entry: it proves nothing. An opener
+                # from the other NIC starts the flow afresh, its sender the initiator.
+                src_is_a = f.init_is_a if d == XDPFW_DIR_TOSERVER else not f.init_is_a
+                self._share_release(f)
+                key = f.key
+                h = f.hash
+                self._init(f, &key, h, src_is_a, now)
+                f.init_side = <uint8_t>side
+                self._share_cells(<const uint8_t *>(&key.addr_a[0] if src_is_a else &key.addr_b[0]), side, cells)
+                self._share_take(f, cells)
+                self.events[XDPFW_FLOW_TAKEOVER] += 1
+                direction[0] = XDPFW_DIR_TOSERVER
+                return 0
+            self.events[XDPFW_FLOW_WRONG_SIDE] += 1
+            return 1
+        if not f.verified and f.dir[d ^ 1].packets:
+            # both endpoints have now sent, each from its own NIC; inline, each side of a
+            # TCP flow must also have acknowledged something the other one sent (a real
+            # server's SYN-ACK to a spoofed SYN, then a blind ACK, proves nothing of the
+            # spoofed client)
+            if tcp and self.sides:
+                if (flags & TH_ACK) and _acks(&f.dir[d ^ 1], ack):
+                    f.acked |= <uint8_t>(1 << d)
+                if f.acked == 3:
+                    self._verify(f)
+            else:
+                self._verify(f)
+        return 0
+
+    cdef void _verify(self, xdpfw_flow *f) noexcept nogil:
+        f.verified = 1
+        self._share_release(f)
+        self.events[XDPFW_FLOW_VERIFIED] += 1
+
+    cdef void _pressure(self, bint full, uint64_t now) noexcept nogil:
+        """Emergency mode: entered when a creation had to evict (or found no room) with the
+        table at least half full; left once EMERGENCY_HOLD_NS passed since the last such
+        creation, fewer than half of the entries are live and the sweep went round the table."""
+        if full:
+            self.pressure_ns = now
+            self.swept_since = 0
+            if not self.emergency and self.active * 2 >= self.capacity:
+                self.emergency = True
+                self.events[XDPFW_FLOW_EMERGENCY] += 1
+        elif self.emergency and now > self.pressure_ns and now - self.pressure_ns > EMERGENCY_HOLD_NS \
+                and self.active * 2 < self.capacity and self.swept_since >= self.capacity:
+            # (a whole sweep since: every entry that expired under the short timeouts is
+            # accounted for and stays expired when the normal timeouts return)
+            self.emergency = False
+
+    # ---- source share: a count-min sketch of unverified entries per host and prefix ----
+    cdef void _share_cells(self, const uint8_t *addr, uint32_t side, uint32_t *cells) noexcept nogil:
+        """The sketch cells of an initiator's address on a NIC: two rows for its host (IPv4
+        /32, IPv6 /64), two for its prefix (IPv4 /24, IPv6 /48), hashed with the table's
+        seed. The NIC is part of the key (inline): a sender on one side, spoofing an
+        address of the other, charges that address's share on its own side only."""
+        cdef bint v4 = _load64(addr) == 0 and addr[8] == 0 and addr[9] == 0 and \
+            addr[10] == 0xFF and addr[11] == 0xFF
+        cdef uint64_t host, pfx, hh, ph
+        cdef uint32_t n = self.sketch_mask + 1
+        if v4:
+            host = (<uint64_t>addr[12] << 24) | (<uint64_t>addr[13] << 16) | \
+                (<uint64_t>addr[14] << 8) | addr[15]
+            pfx = host >> 8
+        else:
+            host = _load64(addr)
+            pfx = host & 0x0000FFFFFFFFFFFFULL   # the first 6 bytes, as loaded (little endian)
+        if not self.sides:
+            side = 0
+        hh = _mix(_mix(_mix(self.seed, 0x5EED0001ULL + v4 + (<uint64_t>side << 8)), host), 0x9E3779B97F4A7C15ULL)
+        ph = _mix(_mix(_mix(self.seed, 0x5EED0011ULL + v4 + (<uint64_t>side << 8)), pfx), 0x9E3779B97F4A7C15ULL)
+        cells[0] = <uint32_t>(hh & self.sketch_mask)
+        cells[1] = n + <uint32_t>((hh >> 32) & self.sketch_mask)
+        cells[2] = 2 * n + <uint32_t>(ph & self.sketch_mask)
+        cells[3] = 3 * n + <uint32_t>((ph >> 32) & self.sketch_mask)
+
+    cdef bint _share_full(self, const uint32_t *cells) noexcept nogil:
+        cdef uint32_t *k = self.sketch
+        if self.share_host and min(k[cells[0]], k[cells[1]]) >= self.share_host:
+            return True
+        return self.share_prefix != 0 and min(k[cells[2]], k[cells[3]]) >= self.share_prefix
+
+    cdef void _share_take(self, xdpfw_flow *f, const uint32_t *cells) noexcept nogil:
+        cdef int i
+        if self.share_host == 0 and self.share_prefix == 0:
+            return
+        for i in range(4):
+            f.share_cell[i] = cells[i]
+            self.sketch[cells[i]] += 1
+        f.share_held = 1
+
+    cdef void _share_release(self, xdpfw_flow *f) noexcept nogil:
+        cdef int i
+        if f.share_held:
+            for i in range(4):
+                self.sketch[f.share_cell[i]] -= 1
+            f.share_held = 0
+
     cdef inline void _reclaim(self, xdpfw_flow *f, int why) noexcept nogil:
-        if why == XDPFW_FLOW_TIMED_OUT and f.tcp_state == XDPFW_TCP_CLOSED:
-            why = XDPFW_FLOW_CLOSED
-        self.events[why] += 1
-        self.active -= 1
+        if not f.swept:        # a swept entry was accounted for when it was swept
+            if why == XDPFW_FLOW_TIMED_OUT and f.tcp_state == XDPFW_TCP_CLOSED:
+                why = XDPFW_FLOW_CLOSED
+            self.events[why] += 1
+            self.active -= 1
+            self._share_release(f)
         f.used = 0
+
+    cdef void _sweep(self, uint64_t now) noexcept nogil:
+        """Each new flow looks at the next SWEEP slots: an expired entry there is accounted
+        for (timed out, out of `active` and of its source's share) and left linked (its
+        key stays, so probe windows stay intact; lookups treat it as free). Without it,
+        expired entries would count as active until a lookup happens to probe them."""
+        cdef uint32_t i
+        cdef xdpfw_flow *f
+        if self.swept_since < self.capacity and now > self.pressure_ns and \
+                now - self.pressure_ns > EMERGENCY_HOLD_NS:
+            # counted once the hold has passed: by then every unverified entry of the
+            # pressure's time has expired under the short timeouts, so a whole round of
+            # the sweep accounts for all of them before the normal timeouts return
+            self.swept_since += SWEEP
+        for i in range(SWEEP):
+            f = &self.flows[self.sweep_at & self.mask]
+            self.sweep_at += 1
+            if f.used and not f.swept and self._expired(f, now):
+                self._reclaim(f, XDPFW_FLOW_TIMED_OUT)
+                f.used = 1
+                f.swept = 1
+                f.last_ns = 0      # expired from now on, whatever the timeout
 
     cdef inline void _init(self, xdpfw_flow *f, const xdpfw_flow_key *key, uint32_t h,
                            bint src_is_a, uint64_t now) noexcept nogil:
@@ -421,9 +685,15 @@ cdef class FlowTable:
         cdef xdpfw_flow_key key = f.key
         cdef uint32_t h = f.hash
         cdef bint src_is_a = f.init_is_a if direction == XDPFW_DIR_TOSERVER else not f.init_is_a
+        cdef uint8_t side = f.init_side ^ <uint8_t>direction   # the SYN's sender's NIC
+        cdef uint32_t cells[4]
         self.events[XDPFW_FLOW_CLOSED] += 1
         self.events[XDPFW_FLOW_CREATED] += 1
+        self._share_release(f)
         self._init(f, &key, h, src_is_a, now)
+        f.init_side = side
+        self._share_cells(<const uint8_t *>(&key.addr_a[0] if src_is_a else &key.addr_b[0]), side, cells)
+        self._share_take(f, cells)
         return XDPFW_DIR_TOSERVER
 
     cdef inline int _count(self, int res) noexcept nogil:
@@ -436,7 +706,7 @@ cdef class FlowTable:
         return self.capacity
 
     def counters(self):
-        return {"active": self.active,
+        return {"active": self.active, "emergency": bool(self.emergency),
                 "events": [self.events[i] for i in range(XDPFW_FLOW_EVENT_MAX)],
                 "tcp": [self.tcp_results[i] for i in range(XDPFW_TCP_RESULT_MAX)],
                 "records": {"chunks": self.pool.nchunks - 1, "chunks_in_use": self.pool.in_use,
@@ -448,12 +718,31 @@ cdef class FlowTable:
         cdef xdpfw_seqrec_dir *r = &self.recs[(slot & self.mask) * 2 + (direction & 1)]
         return {"una": r.una, "top": xdpfw_seqrec_top(&self.pool, r), "chunks": r.nchunks}
 
+    def share_count(self, bytes addr, int side=0):
+        """Unverified entries the sketch holds for addr's host and prefix on NIC side
+        (estimates: the minimum of each level's two cells)."""
+        cdef uint32_t cells[4]
+        if len(addr) != 16:
+            raise ValueError("addresses are 16 bytes (IPv4 as ::ffff:a.b.c.d)")
+        self._share_cells(addr, side, cells)
+        return (min(self.sketch[cells[0]], self.sketch[cells[1]]),
+                min(self.sketch[cells[2]], self.sketch[cells[3]]))
+
+    def unverified(self):
+        """Entries in use that are not verified (a scan of the table: tests and tools)."""
+        cdef uint32_t i, n = 0
+        for i in range(self.capacity):
+            if self.flows[i].used and not self.flows[i].verified:
+                n += 1
+        return n
+
     def packet(self, bytes src, bytes dst, int sport, int dport, int proto, int vlan=0, *,
                uint64_t now_ns, uint32_t seq=0, int flags=TH_ACK, uint32_t plen=0,
-               bytes payload=None, uint32_t ack=0):
-        """Test/tool entry: look up (creating) the flow of one packet and, for TCP, track
-        it (payload: its bytes; without it, plen zero bytes). Returns a dict; None when the
-        table had no room."""
+               bytes payload=None, uint32_t ack=0, int side=0):
+        """Test/tool entry: look up (creating) the flow of one packet, admit it from NIC
+        `side` and, for TCP, track it (payload: its bytes; without it, plen zero bytes).
+        Returns a dict; None when the table had no entry for it; {"wrong_side": True}
+        when admission refused it."""
         cdef int direction = 0
         cdef uint32_t skip = 0
         cdef int res = -1
@@ -465,9 +754,11 @@ cdef class FlowTable:
             payload = bytes(plen)
         plen = len(payload)
         data = payload
-        f = self.lookup(src, dst, sport, dport, proto, vlan, now_ns, &direction)
+        f = self.lookup(src, dst, sport, dport, proto, vlan, now_ns, &direction, side)
         if f == NULL:
             return None
+        if self.admit(f, &direction, side, flags if proto == 6 else 0, ack, now_ns) != 0:
+            return {"wrong_side": True, "slot": <size_t>(f - self.flows), "flow_id": f.flow_id}
         f.dir[direction].packets += 1
         f.dir[direction].bytes += plen
         if proto == 6:
@@ -476,7 +767,8 @@ cdef class FlowTable:
                 "result": res, "skip": skip, "state": f.tcp_state,
                 "next_seq": [f.dir[0].next_seq, f.dir[1].next_seq],
                 "stream_off": [f.dir[0].stream_off, f.dir[1].stream_off],
-                "midstream": bool(f.midstream)}
+                "midstream": bool(f.midstream), "verified": bool(f.verified),
+                "init_side": f.init_side, "wrong_side": False}
 
 
 # Constants and label tables as the C compiler saw them.
@@ -490,3 +782,4 @@ PROBE = XDPFW_FLOW_PROBE
 TCP_RESULT_MAX = XDPFW_TCP_RESULT_MAX
 FLOW_EVENT_MAX = XDPFW_FLOW_EVENT_MAX
 TCP_STATE_MAX = XDPFW_TCP_STATE_MAX
+EMERGENCY_HOLD_S = EMERGENCY_HOLD_NS / 1e9

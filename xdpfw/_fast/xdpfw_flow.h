@@ -57,9 +57,16 @@ enum xdpfw_tcp_result { XDPFW_TCP_RESULTS(XDPFW__FLOW_ENUM) XDPFW_TCP_RESULT_MAX
 #define XDPFW_FLOW_EVENTS(X)                                                  \
 	X(XDPFW_FLOW_CREATED, "created")                                       \
 	X(XDPFW_FLOW_TIMED_OUT, "timed_out")     /* reclaimed after its idle timeout */ \
-	X(XDPFW_FLOW_EVICTED, "evicted")         /* reclaimed before its timeout: table full */ \
+	X(XDPFW_FLOW_EVICTED, "evicted")         /* a verified entry (not a live TCP connection) reclaimed before its timeout */ \
 	X(XDPFW_FLOW_NO_ROOM, "no_room")         /* no entry could be had: packet without flow */ \
-	X(XDPFW_FLOW_CLOSED, "closed")           /* reclaimed after RST/FIN (short timeout) */
+	X(XDPFW_FLOW_CLOSED, "closed")           /* reclaimed after RST/FIN (short timeout) */ \
+	/* flow-table admission (see struct xdpfw_flow's last fields) */ \
+	X(XDPFW_FLOW_EVICTED_UNVERIFIED, "evicted_unverified") /* an unverified or half-open entry reclaimed before its timeout (evicted first) */ \
+	X(XDPFW_FLOW_WRONG_SIDE, "wrong_side")   /* a packet of a flow from the NIC of its other endpoint: spoofed, dropped inline */ \
+	X(XDPFW_FLOW_TAKEOVER, "side_takeover")  /* a one-sided entry replaced by an opener from the other NIC */ \
+	X(XDPFW_FLOW_SHARE_REFUSED, "source_share") /* no entry: the source host or prefix holds its share of unverified entries */ \
+	X(XDPFW_FLOW_VERIFIED, "verified")       /* an entry became verified (both endpoints sent from their own NICs) */ \
+	X(XDPFW_FLOW_EMERGENCY, "emergency_entered") /* the table entered emergency mode (short timeouts) */
 
 enum xdpfw_flow_event { XDPFW_FLOW_EVENTS(XDPFW__FLOW_ENUM) XDPFW_FLOW_EVENT_MAX };
 
@@ -110,6 +117,17 @@ struct xdpfw_flow {
 	__u8 hdr_rules[2];  /* per direction: 0 not yet known, 1 no header-only rule can match
 			     * this direction's addresses/ports/protocol, 2 some can */
 	__u8 pad[4];
+	/* flow-table admission: which NIC each endpoint sends from, verification, the
+	 * source share (FlowTable.admit, FlowTable.lookup) */
+	__u32 share_cell[4]; /* source-share sketch cells this entry counts in (host x2, prefix x2) */
+	__u8 init_side;      /* inline: the NIC (XDPFW_SIDE_*) the initiator's frames arrive on */
+	__u8 verified;       /* both endpoints sent from their own NICs (inline TCP: and each
+			      * acknowledged bytes the other sent); unverified entries go first */
+	__u8 share_held;     /* counted in the sketch (unverified entries only) */
+	__u8 acked;          /* inline TCP: bit d set when direction d acknowledged bytes the
+			      * other direction sent (verified needs both) */
+	__u8 swept;          /* expired and already accounted for by the sweep (still linked) */
+	__u8 pad2[3];
 };
 
 #endif /* XDPFW_FLOW_H */

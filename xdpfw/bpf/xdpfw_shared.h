@@ -56,7 +56,11 @@
 	X(XDPFW_DROP_EXCEPTION_POLICY, "exception_policy") /* an exception policy chose drop */ \
 	X(XDPFW_DROP_IP_FRAGMENT, "ip_fragment")   /* fragment out of order, overlapping, of a bad datagram, or TCP */ \
 	X(XDPFW_DROP_TCP_INSERTION, "tcp_insertion") /* re-sent TCP bytes differing from (or not comparable with) the inspected ones */ \
-	X(XDPFW_DROP_BAD_CHECKSUM, "bad_checksum")   /* inline: a TCP segment the host would drop for its checksum */
+	X(XDPFW_DROP_BAD_CHECKSUM, "bad_checksum")   /* inline: a TCP segment the host would drop for its checksum */ \
+	X(XDPFW_DROP_WRONG_SIDE, "wrong_side")     /* a flow's packet arrived on the NIC of the flow's other endpoint: spoofed */ \
+	X(XDPFW_DROP_FLOW_SOURCE_SHARE, "flow_source_share") /* no flow entry: the source host or prefix holds its share of unverified entries */ \
+	X(XDPFW_DROP_XSK_RX_RING_FULL, "xsk_rx_ring_full") /* kernel: the AF_XDP RX ring was full (XDP_STATISTICS; packets only, no bytes) */ \
+	X(XDPFW_DROP_XSK_RX_DROPPED, "xsk_rx_dropped")     /* kernel: no fill-ring buffer for the frame, or too big for one (XDP_STATISTICS; packets only) */
 
 #define XDPFW__ENUM_ENTRY(name, label) name,
 

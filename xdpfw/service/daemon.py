@@ -79,7 +79,7 @@ class Daemon:
         from xdpfw._fast import engine as E
 
         cfg = self.cfg
-        make = det.engine_factory(flow_capacity=cfg.flow_capacity, replies=True,
+        make = det.engine_factory(flow_capacity=cfg.flow_capacity, replies=True, check_sides=True,
                                   midstream=cfg.tcp_midstream == "accept",
                                   verify_checksums=cfg.stream_checksum_validation,
                                   normalize_ttl=cfg.stream_ttl_normalization)

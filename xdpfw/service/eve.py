@@ -93,6 +93,10 @@ DROP_REASON_FOR = {
     "ip_fragment": "defrag error",
     "tcp_insertion": "stream error",
     "bad_checksum": "decode error",
+    "wrong_side": "flow drop",
+    "flow_source_share": "flow memcap",
+    "xsk_rx_ring_full": None,
+    "xsk_rx_dropped": None,
 }
 assert all(v is None or v in DROP_REASONS for v in DROP_REASON_FOR.values())
 

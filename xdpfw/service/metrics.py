@@ -409,6 +409,11 @@ class ApplianceCollector:
             for side, dev in enumerate(devices):
                 fam.add_metric([dev], sums[key][side])
             yield fam
+        # Frames the kernel could not hand to a worker are drops too: the RX ring was
+        # full, or the fill ring had no buffer for them (the kernel reports no bytes).
+        for side, dev in enumerate(devices):
+            self._add_drop(dev, "xsk_rx_ring_full", sums["rx_ring_full"][side], 0)
+            self._add_drop(dev, "xsk_rx_dropped", sums["rx_dropped"][side], 0)
 
     def _engine_metrics(self, snap):
         """Inspection engine, flow table and TCP tracker counters, summed over workers."""
@@ -458,6 +463,10 @@ class ApplianceCollector:
         yield g
         g = GaugeMetricFamily("xdpfw_flow_table_entries_max", "Capacity of the workers' flow tables, in all.")
         g.add_metric([], flows_max)
+        yield g
+        g = GaugeMetricFamily("xdpfw_flow_tables_emergency",
+                              "Workers' flow tables in emergency mode (short timeouts: the table is under pressure).")
+        g.add_metric([], sum(1 for c in engines.counters if c["flows"].get("emergency")))
         yield g
         fe = CounterMetricFamily("xdpfw_flow_events", "Flow table events.", labels=["event"])
         for label, v in zip(FLOW_EVENT_LABELS, flow_events):

@@ -21,6 +21,10 @@ cdef extern from "xdpfw_shared.h" nogil:
         XDPFW_DROP_IP_FRAGMENT
         XDPFW_DROP_TCP_INSERTION
         XDPFW_DROP_BAD_CHECKSUM
+        XDPFW_DROP_WRONG_SIDE
+        XDPFW_DROP_FLOW_SOURCE_SHARE
+        XDPFW_DROP_XSK_RX_RING_FULL
+        XDPFW_DROP_XSK_RX_DROPPED
         XDPFW_DROP_REASON_MAX
 
     enum:  # enum xdpfw_verdict
