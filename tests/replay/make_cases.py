@@ -1252,6 +1252,9 @@ def encap_teredo_ips() -> Case:
              dest_ip=eve_ip(SRV6), dest_port=53)
     k.expect(0, event_type="drop", pcap_cnt=c)
     k.summary(packets=2, alerts=1, dropped=1, decode_errors=0)
+    return k
+
+
 # ---- Exhausting the flow table (docs/EVASION.md) -----------------------------------------
 # A capture has no NICs: replay trusts the addresses (a forged SYN-ACK is a SYN-ACK), so
 # the NIC check is a live-lab matter (tests/priv/test_flow_table_inline.py). What replay
@@ -1325,6 +1328,10 @@ def encap_nested_beyond_bound_ips() -> Case:
     for n in (five, frag, pptp):
         k.expect(1, event_type="drop", pcap_cnt=n, drop__reason="decode error")
     k.summary(packets=4, alerts=1, dropped=4, decode_errors=3)
+    return k
+
+
+@case
 def flow_table_midstream_flood_ips() -> Case:
     k = Case("flow-table-midstream-flood-ips", FLOOD_ABOUT + "\nInline (--ips) with a drop rule: both pattern\n"
              "segments are dropped by the rule, nothing as flow memcap.",
