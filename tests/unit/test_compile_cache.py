@@ -337,3 +337,34 @@ def test_parallel_and_serial_builds_are_identical(rules):
     assert view(a)[:-1] == view(b)[:-1]
     assert [(x.buf, x.report, x.db.patterns) for x in a.app.buffers] == [(x.buf, x.report, x.db.patterns)
                                                                          for x in b.app.buffers]
+
+
+def test_daemon_load_and_reload_use_the_cache_and_the_metrics_say_so(rules, cdir, caplog):
+    """Daemon.load (start and reload) with cache.directory: the first start builds and
+    stores, a reload of the unchanged set and a restart load it; the collector exports the
+    cache's counters and whether the running set came from it."""
+    from metrics_fake import registry
+    from xdpfw.service.config import Config
+    from xdpfw.service.daemon import Daemon
+    from xdpfw.service.metrics import ControlStats
+
+    cfg = Config(rule_files=[str(rules)], cache_dir=str(cdir))
+    d = Daemon(cfg)
+    with caplog.at_level(logging.INFO, logger="xdpfw"):
+        first = d.load()
+        assert not first.cached and "rule set built in" in caplog.text
+        again = d.load(previous=first)             # a reload of the unchanged set
+    assert again.cached and again.tables.flowbit_ids == first.tables.flowbit_ids
+    assert "rule set loaded from the compile cache" in caplog.text
+    restart = Daemon(cfg).load()
+    assert restart.cached and view(restart) == view(first)
+    c = ControlStats()
+    c.compile_cache = d.cache
+    c.set_detection(again)
+    get = registry(control=c).get_sample_value
+    assert get("xdpfw_compile_cache_events_total", {"kind": "ruleset", "event": "hits"}) == 1
+    assert get("xdpfw_compile_cache_events_total", {"kind": "ruleset", "event": "stores"}) == 1
+    assert get("xdpfw_compile_cache_events_total", {"kind": "hsdb", "event": "corrupt"}) == 0
+    assert get("xdpfw_ruleset_from_cache") == 1 and get("xdpfw_ruleset_load_seconds") > 0
+    off = Daemon(Config(rule_files=[str(rules)], cache_enabled=False))
+    assert not off.load().cached and off.cache is None

@@ -193,11 +193,13 @@ def test_labels_are_bounded():
     from xdpfw.dataplane import shared
     from xdpfw.service.metrics import (APP_PROTO_LABELS, COLLECTORS, DECODE_EVENT_LABELS, FLOW_EVENT_LABELS,
                                        FRAG_EVENTS, TCP_RESULT_LABELS)
+    from xdpfw.detect.cache import KINDS as CACHE_KINDS
+    from xdpfw.detect.cache import STAT_NAMES as CACHE_EVENTS
 
     allowed = {
         "device": {"a0", "b0"}, "reason": set(shared.DROP_REASON_LABELS), "action": set(shared.XDP_ACTION_LABELS)
         | {"allowed", "blocked"}, "event": set(FLOW_EVENT_LABELS) | set(FRAG_EVENTS.values())
-        | set(DECODE_EVENT_LABELS), "proto": set(APP_PROTO_LABELS),
+        | set(DECODE_EVENT_LABELS) | set(CACHE_EVENTS), "proto": set(APP_PROTO_LABELS), "kind": set(CACHE_KINDS),
         "result": set(TCP_RESULT_LABELS), "place": {"free", "fill", "tx"}, "mode": {"open", "closed"},
         "placement": {"kernel_acl", "engine"}, "state": {"loaded", "skipped", "failed"}, "collector": set(COLLECTORS), "queue": {"0"},
         "le": None, "version": None, "bcc_version": None, "kernel": None,

@@ -48,6 +48,7 @@ class Detection:
     failed: list[str] = field(default_factory=list)    # alert rules that did not parse
     classifications: dict | None = None  # classification.config given, else Suricata's table
     cached: bool = False               # loaded from the compile cache (its rules carry no match options)
+    load_seconds: float = 0.0          # how long load_detection's caller took to get it (daemon: logged, metric)
 
     @property
     def engine_rules(self) -> int:

@@ -65,6 +65,7 @@ class Daemon:
         det = load_detection(cfg.rule_paths(), cfg.var_items(), kernel_acl=True, threshold=cfg.threshold_file,
                              classification=cfg.classification_file, previous=previous, matcher=cfg.matcher,
                              strict=cfg.rules_strict, cache=self.cache)
+        det.load_seconds = time.monotonic() - t0
         if self.cache is not None:
             now = self.cache.totals()
             d = {k: now[k] - before[k] for k in now}
@@ -258,6 +259,7 @@ class Daemon:
                                   in_iface=lambda side: (acfg.if_a, acfg.if_b)[side],
                                   classifications=det.classifications, write_event=self.outputs.write_event)
         self.control = ControlStats(sink=self.sink)
+        self.control.compile_cache = self.cache or None
         if det is not None:
             self.control.set_detection(det)
         self.control.eve_outputs = self.outputs

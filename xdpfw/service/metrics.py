@@ -113,6 +113,9 @@ class ControlStats:
     last_reload_success: bool = True
     start_time: float = field(default_factory=time.time)
     eve_outputs: object = None   # daemon.EveOutputs: lines written / dropped / write errors
+    compile_cache: object = None  # detect.cache.CompileCache (None: off)
+    load_seconds: float = 0.0     # the last rule-set load or reload's build (or cache load) time
+    loaded_from_cache: bool = False
 
     def set_detection(self, det) -> None:
         """Rule counts from a loaded Detection (det.counts(); else its summary line)."""
@@ -127,6 +130,8 @@ class ControlStats:
             self.rules_failed = self.rules_skipped = 0
         self.rules_kernel = len(det.in_kernel)
         self.rules_engine = det.engine_rules
+        self.load_seconds = getattr(det, "load_seconds", 0.0)
+        self.loaded_from_cache = bool(getattr(det, "cached", False))
 
     def reload_done(self, ok: bool, det=None, when: float | None = None) -> None:
         """Record one reload attempt (and the new rule counts when it succeeded)."""
@@ -526,6 +531,26 @@ class ApplianceCollector:
         yield g
         g = GaugeMetricFamily("xdpfw_ruleset_last_reload_success", "1 if the last reload succeeded (or none was tried).")
         g.add_metric([], 1 if c.last_reload_success else 0)
+        yield g
+        from xdpfw.detect.cache import KINDS, STAT_NAMES
+
+        cc = CounterMetricFamily("xdpfw_compile_cache_events",
+                                 "Compile cache lookups and writes by entry kind (hsdb: a Hyperscan database, build: "
+                                 "a database build's rejections, ruleset: a built rule set) and event (hits, misses, "
+                                 "corrupt: unusable entry removed and rebuilt, stores, store_errors, pruned).",
+                                 labels=["kind", "event"])
+        stats = c.compile_cache.stats if c.compile_cache is not None else {}
+        for kind in KINDS:
+            for event in STAT_NAMES:
+                cc.add_metric([kind, event], stats.get(kind, {}).get(event, 0))
+        yield cc
+        g = GaugeMetricFamily("xdpfw_ruleset_load_seconds",
+                              "Seconds the last rule-set load (start or successful reload) took to build or to load "
+                              "from the compile cache.")
+        g.add_metric([], c.load_seconds)
+        yield g
+        g = GaugeMetricFamily("xdpfw_ruleset_from_cache", "1 if the running rule set was loaded from the compile cache.")
+        g.add_metric([], 1 if c.loaded_from_cache else 0)
         yield g
         eve = c.eve_outputs.counters() if c.eve_outputs is not None else {"written": 0, "dropped": 0, "errors": 0}
         for key, name, doc in (("written", "xdpfw_eve_lines_written", "EVE lines handed to the configured outputs."),
