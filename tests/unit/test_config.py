@@ -37,6 +37,12 @@ def test_empty_file_is_all_defaults():
         ("open", 1000, "127.0.0.1:9640", DEFAULT_CONTROL_SOCKET, 65536, [])
 
 
+def test_encryption_handling_in_suricatas_shape():
+    assert Config().tls_encryption_handling == "default"
+    c = parse_config("app-layer:\n  protocols:\n    tls:\n      encryption-handling: bypass\n", "x.yaml")
+    assert c.tls_encryption_handling == "bypass"
+
+
 def test_full_config_and_relative_paths(tmp_path):
     p = tmp_path / "etc" / "xdpfw.yaml"
     p.parent.mkdir()
@@ -116,7 +122,7 @@ def test_every_problem_is_reported_with_its_line_and_column():
     assert any(p.startswith("x.yaml:9:15: error: variable $HOME_NET:") for p in probs)
     assert any(p.startswith("x.yaml:13:14: error: outputs.eve[].types: unknown event type(s) 'flow'") for p in probs)
     assert "x.yaml:12:7: error: a unix_dgram output needs filename: the socket's path" in probs
-    assert any(p.startswith("x.yaml:14:1: error: unknown key 'bogus' (known here: cache, control, fail-mode") for p in probs)
+    assert any(p.startswith("x.yaml:14:1: error: unknown key 'bogus' (known here: app-layer, cache, control, fail-mode") for p in probs)
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -129,6 +135,8 @@ def test_every_problem_is_reported_with_its_line_and_column():
     ("outputs: {eve: {filename: x}}", r"outputs.eve: expected a list"),
     ("interfaces: {inline: eth0}", r"interfaces.inline: expected a list of two"),
     ("policies: {no-flow: reject}", r"policies.no-flow: expected one of pass, drop"),
+    ("app-layer: {protocols: {tls: {encryption-handling: sometimes}}}",
+     r"app-layer.protocols.tls.encryption-handling: expected one of default, bypass, full"),
     ("vars: {port-groups: {HTTP_PORTS: null}}", r"variable \$HTTP_PORTS: None is not"),
 ])
 def test_bad_values(text, expected):

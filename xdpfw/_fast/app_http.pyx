@@ -2056,6 +2056,7 @@ def decode_count(conversation):
     sink.ctx = <void *>&cnt
     sink.data = _c_data
     sink.event = _c_event
+    sink.control = NULL
     http_init(&st)
     for d, b in conversation:
         http_feed(&st, d, <const uint8_t *>(<const char *>b), <uint32_t>len(b), 0, &sink)

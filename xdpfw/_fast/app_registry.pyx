@@ -14,7 +14,8 @@ that creates Python objects (never per packet).
 from libc.stdint cimport uint8_t, uint32_t
 from libc.string cimport memset
 
-from xdpfw._fast.includes.app cimport (XDPFW_APP_BUFFER_MAX, XDPFW_APP_PROTO_MAX, xdpfw_app_buffer_dirs,
+from xdpfw._fast.includes.app cimport (XDPFW_APP_BUFFER_MAX, XDPFW_APP_CTL_ENCRYPTED, XDPFW_APP_PROTO_MAX,
+                                       xdpfw_app_buffer_dirs,
                                        xdpfw_app_buffer_names, xdpfw_app_buffer_owner, xdpfw_app_ops,
                                        xdpfw_app_proto_names, xdpfw_app_sink)
 from xdpfw._fast.app_dns cimport dns_app_ops
@@ -106,15 +107,26 @@ cdef void _w_event(void *ctx, uint32_t proto, uint32_t ev) noexcept nogil:
                                      else f"bad event {proto}/{ev}")
 
 
+cdef void _w_control(void *ctx, uint32_t what) noexcept nogil:
+    with gil:
+        (<AppDecoder>ctx)._ctl.append(CONTROL_NAMES.get(what, what))
+
+
+CONTROL_NAMES = {XDPFW_APP_CTL_ENCRYPTED: "encrypted"}
+"""sink->control values by name (xdpfw_app.h XDPFW_APP_CTL_*)."""
+
+
 cdef class AppDecoder:
     """One flow's decoder of a registered protocol, through its ops table. feed()/end()
     return (pieces, events): pieces as (buffer name, bytes, flags) in the order reported,
-    events as names (the protocol's event table)."""
+    events as names (the protocol's event table). `controls`: the sink->control calls so
+    far, by name (CONTROL_NAMES)."""
     cdef const xdpfw_app_ops *ops
     cdef xdpfw_app_state st
     cdef xdpfw_app_sink sink
     cdef list _out
     cdef list _ev
+    cdef list _ctl
 
     def __cinit__(self, name):
         self.ops = _ops(name)
@@ -122,9 +134,11 @@ cdef class AppDecoder:
         self.ops.init(&self.st)
         self._out = []
         self._ev = []
+        self._ctl = []
         self.sink.ctx = <void *>self
         self.sink.data = _w_data
         self.sink.event = _w_event
+        self.sink.control = _w_control
 
     @property
     def name(self):
@@ -143,6 +157,10 @@ cdef class AppDecoder:
             raise ValueError("direction is 0 (to_server) or 1 (to_client)")
         self.ops.end(&self.st, direction, &self.sink)
         return self._take()
+
+    @property
+    def controls(self):
+        return list(self._ctl)
 
     @property
     def state(self):

@@ -15,6 +15,8 @@ cdef extern from "xdpfw_app_tls.h" nogil:
         XDPFW_TLS_D_STARTED
         XDPFW_TLS_D_DEAD
         XDPFW_TLS_D_PARSING
+        XDPFW_TLS_D_APPDATA
+        XDPFW_TLS_D_HELLO
         XDPFW_TLS_H_LISTED
         XDPFW_TLS_H_SNI_SEEN
         XDPFW_TLS_H_FAILED

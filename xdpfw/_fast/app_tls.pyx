@@ -23,7 +23,7 @@ tests drive it through the generic wrapper xdpfw._fast.app_registry.AppDecoder("
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memset
 
-from xdpfw._fast.includes.app cimport (XDPFW_APP_END, XDPFW_APP_F_DATAGRAM, XDPFW_APP_F_GAP,
+from xdpfw._fast.includes.app cimport (XDPFW_APP_CTL_ENCRYPTED, XDPFW_APP_END, XDPFW_APP_F_DATAGRAM, XDPFW_APP_F_GAP,
                                        XDPFW_APP_SCRATCH, XDPFW_APP_START, XDPFW_APP_TLS, XDPFW_BUF_JA3_HASH,
                                        XDPFW_BUF_JA3_STRING, XDPFW_BUF_JA3S_HASH,
                                        XDPFW_BUF_JA3S_STRING, XDPFW_BUF_TLS_CERT_ISSUER,
@@ -1151,10 +1151,10 @@ cdef void _hs_start(tctx *c, int direction) noexcept nogil:
         _event(c, XDPFW_TLS_EV_INVALID_HANDSHAKE_MESSAGE)
     elif t == 1:
         _ch_init(c)
-        d.flags |= XDPFW_TLS_D_PARSING
+        d.flags |= XDPFW_TLS_D_PARSING | XDPFW_TLS_D_HELLO
     elif t == 2:
         _sh_init(c)
-        d.flags |= XDPFW_TLS_D_PARSING
+        d.flags |= XDPFW_TLS_D_PARSING | XDPFW_TLS_D_HELLO
     elif t == 11 and not to_server:
         _ct_init(c)
         d.flags |= XDPFW_TLS_D_PARSING
@@ -1238,6 +1238,15 @@ cdef void _rec_start(tctx *c) noexcept nogil:
         _hs_abandon(c)
     if t == 20 or t == 23:  # ChangeCipherSpec, application data: what follows is encrypted
         d.flags |= XDPFW_TLS_D_ENCRYPTED
+    if t == 23 and c.s.dir[0].flags & c.s.dir[1].flags & XDPFW_TLS_D_HELLO and \
+            not (c.s.dir[0].flags | c.s.dir[1].flags) & XDPFW_TLS_D_APPDATA:
+        # The handshake is over: both hellos were seen (application data before the
+        # ServerHello is TLS 1.3 early data, and the handshake still follows in clear; a
+        # record-shaped stream without hellos is not TLS to trust). As Suricata, the flow's
+        # payload is opaque to content rules from here.
+        d.flags |= XDPFW_TLS_D_APPDATA
+        if c.sink.control != NULL:
+            c.sink.control(c.sink.ctx, XDPFW_APP_CTL_ENCRYPTED)
     elif t == 24:
         _event(c, XDPFW_TLS_EV_HEARTBEAT_MESSAGE)
     if d.rec_left == 0 and (t == 20 or t == 21 or t == CT_HANDSHAKE):

@@ -99,6 +99,21 @@ cdef enum:
     MAX_FIRED = 64        # distinct rules that can fire on one packet
     MATCH_CAP = 1024      # matcher reports kept per scan (more are counted, not kept)
 
+# Encryption handling (Suricata's app-layer.protocols.tls.encryption-handling, its enum
+# order): what the engine does once a decoder reports the flow's payload encrypted
+# (xdpfw_app.h XDPFW_APP_CTL_ENCRYPTED, TLS application data).
+#  default - no more content matching on the flow (its raw bytes are ciphertext; stream and
+#            packet rules could only match noise), while header, flow and app-layer rules,
+#            the TCP tracker and the decoder (record framing, heartbeat events) go on;
+#  bypass  - nothing more: the flow's packets are forwarded uninspected (counted);
+#  full    - inspect as any other flow.
+cdef enum:
+    ENC_DEFAULT_ = 0
+    ENC_BYPASS_ = 1
+    ENC_FULL_ = 2
+ENC_DEFAULT, ENC_BYPASS, ENC_FULL = ENC_DEFAULT_, ENC_BYPASS_, ENC_FULL_
+ENCRYPTION_HANDLING = {"default": ENC_DEFAULT_, "bypass": ENC_BYPASS_, "full": ENC_FULL_}
+
 # Policies (the `exception-policy` values that apply per packet).
 cdef enum:
     POLICY_PASS_ = 0
@@ -245,6 +260,7 @@ cdef class Engine:
     cdef public bint replies         # reject rules answer with a TCP RST (live workers only)
     cdef public bint verify_checksums  # inline: drop TCP segments with a wrong checksum (xdpfw_norm.h)
     cdef public bint normalize_ttl     # inline: raise a TCP segment's TTL to its direction's highest
+    cdef public int encryption_handling  # ENC_*: what an encrypted flow still gets inspected for
     cdef readonly bytes last_reply   # inspect_frame(): the reply the engine built, if any
     cdef readonly bytes last_extra   # inspect_frame(): the extra reply of REPLY_BOTH, if any
     cdef readonly bytes last_frame   # inspect_frame(): the frame as forwarded (normalised in place)
@@ -291,13 +307,17 @@ cdef class Engine:
                  uint32_t alert_ring=4096, rules=None, bint midstream=True, uint32_t gap_resync=0,
                  bint ips=True, uint32_t thresholds=16384, bint replies=False,
                  Database frag_db=None, uint32_t fragments=4096, app=None,
-                 bint verify_checksums=False, bint normalize_ttl=False, bint check_sides=False):
+                 bint verify_checksums=False, bint normalize_ttl=False, bint check_sides=False,
+                 encryption_handling="default"):
         """tables: an xdpfw.detect.sigtables.SigTables (signature, address and port arrays and
         the matcher report map). Databases are shared, read-only; everything else is this
         worker's. check_sides: inline, each packet's NIC (`side`) is checked against its
         flow's (flow-table admission); off for replay, which has no NICs and trusts the
-        addresses."""
+        addresses. encryption_handling: "default", "bypass" or "full" (ENC_* above)."""
         cdef uint32_t i, ring
+        if encryption_handling not in ENCRYPTION_HANDLING:
+            raise ValueError(f"encryption_handling: {encryption_handling!r} is not one of "
+                             f"{', '.join(ENCRYPTION_HANDLING)}")
         self.flows = FlowTable(flow_capacity, midstream=midstream, gap_resync=gap_resync, enforce=ips,
                                sides=check_sides)
         self.stream_pool_size = stream_pool or self.flows.capacity * 2
@@ -320,6 +340,7 @@ cdef class Engine:
         self.sink.ctx = &self.actx
         self.sink.data = _app_data
         self.sink.event = _app_event
+        self.sink.control = _app_control
         self.amb.rec = self.amrec
         self.amb.capacity = APP_MATCH_CAP
         self.amb.count = 0
@@ -357,6 +378,7 @@ cdef class Engine:
         self.replies = replies
         self.verify_checksums = verify_checksums
         self.normalize_ttl = normalize_ttl
+        self.encryption_handling = ENCRYPTION_HANDLING[encryption_handling]
 
     # ---- rule sets (engine_ruleset.pxi) ---------------------------------------------------
     def stage_rules(self, tables, *, Database stream_db=None, Database block_db=None, rules=None,
@@ -480,6 +502,8 @@ cdef class Engine:
             self.cnt[C_FLOW_DROPPED] += 1
             reason[0] = XDPFW_DROP_RULE
             return XDPFW_VERDICT_DROP
+        if f.settled & XDPFW_FLOW_S_BYPASS:
+            return self._bypassed(f, p, direction, length)
 
         data = frame + p.payload_off
         dlen = p.payload_len
@@ -508,11 +532,14 @@ cdef class Engine:
                                          XDPFW_DROP_TCP_INSERTION, reason)
             if (res == XDPFW_SEG_IN_ORDER or res == XDPFW_SEG_OVERLAP or res == XDPFW_SEG_MIDSTREAM
                     or res == XDPFW_SEG_RESYNC) and dlen > skip:
-                if self.rs.sdb != NULL:
-                    self._scan_stream(f, direction, data + skip, dlen - skip, res == XDPFW_SEG_RESYNC)
+                # the decoder first: a segment that begins the flow's encrypted records
+                # (XDPFW_APP_CTL_ENCRYPTED) is not content-matched either, as in Suricata,
+                # whose app layer parses a segment before detection sees it
                 if self.rs.app_on:
                     self._app(f, p, direction, data + skip, dlen - skip,
                               XDPFW_APP_F_GAP if res == XDPFW_SEG_RESYNC else 0)
+                if self.rs.sdb != NULL and not f.settled & XDPFW_FLOW_S_NO_PAYLOAD:
+                    self._scan_stream(f, direction, data + skip, dlen - skip, res == XDPFW_SEG_RESYNC)
             if self.rs.app_on and (p.tcp_flags & 0x05) and res != XDPFW_SEG_RETRANSMIT \
                     and res != XDPFW_SEG_RST_IGNORED:
                 self._app_end(f, direction)   # FIN or RST: the direction's open instances end
@@ -759,6 +786,33 @@ cdef class Engine:
         self.actx.direction = direction
         if APP_OPS[f.app_proto] != NULL:   # a decoder runs (not unknown, not failed)
             APP_OPS[f.app_proto].end(&af.st, direction, &self.sink)
+
+    cdef int _bypassed(self, xdpfw_flow *f, const xdpfw_pkt *p, int direction, uint32_t length) noexcept nogil:
+        """A packet of a flow the engine is done with (encryption-handling bypass):
+        forwarded uninspected. Only what the flow table needs for its timeouts is kept: a RST,
+        or FINs both ways, close the connection."""
+        self.cnt[C_BYPASSED_PACKETS] += 1
+        self.cnt[C_BYPASSED_BYTES] += length
+        if p.l4_proto == 6 and (p.layers & XDPFW_LAYER_L4):
+            if p.tcp_flags & 0x04:
+                f.tcp_state = XDPFW_TCP_CLOSED
+            elif p.tcp_flags & 0x01:
+                f.dir[direction].fin_seen = 1
+                f.tcp_state = XDPFW_TCP_CLOSED if f.dir[direction ^ 1].fin_seen else XDPFW_TCP_CLOSING
+        return XDPFW_VERDICT_PASS
+
+    cdef void _app_ctl(self, uint32_t slot, uint32_t what) noexcept nogil:
+        """A decoder's sink->control (xdpfw_app.h): the flow's payload is encrypted from
+        here on; the encryption-handling policy decides what is still inspected."""
+        cdef xdpfw_flow *f = &self.flows.flows[slot]
+        if what != XDPFW_APP_CTL_ENCRYPTED or f.settled or self.encryption_handling == ENC_FULL_:
+            return
+        if self.encryption_handling == ENC_BYPASS_:
+            f.settled = XDPFW_FLOW_S_BYPASS | XDPFW_FLOW_S_NO_PAYLOAD
+            self.cnt[C_BYPASSED_FLOWS] += 1
+        else:
+            f.settled = XDPFW_FLOW_S_NO_PAYLOAD
+            self.cnt[C_ENCRYPTED_FLOWS] += 1
 
     cdef void _app_event_count(self, uint32_t proto, uint32_t event) noexcept nogil:
         self.cnt[C_APP_EVENTS] += 1

@@ -111,6 +111,11 @@ cdef void _app_event(void *ctx, uint32_t proto, uint32_t event) noexcept nogil:
     (<Engine>(<app_ctx *>ctx).engine)._app_event_count(proto, event)
 
 
+cdef void _app_control(void *ctx, uint32_t what) noexcept nogil:
+    cdef app_ctx *c = <app_ctx *>ctx
+    (<Engine>c.engine)._app_ctl(c.slot, what)
+
+
 cdef inline bint _len_ok(const xdpfw_sig *s, uint32_t n) noexcept nogil:
     if s.blen_op == XDPFW_DSIZE_RANGE:
         return s.blen_lo <= n <= s.blen_hi

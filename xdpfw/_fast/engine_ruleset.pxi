@@ -37,7 +37,7 @@ cdef struct ruleset:
     uint32_t opwords
     uint64_t *opbits            # slots x opwords, zeroed = nothing seen
     app_buf_rt abuf[APP_VBUF_MAX]   # per app buffer and variant: its database (NULL: no rule)
-    uint8_t app_on              # some rule inspects an app buffer: decoders run
+    uint8_t app_on              # decoders run: some rule inspects an app buffer or the stream
     uint32_t nparts             # parts of multi-buffer rules (apprules.AppPart), shared
     uint32_t *part_lo
     uint32_t *part_hi
@@ -127,6 +127,9 @@ cdef object _build(Engine self, ruleset *r, tables, Database stream_db, Database
         if stream_db is not None:
             pool = _backend(stream_db).StreamPool(stream_db, self.stream_pool_size)
             r.sdb, r.sops, r.pool = stream_db.c_db, stream_db.ops, pool.c_pool
+            # the decoders tell when a flow's payload turns encrypted (encryption handling),
+            # with or without app-layer rules
+            r.app_on = 1
         if block_db is not None:
             r.bdb, r.bops = block_db.c_db, block_db.ops
         if frag_db is not None:

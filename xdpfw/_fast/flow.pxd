@@ -30,6 +30,8 @@ cdef extern from "xdpfw_flow.h" nogil:
         XDPFW_TCP_RESULT_MAX
     enum:  # xdpfw_flow_dir.origin bits
         XDPFW_ORIGIN_SYN
+        XDPFW_FLOW_S_NO_PAYLOAD
+        XDPFW_FLOW_S_BYPASS
         XDPFW_ORIGIN_RESYNCED
     enum:  # enum xdpfw_flow_event
         XDPFW_FLOW_CREATED
@@ -80,6 +82,7 @@ cdef extern from "xdpfw_flow.h" nogil:
         uint8_t midstream
         uint8_t drop
         uint8_t hdr_rules[2]
+        uint8_t settled
         # flow-table admission
         uint32_t share_cell[4]
         uint8_t init_side

@@ -22,6 +22,9 @@
  * work. Pieces of different buffers may interleave (http.request_line and http.uri are
  * open at the same time); pieces of one buffer never do.
  *
+ * A decoder that learns that the rest of the flow is opaque to content rules (TLS
+ * application data) says so once through sink->control (XDPFW_APP_CTL_ENCRYPTED).
+ *
  * Per-protocol decode events (malformed or evasive input) are reported through
  * sink->event with ids from the protocol's own X-macro table; the engine counts them
  * and can raise alerts for them. A decoder that meets input it cannot follow reports an
@@ -142,7 +145,16 @@ struct xdpfw_app_sink {
 	void (*data)(void *ctx, __u32 buf, const __u8 *p, __u32 n, __u32 flags);
 	/* A decode event of the decoder's protocol (its own enum). */
 	void (*event)(void *ctx, __u32 proto, __u32 event);
+	/* What the decoder learnt about the flow that changes how it is inspected
+	 * (XDPFW_APP_CTL_*); NULL: nobody listens. Reported once per flow. */
+	void (*control)(void *ctx, __u32 what);
 };
+
+/* sink->control values */
+#define XDPFW_APP_CTL_ENCRYPTED 1u  /* the flow's payload is encrypted from the next byte on
+				     * (TLS: the first application-data record after the server
+				     * answered): no content rule can see into it. The engine
+				     * applies its encryption-handling policy (engine.pyx). */
 
 /* ---- the app-layer registry ---------------------------------------------------------
  *

@@ -107,6 +107,9 @@ struct xdpfw_tls_dir {
 #define XDPFW_TLS_D_STARTED 2u    /* a first record was seen (SSLv2 only before) */
 #define XDPFW_TLS_D_DEAD 4u       /* given up */
 #define XDPFW_TLS_D_PARSING 8u    /* inside a handshake message that is parsed */
+#define XDPFW_TLS_D_APPDATA 16u   /* an application-data record began after both hellos (not
+				   * 0-RTT early data): sink->control ENCRYPTED sent */
+#define XDPFW_TLS_D_HELLO 32u     /* this direction's hello began (ClientHello / ServerHello) */
 
 /* ClientHello parser (to_server). 200 bytes. */
 struct xdpfw_tls_ch {

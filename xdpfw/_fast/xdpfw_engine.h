@@ -204,7 +204,11 @@ struct xdpfw_alert_rec {
 	X(XDPFW_CNT_APP_PENDING_FULL, "app_pending_full")       /* length-checked rules past APP_PENDING per instance */ \
 	X(XDPFW_CNT_IDS_WOULD_DROP, "ids_would_drop")           /* IDS: packets inline mode would have dropped */ \
 	X(XDPFW_CNT_BAD_CHECKSUM, "bad_checksum")               /* inline: TCP segments with a wrong IPv4 header or TCP checksum (dropped) */ \
-	X(XDPFW_CNT_TTL_RAISED, "ttl_raised")                   /* inline: TCP segments given their direction's TTL / hop limit */
+	X(XDPFW_CNT_TTL_RAISED, "ttl_raised")                   /* inline: TCP segments given their direction's TTL / hop limit */ \
+	X(XDPFW_CNT_ENCRYPTED_FLOWS, "encrypted_flows")         /* flows whose content inspection stopped at encrypted data (encryption-handling default) */ \
+	X(XDPFW_CNT_BYPASSED_FLOWS, "bypassed_flows")           /* flows the engine stopped inspecting (encryption-handling bypass) */ \
+	X(XDPFW_CNT_BYPASSED_PACKETS, "bypassed_packets")       /* packets of bypassed flows forwarded uninspected by the worker */ \
+	X(XDPFW_CNT_BYPASSED_BYTES, "bypassed_bytes")           /* their bytes (frames) */
 
 #define XDPFW__CNT_ENUM(name, label) name,
 enum xdpfw_engine_counter { XDPFW_ENGINE_COUNTERS(XDPFW__CNT_ENUM) XDPFW_CNT_MAX };

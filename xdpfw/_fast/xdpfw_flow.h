@@ -87,6 +87,12 @@ struct xdpfw_flow_key {
 #define XDPFW_ORIGIN_SYN 0x01      /* the direction began with a SYN (one number before its data) */
 #define XDPFW_ORIGIN_RESYNCED 0x02 /* a gap_resync skipped bytes: the start is no longer known */
 
+/* xdpfw_flow.settled bits: inspection the engine has given up for the rest of the flow,
+ * both directions (engine.pyx, its encryption-handling policy). */
+#define XDPFW_FLOW_S_NO_PAYLOAD 0x01 /* no content matching (TLS application data): header,
+				      * flow and app-layer rules still run */
+#define XDPFW_FLOW_S_BYPASS 0x02     /* nothing: forwarded uninspected (counted) */
+
 /* One direction of a flow. */
 struct xdpfw_flow_dir {
 	__u64 packets;
@@ -116,7 +122,8 @@ struct xdpfw_flow {
 	__u8 drop;          /* a drop/reject rule matched: drop the rest of the flow */
 	__u8 hdr_rules[2];  /* per direction: 0 not yet known, 1 no header-only rule can match
 			     * this direction's addresses/ports/protocol, 2 some can */
-	__u8 pad[4];
+	__u8 settled;       /* XDPFW_FLOW_S_*: what the engine no longer inspects in this flow */
+	__u8 pad[3];
 	/* flow-table admission: which NIC each endpoint sends from, verification, the
 	 * source share (FlowTable.admit, FlowTable.lookup) */
 	__u32 share_cell[4]; /* source-share sketch cells this entry counts in (host x2, prefix x2) */

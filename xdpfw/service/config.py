@@ -80,6 +80,7 @@ class Config:
     flow_capacity: int = 1 << 16
     stream_checksum_validation: bool = True     # inline: drop TCP segments with a wrong checksum
     stream_ttl_normalization: bool = True       # inline: raise a TCP segment's TTL to its direction's highest
+    tls_encryption_handling: str = "default"    # app-layer.protocols.tls.encryption-handling (engine.pyx ENC_*)
     metrics_listen: str = DEFAULT_METRICS_LISTEN  # "" disables
     control_socket: str = DEFAULT_CONTROL_SOCKET  # "" disables
     eve: list[EveOutput] = field(default_factory=list)  # none: alerts and drops to stdout
@@ -371,6 +372,13 @@ _SCHEMA: dict[str, Any] = {
     "stream": {
         "checksum-validation": (_bool, _set("stream_checksum_validation")),
         "ttl-normalization": (_bool, _set("stream_ttl_normalization")),
+    },
+    "app-layer": {
+        "protocols": {
+            "tls": {
+                "encryption-handling": (_choice("default", "bypass", "full"), _set("tls_encryption_handling")),
+            },
+        },
     },
     "metrics": {
         "listen": (_listen, _set("metrics_listen")),

@@ -83,7 +83,8 @@ class Daemon:
         make = det.engine_factory(flow_capacity=cfg.flow_capacity, replies=True, check_sides=True,
                                   midstream=cfg.tcp_midstream == "accept",
                                   verify_checksums=cfg.stream_checksum_validation,
-                                  normalize_ttl=cfg.stream_ttl_normalization)
+                                  normalize_ttl=cfg.stream_ttl_normalization,
+                                  encryption_handling=cfg.tls_encryption_handling)
         pol = {"pass": E.POLICY_PASS, "drop": E.POLICY_DROP}
 
         def factory():

@@ -76,6 +76,11 @@ ENGINE_COUNTERS = {
     "tcp_fragments": ("xdpfw_tcp_fragments", "TCP segments carried in IP fragments (dropped inline)."),
     "ttl_raised": ("xdpfw_tcp_ttl_raised", "TCP segments given their direction's highest TTL / hop limit (inline "
                    "normalisation)."),
+    "encrypted_flows": ("xdpfw_tls_encrypted_flows", "TLS flows whose content inspection stopped at their encrypted "
+                        "records (encryption-handling default)."),
+    "bypassed_flows": ("xdpfw_bypassed_flows", "Flows the engine stopped inspecting (encryption-handling bypass)."),
+    "bypassed_packets": ("xdpfw_bypassed_packets", "Frames of bypassed flows the worker forwarded uninspected."),
+    "bypassed_bytes": ("xdpfw_bypassed_bytes", "Bytes (frames) of bypassed flows the worker forwarded uninspected."),
 }
 # IP fragment streams: engine counter -> `event` label of xdpfw_ip_fragment_events_total.
 FRAG_EVENTS = {

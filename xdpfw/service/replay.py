@@ -35,6 +35,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true",
                    help="refuse to start if any rule cannot run (default: alert rules that cannot are "
                         "skipped and reported)")
+    p.add_argument("--encryption-handling", choices=("default", "bypass", "full"), default="default",
+                   help="TLS flows once their application data starts, as Suricata's "
+                        "app-layer.protocols.tls.encryption-handling: default (no more content "
+                        "matching; header, flow and TLS rules go on), bypass (nothing more is "
+                        "inspected), full (everything is)")
     p.add_argument("--matcher", choices=("hs", "ac"), default="hs",
                    help="payload matcher: hs (Hyperscan, default) or ac (Aho-Corasick: literal rules only)")
     p.add_argument("--cache-dir", metavar="DIR",
@@ -65,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     try:
         stats = replay_files(args.pcaps, det, writer.write if writer else stdout_writer, ips=args.ips,
-                             flows=args.flows, gap_resync=args.gap_resync)
+                             flows=args.flows, gap_resync=args.gap_resync,
+                             encryption_handling=getattr(args, "encryption_handling", "default"))
     finally:
         if writer:
             writer.close()
@@ -81,13 +87,15 @@ def run(args: argparse.Namespace) -> int:
     return 1 if stats["unreadable"] else 0
 
 
-def replay_files(paths, det, write, *, ips: bool = False, flows: int = 1 << 18, gap_resync: int = 4) -> dict:
+def replay_files(paths, det, write, *, ips: bool = False, flows: int = 1 << 18, gap_resync: int = 4,
+                 encryption_handling: str = "default") -> dict:
     """Replay captures through one engine built from `det`; EVE lines go to `write`.
     A capture that cannot be read is reported in "unreadable" (path -> reason) and the
     others still run."""
     from xdpfw.service.alerts import AlertSink
 
-    engine = det.engine_factory(flow_capacity=flows, gap_resync=0 if ips else gap_resync, ips=ips)()
+    engine = det.engine_factory(flow_capacity=flows, gap_resync=0 if ips else gap_resync, ips=ips,
+                                encryption_handling=encryption_handling)()
     sink = AlertSink(det.tables.rules, write, ips=ips, replay=True,
                      classifications=det.classifications)
     packets = dropped = 0

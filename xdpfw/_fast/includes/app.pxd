@@ -62,11 +62,13 @@ cdef extern from "xdpfw_app.h" nogil:
         XDPFW_APP_L4_TCP
         XDPFW_APP_L4_UDP
         XDPFW_APP_O_TX_PER_FEED
+        XDPFW_APP_CTL_ENCRYPTED
 
     struct xdpfw_app_sink:
         void *ctx
         void (*data)(void *ctx, uint32_t buf, const uint8_t *p, uint32_t n, uint32_t flags) noexcept nogil
         void (*event)(void *ctx, uint32_t proto, uint32_t event) noexcept nogil
+        void (*control)(void *ctx, uint32_t what) noexcept nogil
 
     # The app-layer registry (xdpfw_app.h): one table per decoder, app_registry.pyx lists them.
     ctypedef int (*xdpfw_app_probe_fn)(const uint8_t *p, uint32_t n, int direction, uint32_t flags) noexcept nogil
