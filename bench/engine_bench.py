@@ -122,7 +122,8 @@ def main(argv=None) -> int:
     combo = eng_b.combination_state_bytes
     appb = eng_b.app_state_bytes
     recs = 2 * flow.RECORD_DIR_SIZE + flow.RECORD_CHUNK_SIZE // 2   # default pool: a chunk per two flows
-    flow_bytes = flow.FLOW_ENTRY_SIZE + recs + 2 * (24 + 8 + combo) + appb + 2 * det.stream_db.stream_size
+    hdrb = eng_b.header_rule_state_bytes
+    flow_bytes = flow.FLOW_ENTRY_SIZE + recs + 2 * (24 + 8 + combo) + appb + hdrb + 2 * det.stream_db.stream_size
     print(f"capture: {PCAP.name}, {packets} packets, {len(data) / 1e6:.1f} MB; payload bytes {len(pl) / 1e6:.1f} MB")
     print(f"ET Open 2024: {len(rs.rules)} rules loaded in {t_load:.1f} s; engine runs {det.engine_rules}, "
           f"refused {len(det.problems)} ({', '.join(f'{k}: {v}' for k, v in sorted(reasons.items(), key=lambda x: -x[1])[:4])}); "
@@ -140,6 +141,7 @@ def main(argv=None) -> int:
           f"(2 x {flow.RECORD_DIR_SIZE} B headers + half a {flow.RECORD_CHUNK_SIZE} B chunk) + 2 x 32 B matcher slots + "
           f"2 x {combo} B combination bitmap + {appb} B app layer (decoder state, buffer instances, "
           f"transaction parts; app-buffer matcher streams come from per-buffer pools, per open instance) + "
+          f"{hdrb} B header-only rules kept per direction + "
           f"2 x {det.stream_db.stream_size} B Hyperscan stream state = {flow_bytes} B")
     print(f"one worker engine with these rules and 65,536 flows: {engine_mb} MB over the shared rule set "
           f"(process resident: {process_mb} MB)")

@@ -860,3 +860,85 @@ def test_segment_with_a_low_ttl_leaves_with_its_directions_ttl(cli, srv):
     assert eng.inspect_frame(bytes(ETH / (IPv6(src=srv, dst=cli, hlim=3) if v6 else IP4(src=srv, dst=cli, ttl=3))
                                    / TCP(sport=80, dport=40000, seq=5001, ack=1011, flags="PA") / b"ok"), 1, S) == PASS
     assert eng.counters()["ttl_raised"] == 2
+
+
+@pytest.mark.parametrize("nrules", [1, 7, 8, 20])
+def test_header_only_rules_kept_per_flow_direction(nrules):
+    """The header-only rules whose protocol, addresses and ports hold are worked out once
+    per flow direction and kept (up to seven; more are scanned per packet): their flow
+    state and dsize are still checked on every packet, either way, and a flow with other
+    ports keeps its own list."""
+    texts = [f'alert tcp any any -> any 80 (msg:"d{n}"; flow:established,to_server; dsize:{n}; sid:{100 + n};)'
+             for n in range(1, nrules + 1)]
+    texts.append('alert tcp any any -> any 81 (msg:"other port"; dsize:3; sid:99;)')
+    eng, t = build(texts, {})
+    c = Tcp(eng)
+    assert c.handshake() == [PASS] * 3
+    assert sids(eng, t) == []              # dsize 0 fits none; the SYN is not established
+    for n in (1, nrules, 3, 1, nrules + 1):
+        c.c(b"x" * n)
+        assert sids(eng, t) == ([100 + n] if n <= nrules else []), n
+    c.s(b"x")                               # to_client: none of them
+    assert sids(eng, t) == []
+    o = Tcp(eng, sport=40002, dport=81)
+    o.handshake()
+    o.c(b"abc")
+    o.c(b"a")
+    assert sids(eng, t) == [99]
+
+
+def test_header_only_rules_index_by_address_agrees_with_every_rule():
+    """Header-only rules are found through an index by address segments (the side that
+    narrows each most; `<>` and any-any rules always checked): random blocklist-style
+    rules - overlapping nets, single hosts, negations, IPv6, `<>` - against random
+    packets, each a new flow, fire exactly as their addresses say."""
+    import ipaddress
+    import random
+
+    from scapy.layers.inet import UDP
+
+    rnd = random.Random(7)
+    pool4 = [f"198.18.{a}.{b}" for a in range(4) for b in (1, 2, 9, 77, 200)]
+    pool6 = ["2001:db8::1", "2001:db8::2", "2001:db8:1::5"]
+    nets = ["198.18.0.0/24", "198.18.1.0/25", "198.18.0.0/22", "198.18.2.9", "198.18.3.77",
+            "2001:db8::/64", "2001:db8::2", "198.18.1.200"]
+
+    def aset():
+        k = rnd.random()
+        if k < 0.2:
+            return "any"
+        picked = rnd.sample(nets, rnd.randint(1, 3))
+        s = "[" + ",".join(picked) + "]"
+        return ("!" + s) if k > 0.85 else s
+
+    rules, texts = [], []
+    for n in range(60):
+        src, dst = aset(), aset()
+        arrow = "<>" if n % 11 == 0 else "->"
+        rules.append((src, dst, arrow))
+        texts.append(f'alert udp {src} any {arrow} {dst} any (msg:"r{n}"; sid:{1000 + n};)')
+    eng, t = build(texts, {})
+
+    def inset(a, s):
+        if s == "any":
+            return True
+        neg = s.startswith("!")
+        nets_ = s.lstrip("!")[1:-1].split(",")
+        ip = ipaddress.ip_address(a)
+        fam = [ipaddress.ip_network(x, strict=False) for x in nets_]
+        hit = any(ip.version == n.version and ip in n for n in fam)
+        if neg:   # the complement within the address families the set names
+            return not hit and any(ip.version == n.version for n in fam)
+        return hit
+
+    sport = 1000
+    for _ in range(150):
+        v6 = rnd.random() < 0.2
+        src, dst = rnd.sample(pool6 if v6 else pool4, 2)
+        sport += 1
+        ipl = IPv6(src=src, dst=dst) if v6 else IP(src=src, dst=dst)
+        eng.inspect_frame(bytes(ETH / ipl / UDP(sport=sport, dport=53) / b"x"), 0, S + sport)
+        want = sorted(1000 + n for n, (rs, rd, arrow) in enumerate(rules)
+                      if (inset(src, rs) and inset(dst, rd)) or
+                      (arrow == "<>" and inset(dst, rs) and inset(src, rd)))
+        assert sorted(sids(eng, t)) == want, (src, dst)

@@ -93,6 +93,11 @@ cdef enum:
     HDR_UNKNOWN = 0
     HDR_NONE = 1
     HDR_SOME = 2
+    # Per flow direction, the header-only rules whose fixed part (protocol, addresses,
+    # ports) holds are remembered, up to HDR_KEEP of them: later packets check only their
+    # flow state, dsize and flowbits. More than that: the list is scanned per packet.
+    HDR_KEEP = 7
+    HDR_MANY = 0xFF
 
 cdef enum:
     EV_STRIDE = 128       # event-rule table: events per decoder (L2-L4: 64 * XDPFW_EV_WORDS)
@@ -238,6 +243,8 @@ cdef class Engine:
     cdef bint quiet[MAX_FIRED]       # fired[i] matched but rate control or suppress mutes its alert
     cdef uint8_t act[MAX_FIRED]      # fired[i]'s action on this packet (a rate_filter may change it)
     cdef app_flow *aflow             # per flow slot: decoder state, protocol detection bytes
+    cdef uint32_t *hdr_keep          # per flow slot and direction: HDR_KEEP header-only rules (HDR_SOME)
+    cdef uint8_t *hdr_kept           # ... how many (HDR_MANY: more than HDR_KEEP)
     cdef app_inst *ainst             # per flow slot: 2 x APP_INST open buffer instances
     cdef xdpfw_app_sink sink
     cdef app_ctx actx
@@ -297,6 +304,8 @@ cdef class Engine:
         PyMem_Free(self.frags)
         PyMem_Free(self.aflow)
         PyMem_Free(self.ainst)
+        PyMem_Free(self.hdr_keep)
+        PyMem_Free(self.hdr_kept)
         PyMem_Free(self.mstream_owner)
         PyMem_Free(self.mrec)
         PyMem_Free(self.ring)
@@ -334,7 +343,9 @@ cdef class Engine:
         self.frag_timeout_ns = FRAG_TIMEOUT_NS
         self.aflow = <app_flow *>PyMem_Calloc(self.flows.capacity, sizeof(app_flow))
         self.ainst = <app_inst *>PyMem_Calloc(<size_t>self.mstream_slots * APP_INST, sizeof(app_inst))
-        if self.aflow == NULL or self.ainst == NULL:
+        self.hdr_keep = <uint32_t *>PyMem_Calloc(<size_t>self.flows.capacity * 2 * HDR_KEEP, sizeof(uint32_t))
+        self.hdr_kept = <uint8_t *>PyMem_Calloc(<size_t>self.flows.capacity * 2, 1)
+        if self.aflow == NULL or self.ainst == NULL or self.hdr_keep == NULL or self.hdr_kept == NULL:
             raise MemoryError()
         self.actx.engine = <void *>self
         self.sink.ctx = &self.actx
@@ -417,7 +428,12 @@ cdef class Engine:
         cdef bint blocked
         cdef uint32_t *rmap
         cdef uint32_t rmax
-        cdef bint any_static
+        cdef uint32_t nstatic, j, w = 0
+        cdef size_t kslot
+        cdef uint32_t *keep
+        cdef const uint32_t *lst[3]
+        cdef uint32_t nl[3]
+        cdef uint32_t pos[3]
         cdef uint32_t how
         cdef frag_entry *fe
         cdef uint64_t ev
@@ -569,18 +585,44 @@ cdef class Engine:
         for i in range(self.app_nfired):    # rules an application buffer completed
             if self._header_ok(&self.rs.sigs[self.app_fired[i]], p, f, direction):
                 ncand = self._add(self.cand, self.app_fired[i], ncand)
-        # Rules without payload conditions: whether any can match this flow direction's
-        # protocol, addresses and ports is fixed for the flow, so it is worked out once and
-        # most packets skip the list (an IP blocklist rarely matches).
+        # Rules without payload conditions: which of them can match this flow direction's
+        # protocol, addresses and ports is fixed for the flow, so it is worked out once:
+        # most packets skip the list (an IP blocklist rarely matches), and a direction with
+        # a few such rules checks only those (HDR_KEEP).
         if f.hdr_rules[direction] != HDR_NONE and self.rs.nhdr_only:
-            any_static = False
-            for i in range(self.rs.nhdr_only):
-                sig = self.rs.hdr_only[i]
-                if self._static_ok(&self.rs.sigs[sig], p):
-                    any_static = True
-                    if self._dynamic_ok(&self.rs.sigs[sig], p, f, direction):
-                        ncand = self._add(self.cand, sig, ncand)
-            f.hdr_rules[direction] = HDR_SOME if any_static else HDR_NONE
+            kslot = <size_t>(f - self.flows.flows) * 2 + <size_t>direction
+            keep = &self.hdr_keep[kslot * HDR_KEEP]
+            if f.hdr_rules[direction] == HDR_SOME and self.hdr_kept[kslot] != HDR_MANY:
+                for i in range(self.hdr_kept[kslot]):
+                    if self._dynamic_ok(&self.rs.sigs[keep[i]], p, f, direction):
+                        ncand = self._add(self.cand, keep[i], ncand)
+            else:
+                # the always-checked rules and those listed under the source's and the
+                # destination's address segments, merged in rule order
+                nstatic = 0
+                lst[0] = self.rs.hdr_always
+                nl[0] = self.rs.nhdr_always
+                lst[1] = _hdr_listed(&self.rs, 0, _be64(p.src), _be64(p.src + 8), &nl[1])
+                lst[2] = _hdr_listed(&self.rs, 1, _be64(p.dst), _be64(p.dst + 8), &nl[2])
+                pos[0] = pos[1] = pos[2] = 0
+                while True:
+                    i = NO_SIG
+                    for j in range(3):
+                        if pos[j] < nl[j] and lst[j][pos[j]] < i:
+                            i = lst[j][pos[j]]
+                            w = j
+                    if i == NO_SIG:
+                        break
+                    pos[w] += 1
+                    sig = self.rs.hdr_only[i]
+                    if self._static_ok(&self.rs.sigs[sig], p):
+                        if nstatic < HDR_KEEP:
+                            keep[nstatic] = sig
+                        nstatic += 1
+                        if self._dynamic_ok(&self.rs.sigs[sig], p, f, direction):
+                            ncand = self._add(self.cand, sig, ncand)
+                self.hdr_kept[kslot] = <uint8_t>nstatic if nstatic <= HDR_KEEP else HDR_MANY
+                f.hdr_rules[direction] = HDR_SOME if nstatic else HDR_NONE
         if ncand == 0:
             return XDPFW_VERDICT_PASS
         # Flowbits: rules without flowbit conditions first (their set/unset/toggle take
@@ -1077,6 +1119,11 @@ cdef class Engine:
         """Per flow: decoder state and protocol detection bytes, the open buffer instances
         of both directions, and both directions' transaction part bitmaps."""
         return sizeof(app_flow) + 2 * APP_INST * sizeof(app_inst) + 2 * 8 * self.rs.ptx_words
+
+    @property
+    def header_rule_state_bytes(self):
+        """Per flow: both directions' kept header-only rules (HDR_KEEP)."""
+        return 2 * (HDR_KEEP * sizeof(uint32_t) + 1)
 
     @property
     def combination_state_bytes(self):

@@ -7,6 +7,13 @@
 # `Engine.rs`; a reload builds `Engine.staged` aside and the worker swaps it in between
 # batches (_between); the old one waits in `Engine.retired` until the control
 # plane frees it.
+cdef struct hdr_seg:
+    uint64_t hi, lo             # a 128-bit address (IPv4 mapped), high and low halves
+
+cdef enum:
+    HDR_INDEX_MAX_COVER_LOG2 = 40   # a side covering more addresses is not listed
+
+
 cdef struct ruleset:
     xdpfw_sig *sigs
     uint32_t nsigs
@@ -18,6 +25,16 @@ cdef struct ruleset:
     uint32_t nbreport
     uint32_t *hdr_only          # signatures without payload conditions
     uint32_t nhdr_only
+    # Their index by address (_build_hdr_index): each is listed under the side (source or
+    # destination set) that narrows it most, by elementary address segments, or checked
+    # always (any address both sides, `<>`, sets too wide to list). Lists hold positions
+    # in hdr_only, ascending.
+    uint32_t *hdr_always
+    uint32_t nhdr_always
+    hdr_seg *hseg[2]            # per side: segment starts, ascending
+    uint32_t nhseg[2]
+    uint32_t *hseg_first[2]     # segment i's rules: hseg_list[side][hseg_first[side][i]:...[i + 1]]
+    uint32_t *hseg_list[2]
     const void *sdb             # stream database (c_db), or NULL
     const void *bdb             # block database, or NULL
     void *scratch               # this worker's matcher scratch for both
@@ -119,6 +136,7 @@ cdef object _build(Engine self, ruleset *r, tables, Database stream_db, Database
             r.ports[i].hi = hi
         for i, sg in enumerate(hdr_only):
             r.hdr_only[i] = sg
+        _build_hdr_index(r)
         app_bufs = list(app.buffers) if app else []
         dbs = [d for d in (stream_db, block_db, frag_db) if d is not None] + [ab.db for ab in app_bufs if ab.db is not None]
         if dbs:
@@ -286,6 +304,73 @@ cdef void _fill_sig(xdpfw_sig *d, s):
     d.rf_count, d.rf_seconds, d.rf_timeout = s.rf_count, s.rf_seconds, s.rf_timeout
 
 
+cdef int _build_hdr_index(ruleset *r) except -1:
+    """Index the header-only rules by address (see struct ruleset): a new flow direction
+    then checks the rules listed under its source's and its destination's segments and the
+    always-checked ones, not all of them (1,192 in ET Open, nearly all IP blocklists)."""
+    import bisect
+    cdef uint32_t k, side, j
+    cdef const xdpfw_set_ref *ref
+    cdef const xdpfw_sig *sg
+    always = []
+    listed = ([], [])
+    limit = 1 << HDR_INDEX_MAX_COVER_LOG2
+    for k in range(r.nhdr_only):
+        sg = &r.sigs[r.hdr_only[k]]
+        best = None
+        if not sg.bidir:
+            for side in range(2):
+                ref = &sg.src if side == 0 else &sg.dst
+                if ref.any:
+                    continue
+                rngs = [((<object>r.addrs[j].lo_hi << 64) | r.addrs[j].lo_lo,
+                         (<object>r.addrs[j].hi_hi << 64) | r.addrs[j].hi_lo)
+                        for j in range(ref.first, ref.first + ref.count)]
+                cover = sum(hi - lo + 1 for lo, hi in rngs)
+                if cover <= limit and (best is None or cover < best[0]):
+                    best = (cover, side, rngs)
+        if best is None:
+            always.append(k)
+        else:
+            listed[best[1]].append((k, best[2]))
+    r.hdr_always = _u32_array(always, &r.nhdr_always)
+    for side in range(2):
+        ends = sorted(e for e in {lo for _, rngs in listed[side] for lo, _ in rngs} |
+                      {hi + 1 for _, rngs in listed[side] for _, hi in rngs} if e < 1 << 128)
+        lists = [[] for _ in ends]
+        for k, rngs in listed[side]:     # k ascending: each list comes out sorted
+            for lo, hi in rngs:
+                for j in range(bisect.bisect_left(ends, lo), bisect.bisect_left(ends, hi + 1)):
+                    lists[j].append(k)
+        r.nhseg[side] = len(ends)
+        r.hseg[side] = <hdr_seg *>PyMem_Calloc(max(1, len(ends)), sizeof(hdr_seg))
+        if r.hseg[side] == NULL:
+            raise MemoryError()
+        for j, e in enumerate(ends):
+            r.hseg[side][j].hi = (e >> 64) & 0xFFFFFFFFFFFFFFFF
+            r.hseg[side][j].lo = e & 0xFFFFFFFFFFFFFFFF
+        r.hseg_list[side] = _csr(lists, &r.hseg_first[side])
+    return 0
+
+
+cdef inline const uint32_t *_hdr_listed(const ruleset *r, uint32_t side, uint64_t hi, uint64_t lo,
+                                        uint32_t *n) noexcept nogil:
+    """The header-only rules listed under the segment holding address (hi, lo)."""
+    cdef uint32_t a = 0, b = r.nhseg[side], m
+    cdef const hdr_seg *sg = r.hseg[side]
+    while a < b:                  # the first segment starting past the address
+        m = (a + b) >> 1
+        if sg[m].hi < hi or (sg[m].hi == hi and sg[m].lo <= lo):
+            a = m + 1
+        else:
+            b = m
+    if a == 0:
+        n[0] = 0
+        return NULL
+    n[0] = r.hseg_first[side][a] - r.hseg_first[side][a - 1]
+    return &r.hseg_list[side][r.hseg_first[side][a - 1]]
+
+
 cdef uint32_t *_csr(lists, uint32_t **first) except NULL:
     """Lists of ints as one array and the offsets of each list (len(lists) + 1)."""
     cdef uint32_t n = 0, i, j
@@ -331,12 +416,18 @@ cdef uint32_t *_report_array(report, uint32_t *n) except NULL:
 
 cdef void _free_ruleset(ruleset *r) noexcept:
     """Free what _build allocated (the matcher handles belong to their Python owners)."""
+    cdef int side
     PyMem_Free(r.sigs)
     PyMem_Free(r.addrs)
     PyMem_Free(r.ports)
     PyMem_Free(r.report_sig)
     PyMem_Free(r.breport_sig)
     PyMem_Free(r.hdr_only)
+    PyMem_Free(r.hdr_always)
+    for side in range(2):
+        PyMem_Free(r.hseg[side])
+        PyMem_Free(r.hseg_first[side])
+        PyMem_Free(r.hseg_list[side])
     PyMem_Free(r.op_of)
     PyMem_Free(r.op_first)
     PyMem_Free(r.op_list)
