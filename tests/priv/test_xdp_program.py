@@ -232,3 +232,97 @@ def test_acl_reload_replaces_entries(prog, xdp_run):
         assert xdp_run(prog, old)[0] == XDP_REDIRECT
     finally:
         prog.load_acl(ACL)
+
+
+# -- flow bypass (bypass_map, xdpfw_shared.h) ---------------------------------------------
+
+def _bypass_key(p, src, dst, sport, dport, vlan=0):
+    t = p.bpf[b"bypass_map"]
+    k = t.Key()
+    for field, addr in (("src", src), ("dst", dst)):
+        ip = ipaddress.ip_address(addr)
+        raw = ip.packed if ip.version == 6 else b"\0" * 10 + b"\xff\xff" + ip.packed
+        ct_buf = getattr(k, field)
+        for i, b in enumerate(raw):
+            ct_buf[i] = b
+    k.sport, k.dport, k.vlan, k.proto = sport, dport, vlan, 6
+    return t, k
+
+
+def _bypass_put(p, src, dst, sport, dport, side, vlan=0):
+    t, k = _bypass_key(p, src, dst, sport, dport, vlan)
+    v = t.Leaf()
+    v.side = side
+    t[k] = v
+    return k
+
+
+@pytest.fixture
+def bprog(ns, ifx):
+    p = configured(ns, ifx[0], ifx[1], True, ACL)
+    p.set_bypass(True)
+    return p
+
+
+def test_bypass_forwards_a_flow_direction_from_its_own_nic_only(bprog, xdp_run, ifx):
+    k = _bypass_put(bprog, "198.18.0.1", "198.18.0.2", 40000, 443, shared.SIDE_A)
+    ack = E / IP(**V4) / TCP(sport=40000, dport=443, flags="A") / (b"x" * 100)
+    rc, _ = xdp_run(bprog, ack.build())
+    assert rc == XDP_REDIRECT and _counter(bprog, shared.SIDE_A, "bypass") == 1
+    v = bprog.bpf[b"bypass_map"][k]
+    assert (v.packets, v.bytes) == (1, len(ack.build())) and v.last_ns > 0
+    # the same direction arriving on the other NIC: the worker's to judge (wrong side)
+    rc, _ = xdp_run(bprog, ack.build(), ifx[1])
+    assert _counter(bprog, shared.SIDE_B, "bypass") == 0 and _counter(bprog, shared.SIDE_B, "fail_open") == 1
+    # the reverse direction has no entry here: not bypassed
+    back = E / IP(src=V4["dst"], dst=V4["src"]) / TCP(sport=443, dport=40000, flags="A")
+    xdp_run(bprog, back.build(), ifx[1])
+    assert _counter(bprog, shared.SIDE_B, "bypass") == 0
+
+
+@pytest.mark.parametrize("flags", ["S", "FA", "R", "RA", "SA"])
+def test_bypass_control_segments_end_the_entries_and_go_to_the_worker(bprog, xdp_run, ifx, flags):
+    _bypass_put(bprog, "198.18.0.1", "198.18.0.2", 40001, 443, shared.SIDE_A)
+    _bypass_put(bprog, "198.18.0.2", "198.18.0.1", 443, 40001, shared.SIDE_B)
+    rc, _ = xdp_run(bprog, (E / IP(**V4) / TCP(sport=40001, dport=443, flags=flags)).build())
+    assert _counter(bprog, shared.SIDE_A, "bypass") == 0 and _counter(bprog, shared.SIDE_A, "fail_open") == 1
+    assert len(bprog.bpf[b"bypass_map"]) == 0      # both directions gone
+
+
+def test_bypass_looks_up_only_plain_frames(bprog, xdp_run):
+    _bypass_put(bprog, "198.18.0.1", "198.18.0.2", 40002, 443, shared.SIDE_A, vlan=5)
+    _bypass_put(bprog, "2001:db8::1", "2001:db8::2", 40002, 443, shared.SIDE_A)
+    _bypass_put(bprog, "198.18.0.1", "198.18.0.2", 40003, 443, shared.SIDE_A)
+    seg = TCP(sport=40002, dport=443, flags="A") / b"data"
+    cases = [
+        (E / Dot1Q(vlan=5) / IP(**V4) / seg, "bypass"),           # the tagged flow's key
+        (E / IP(**V4) / seg, "fail_open"),                          # untagged: another flow
+        (E / Dot1Q(vlan=6) / IP(**V4) / seg, "fail_open"),
+        (E / IPv6(**V6) / seg, "bypass"),
+        (E / IPv6(**V6) / IPv6ExtHdrDestOpt() / seg, "fail_open"),  # extension header: the worker's
+        (E / IP(flags="MF", **V4) / TCP(sport=40003, dport=443, flags="A") / b"d", "fail_open"),
+        (E / IP(**V4) / UDP(sport=40003, dport=443) / b"d", "fail_open"),
+    ]
+    for frame, want in cases:
+        before = _counter(bprog, shared.SIDE_A, want)
+        xdp_run(bprog, frame.build())
+        assert _counter(bprog, shared.SIDE_A, want) == before + 1, frame.summary()
+
+
+def test_kernel_acl_stays_before_the_bypass(bprog, xdp_run):
+    _bypass_put(bprog, "198.18.7.5", "198.18.0.2", 40004, 443, shared.SIDE_A)   # 198.18.7.0/24 is denied
+    rc, _ = xdp_run(bprog, (E / IP(src="198.18.7.5", dst="198.18.0.2") / TCP(sport=40004, dport=443, flags="A")).build())
+    assert rc == XDP_DROP and _counter(bprog, shared.SIDE_A, "acl_drop") == 1
+    assert _counter(bprog, shared.SIDE_A, "bypass") == 0
+
+
+def test_bypass_sweep_removes_idle_entries(bprog):
+    k = _bypass_put(bprog, "198.18.0.1", "198.18.0.2", 40005, 443, shared.SIDE_A)
+    t = bprog.bpf[b"bypass_map"]
+    v = t[k]
+    v.last_ns = 1000
+    v.packets = 7
+    t[k] = v
+    _bypass_put(bprog, "198.18.0.2", "198.18.0.1", 443, 40005, shared.SIDE_B)   # last_ns 0 = idle too
+    assert bprog.sweep_bypass(idle_ns=10_000, now_ns=10_500) == (1, 1, 0)   # the one from 0
+    assert bprog.sweep_bypass(idle_ns=10_000, now_ns=20_000) == (0, 1, 7)

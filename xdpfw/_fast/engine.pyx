@@ -46,6 +46,17 @@ from xdpfw._fast.match cimport (Database, Scratch, StreamPool, XDPFW_MATCH_EPOOL
                                 XDPFW_MSTREAM_OPEN, xdpfw_match, xdpfw_match_buf,
                                 xdpfw_match_push, xdpfw_matcher_ops, xdpfw_mstream)
 
+cdef extern from "xdpfw_bypass.h" nogil:
+    struct xdpfw_bypass_key:
+        uint8_t src[16]
+        uint8_t dst[16]
+        uint16_t sport
+        uint16_t dport
+        uint16_t vlan
+        uint8_t proto
+        uint8_t pad
+    int xdpfw_bypass_flow(int map_fd, xdpfw_bypass_key *k, uint32_t side)
+
 cdef extern from "xdpfw_norm.h" nogil:
     int xdpfw_tcp_checksums_ok(const uint8_t *frame, const xdpfw_pkt *p)
     void xdpfw_raise_ttl(uint8_t *frame, const xdpfw_pkt *p, uint8_t ttl)
@@ -268,6 +279,8 @@ cdef class Engine:
     cdef public bint verify_checksums  # inline: drop TCP segments with a wrong checksum (xdpfw_norm.h)
     cdef public bint normalize_ttl     # inline: raise a TCP segment's TTL to its direction's highest
     cdef public int encryption_handling  # ENC_*: what an encrypted flow still gets inspected for
+    cdef int bypass_fd               # the XDP program's bypass_map, or -1 (set_bypass_map)
+    cdef uint32_t cur_side           # the NIC of the frame being inspected
     cdef readonly bytes last_reply   # inspect_frame(): the reply the engine built, if any
     cdef readonly bytes last_extra   # inspect_frame(): the extra reply of REPLY_BOTH, if any
     cdef readonly bytes last_frame   # inspect_frame(): the frame as forwarded (normalised in place)
@@ -390,6 +403,7 @@ cdef class Engine:
         self.verify_checksums = verify_checksums
         self.normalize_ttl = normalize_ttl
         self.encryption_handling = ENCRYPTION_HANDLING[encryption_handling]
+        self.bypass_fd = -1
 
     # ---- rule sets (engine_ruleset.pxi) ---------------------------------------------------
     def stage_rules(self, tables, *, Database stream_db=None, Database block_db=None, rules=None,
@@ -440,6 +454,7 @@ cdef class Engine:
         cdef uint8_t *top
         self.cnt[C_PACKETS] += 1
         self.app_nfired = 0
+        self.cur_side = side
         res = xdpfw_decode(frame, length, p)
         self.cur_frame = frame
         for i in range(XDPFW_EV_WORDS):
@@ -843,7 +858,7 @@ cdef class Engine:
                 f.tcp_state = XDPFW_TCP_CLOSED if f.dir[direction ^ 1].fin_seen else XDPFW_TCP_CLOSING
         return XDPFW_VERDICT_PASS
 
-    cdef void _app_ctl(self, uint32_t slot, uint32_t what) noexcept nogil:
+    cdef void _app_ctl(self, uint32_t slot, int direction, uint32_t what) noexcept nogil:
         """A decoder's sink->control (xdpfw_app.h): the flow's payload is encrypted from
         here on; the encryption-handling policy decides what is still inspected."""
         cdef xdpfw_flow *f = &self.flows.flows[slot]
@@ -852,9 +867,36 @@ cdef class Engine:
         if self.encryption_handling == ENC_BYPASS_:
             f.settled = XDPFW_FLOW_S_BYPASS | XDPFW_FLOW_S_NO_PAYLOAD
             self.cnt[C_BYPASSED_FLOWS] += 1
+            if self.bypass_fd >= 0:
+                self._offload(f, direction)
         else:
             f.settled = XDPFW_FLOW_S_NO_PAYLOAD
             self.cnt[C_ENCRYPTED_FLOWS] += 1
+
+    cdef void _offload(self, xdpfw_flow *f, int direction) noexcept nogil:
+        """Hand a bypassed flow to the XDP program (xdpfw_bypass.h): both directions'
+        entries, keyed as the XDP program reads the frame (xdpfw_shared.h). Only frames it
+        can look up: no tunnel, at most two VLAN tags, not a fragment, TCP. Frames of the
+        flow that still reach the worker are forwarded by _bypassed."""
+        cdef const xdpfw_pkt *p = &self.pkt
+        cdef xdpfw_bypass_key k
+        if p.l4_proto != 6 or p.tunnel_depth or p.vlan_depth > 2 or p.ip_flags & XDPFW_IP_FRAG:
+            self.cnt[C_BYPASS_OFFLOAD_FAILED] += 1
+            return
+        memset(&k, 0, sizeof(k))
+        memcpy(k.src, p.src, 16)
+        memcpy(k.dst, p.dst, 16)
+        k.sport, k.dport, k.proto = p.sport, p.dport, 6
+        k.vlan = p.vlan_id[0] if p.vlan_depth else 0
+        if xdpfw_bypass_flow(self.bypass_fd, &k, self.cur_side) == 0:
+            self.cnt[C_BYPASS_OFFLOADED] += 1
+        else:
+            self.cnt[C_BYPASS_OFFLOAD_FAILED] += 1
+
+    def set_bypass_map(self, int fd):
+        """The XDP program's bypass_map (its fd, kept open by its owner), or -1: bypassed
+        flows are then forwarded by the worker only. Set before the worker starts."""
+        self.bypass_fd = fd
 
     cdef void _app_event_count(self, uint32_t proto, uint32_t event) noexcept nogil:
         self.cnt[C_APP_EVENTS] += 1

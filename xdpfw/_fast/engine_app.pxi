@@ -113,7 +113,7 @@ cdef void _app_event(void *ctx, uint32_t proto, uint32_t event) noexcept nogil:
 
 cdef void _app_control(void *ctx, uint32_t what) noexcept nogil:
     cdef app_ctx *c = <app_ctx *>ctx
-    (<Engine>c.engine)._app_ctl(c.slot, what)
+    (<Engine>c.engine)._app_ctl(c.slot, c.direction, what)
 
 
 cdef inline bint _len_ok(const xdpfw_sig *s, uint32_t n) noexcept nogil:

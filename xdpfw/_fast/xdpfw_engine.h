@@ -208,7 +208,9 @@ struct xdpfw_alert_rec {
 	X(XDPFW_CNT_ENCRYPTED_FLOWS, "encrypted_flows")         /* flows whose content inspection stopped at encrypted data (encryption-handling default) */ \
 	X(XDPFW_CNT_BYPASSED_FLOWS, "bypassed_flows")           /* flows the engine stopped inspecting (encryption-handling bypass) */ \
 	X(XDPFW_CNT_BYPASSED_PACKETS, "bypassed_packets")       /* packets of bypassed flows forwarded uninspected by the worker */ \
-	X(XDPFW_CNT_BYPASSED_BYTES, "bypassed_bytes")           /* their bytes (frames) */
+	X(XDPFW_CNT_BYPASSED_BYTES, "bypassed_bytes")           /* their bytes (frames) */ \
+	X(XDPFW_CNT_BYPASS_OFFLOADED, "bypass_offloaded")       /* bypassed flows handed to the XDP program (bypass_map) */ \
+	X(XDPFW_CNT_BYPASS_OFFLOAD_FAILED, "bypass_offload_failed") /* ... that could not be (map write failed, or a frame XDP cannot look up) */
 
 #define XDPFW__CNT_ENUM(name, label) name,
 enum xdpfw_engine_counter { XDPFW_ENGINE_COUNTERS(XDPFW__CNT_ENUM) XDPFW_CNT_MAX };

@@ -5,8 +5,10 @@
  * Per frame, in this order:
  *   1. kernel ACL: IP-only drop rules compiled into LPM tries (addresses) and arrays
  *      (ports). A denied frame is dropped here and never costs a worker anything;
- *   2. steering: redirect to the AF_XDP socket bound to this side's RX queue;
- *   3. no socket bound (daemon not started, crashed, or stopping), or the daemon's
+ *   2. flow bypass (when on): a frame of a flow the engine is done with goes straight to
+ *      the peer interface (devmap), counted in its bypass_map entry;
+ *   3. steering: redirect to the AF_XDP socket bound to this side's RX queue;
+ *   4. no socket bound (daemon not started, crashed, or stopping), or the daemon's
  *      heartbeat is stale (it hangs with its sockets still bound): the fail mode decides,
  *      here in the kernel, because the daemon cannot: open = devmap redirect straight to
  *      the peer interface, closed = drop. The kernel removes XSKMAP entries when a socket
@@ -47,6 +49,8 @@ BPF_LPM_TRIE(acl_src_v4, struct xdpfw_lpm_v4, __u32, XDPFW_ACL_MAX_CIDRS);
 BPF_LPM_TRIE(acl_dst_v4, struct xdpfw_lpm_v4, __u32, XDPFW_ACL_MAX_CIDRS);
 BPF_LPM_TRIE(acl_src_v6, struct xdpfw_lpm_v6, __u32, XDPFW_ACL_MAX_CIDRS);
 BPF_LPM_TRIE(acl_dst_v6, struct xdpfw_lpm_v6, __u32, XDPFW_ACL_MAX_CIDRS);
+/* Flows the engine is done with, one entry per direction (xdpfw_shared.h). */
+BPF_TABLE("lru_hash", struct xdpfw_bypass_key, struct xdpfw_bypass_val, bypass_map, XDPFW_BYPASS_MAX);
 /* Port deny lists indexed by port (host order); value = XDPFW_PROTO_TCP/UDP mask. */
 BPF_ARRAY(acl_sport, __u32, 65536);
 BPF_ARRAY(acl_dport, __u32, 65536);
@@ -149,6 +153,83 @@ static __always_inline int acl_denied(struct xdp_md *ctx, __u32 flags)
 	return 0;
 }
 
+/* The bypass entry of this frame's flow direction, or NULL (xdpfw_shared.h: plain
+ * Ethernet / VLAN / IPv4 or IPv6 / TCP frames only). A SYN, FIN or RST of a bypassed flow
+ * removes both directions' entries and returns NULL: the worker sees the connection's
+ * end or its reuse. */
+static __always_inline struct xdpfw_bypass_val *bypass_entry(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct xdpfw_vlan_hdr *vlh;
+	struct xdpfw_bypass_key k = {};
+	struct xdpfw_bypass_val *v;
+	struct tcphdr *th;
+	void *pos;
+	__u16 proto;
+	int i;
+
+	if ((void *)(eth + 1) > data_end)
+		return NULL;
+	pos = eth + 1;
+	proto = eth->h_proto;
+#pragma unroll
+	for (i = 0; i < XDPFW_VLAN_MAX_DEPTH; i++) {
+		if (!proto_is_vlan(proto))
+			break;
+		vlh = pos;
+		if ((void *)(vlh + 1) > data_end)
+			return NULL;
+		if (i == 0)
+			k.vlan = bpf_ntohs(vlh->tci) & 0x0fff;
+		proto = vlh->encap_proto;
+		pos = vlh + 1;
+	}
+	if (proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *iph = pos;
+
+		if ((void *)(iph + 1) > data_end || iph->protocol != IPPROTO_TCP || iph->ihl < 5 ||
+		    (iph->frag_off & bpf_htons(0x3fff)))
+			return NULL;
+		k.src[10] = k.src[11] = k.dst[10] = k.dst[11] = 0xff;
+		__builtin_memcpy(&k.src[12], &iph->saddr, 4);
+		__builtin_memcpy(&k.dst[12], &iph->daddr, 4);
+		pos += iph->ihl * 4;
+	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6h = pos;
+
+		if ((void *)(ip6h + 1) > data_end || ip6h->nexthdr != IPPROTO_TCP)
+			return NULL;
+		__builtin_memcpy(k.src, &ip6h->saddr, 16);
+		__builtin_memcpy(k.dst, &ip6h->daddr, 16);
+		pos = ip6h + 1;
+	} else {
+		return NULL;
+	}
+	th = pos;
+	if ((void *)(th + 1) > data_end)
+		return NULL;
+	k.sport = bpf_ntohs(th->source);
+	k.dport = bpf_ntohs(th->dest);
+	k.proto = IPPROTO_TCP;
+	v = bypass_map.lookup(&k);
+	if (!v)
+		return NULL;
+	if (th->syn || th->fin || th->rst) {
+		struct xdpfw_bypass_key r = k;
+
+		__builtin_memcpy(r.src, k.dst, 16);
+		__builtin_memcpy(r.dst, k.src, 16);
+		r.sport = k.dport;
+		r.dport = k.sport;
+		bypass_map.delete(&k);
+		bypass_map.delete(&r);
+		return NULL;
+	}
+	return v;
+}
+
 int xdpfw_ingress(struct xdp_md *ctx)
 {
 	__u32 zero = 0, side, key, action;
@@ -176,6 +257,23 @@ int xdpfw_ingress(struct xdp_md *ctx)
 		action = XDPFW_XDP_ACL_DROP;
 		rc = XDP_DROP;
 		goto out;
+	}
+
+	if (cfg->bypass) {
+		struct xdpfw_bypass_val *bv = bypass_entry(ctx);
+
+		/* A frame from the other NIC than its direction's is the worker's to judge
+		 * (flow-table admission drops it inline). */
+		if (bv && bv->side == side) {
+			rc = peer_map.redirect_map(side, 0);
+			if (rc == XDP_REDIRECT) {
+				__sync_fetch_and_add(&bv->packets, 1);
+				__sync_fetch_and_add(&bv->bytes, ctx->data_end - ctx->data);
+				bv->last_ns = bpf_ktime_get_ns();
+				action = XDPFW_XDP_BYPASS;
+				goto out;
+			}
+		}
 	}
 
 	if (cfg->watchdog_ns) {

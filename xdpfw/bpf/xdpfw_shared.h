@@ -39,7 +39,8 @@
 	X(XDPFW_XDP_ACL_DROP, "acl_drop")       /* dropped by the kernel ACL */ \
 	X(XDPFW_XDP_FAIL_OPEN, "fail_open")     /* no socket bound: devmap to the peer */ \
 	X(XDPFW_XDP_FAIL_CLOSED, "fail_closed") /* no socket bound: dropped */ \
-	X(XDPFW_XDP_UNKNOWN_IF, "unknown_if")   /* ingress ifindex is neither side: passed to the stack */
+	X(XDPFW_XDP_UNKNOWN_IF, "unknown_if")   /* ingress ifindex is neither side: passed to the stack */ \
+	X(XDPFW_XDP_BYPASS, "bypass")           /* a flow the engine is done with: devmap to the peer, no worker */
 
 /*
  * Why a frame was dropped, by the XDP program or by a worker: a closed set, used as the
@@ -117,6 +118,37 @@ struct xdpfw_config {
 	__u32 acl_flags;             /* XDPFW_ACL_* bits */
 	__u64 watchdog_ns;           /* 0: off. Else: heartbeat older than this = workers hung,
 				      * apply the fail mode as if no socket were bound */
+	__u32 bypass;                /* 1: look frames up in bypass_map (flow bypass on) */
+	__u32 _pad;
+};
+
+/*
+ * Flow bypass (bypass_map, an LRU hash): one entry per direction of a flow the engine
+ * is done with (encryption-handling bypass), written by the worker when it settles the
+ * flow, read and counted by the XDP program, which forwards the direction's frames to
+ * the peer NIC with no worker. Only plain frames are looked up: Ethernet, at most two
+ * VLAN tags, IPv4 (not a fragment) or IPv6 without extension headers, then TCP; a SYN,
+ * FIN or RST removes both directions' entries and goes to the worker. The control plane
+ * removes entries idle past the flow timeout.
+ */
+#define XDPFW_BYPASS_MAX 65536  /* entries (directions); the least recently used go first */
+
+struct xdpfw_bypass_key {
+	__u8 src[16];   /* IPv6, or IPv4-mapped ::ffff:a.b.c.d (the engine's layout) */
+	__u8 dst[16];
+	__u16 sport;    /* host order */
+	__u16 dport;
+	__u16 vlan;     /* the outer VLAN id, 0 untagged (the flow key's) */
+	__u8 proto;
+	__u8 pad;
+};
+
+struct xdpfw_bypass_val {
+	__u64 packets;  /* forwarded by XDP */
+	__u64 bytes;
+	__u64 last_ns;  /* bpf_ktime_get_ns (CLOCK_MONOTONIC) of the last one, or of the insert */
+	__u32 side;     /* the NIC (XDPFW_SIDE_*) this direction's frames arrive on */
+	__u32 flags;
 };
 
 /* Value of the per-CPU stats map. */

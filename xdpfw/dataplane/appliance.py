@@ -39,6 +39,8 @@ class ApplianceConfig:
     acl: AclTables = field(default_factory=AclTables.empty)
     engine_factory: object = None      # callable -> one inspection engine per queue pair
     watchdog_ms: int = 1000            # heartbeat age at which XDP applies the fail mode (0: off)
+    bypass: bool = False               # XDP flow bypass: flows the engines are done with skip the workers
+    bypass_idle_s: float = 600.0       # a bypassed flow's XDP entries go after this long without a frame
 
 
 class Appliance:
@@ -58,6 +60,10 @@ class Appliance:
         self._wd_stop = threading.Event()
         self._wd_thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._bypass_stop = threading.Event()
+        self._bypass_thread: threading.Thread | None = None
+        self.bypass_removed = 0          # XDP entries the sweeper removed (idle)
+        self.bypass_removed_packets = 0  # ... and the frames they had forwarded
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -77,6 +83,8 @@ class Appliance:
                 self.pairs.append(qp)
                 if cfg.engine_factory is not None:
                     engine = cfg.engine_factory()
+                    if cfg.bypass:
+                        engine.set_bypass_map(self.prog.bypass_map_fd)
                     qp.bind_engine(engine)
                     self._engines.append(engine)
                 self.prog.bind_socket(shared.SIDE_A, q, qp.fd(shared.SIDE_A))
@@ -87,6 +95,12 @@ class Appliance:
                 log.info("queue %d: AF_XDP %s mode on %s and %s, one shared UMEM", q, qp.mode,
                          cfg.if_a, cfg.if_b)
             self.prog.set_watchdog(cfg.watchdog_ms * 1_000_000)
+            if cfg.bypass:
+                self.prog.set_bypass(True)
+                self._bypass_stop.clear()
+                self._bypass_thread = threading.Thread(target=self._bypass_sweeper, name="bypass-sweeper",
+                                                       daemon=True)
+                self._bypass_thread.start()
             if cfg.watchdog_ms:
                 self._wd_stop.clear()
                 self._wd_thread = threading.Thread(target=self._watchdog, name="watchdog", daemon=True)
@@ -101,9 +115,13 @@ class Appliance:
 
     def stop(self) -> None:
         self._wd_stop.set()
+        self._bypass_stop.set()
         if self._wd_thread is not None:
             self._wd_thread.join()
             self._wd_thread = None
+        if self._bypass_thread is not None:
+            self._bypass_thread.join()
+            self._bypass_thread = None
         with self._lock:
             if self.prog is not None:
                 self.prog.detach_all()
@@ -128,6 +146,21 @@ class Appliance:
         period = max(self.cfg.watchdog_ms / 5000, 0.01)
         while not self._wd_stop.wait(period):
             self.watchdog_tick()
+
+    def _bypass_sweeper(self) -> None:
+        period = min(max(self.cfg.bypass_idle_s / 4, 0.05), 5.0)
+        while not self._bypass_stop.wait(period):
+            self.bypass_sweep()
+
+    def bypass_sweep(self) -> int:
+        """Remove the XDP bypass entries idle past bypass_idle_s; returns how many are left."""
+        prog = self.prog
+        if prog is None:
+            return 0
+        left, removed, pkts = prog.sweep_bypass(int(self.cfg.bypass_idle_s * 1e9))
+        self.bypass_removed += removed
+        self.bypass_removed_packets += pkts
+        return left
 
     def watchdog_tick(self) -> bool:
         """Beat the XDP program's heartbeat if every worker loop turned since the last tick

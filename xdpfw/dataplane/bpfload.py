@@ -162,6 +162,45 @@ class XdpProgram:
         cfg.fail_mode = shared.FAIL_OPEN if fail_open else shared.FAIL_CLOSED
         cfg_map[ct.c_int(0)] = cfg
 
+    # -- flow bypass (bypass_map, xdpfw_shared.h) --------------------------------------
+    def set_bypass(self, on: bool) -> None:
+        """Look frames up in bypass_map (the engines write it, see Engine.set_bypass_map)."""
+        cfg_map = self.bpf[b"config_map"]
+        cfg = cfg_map[ct.c_int(0)]
+        cfg.bypass = 1 if on else 0
+        cfg_map[ct.c_int(0)] = cfg
+
+    @property
+    def bypass_map_fd(self) -> int:
+        return self.bpf[b"bypass_map"].map_fd
+
+    def bypass_entries(self) -> list[tuple[bytes, bytes, int, int, int, int, int, int, int]]:
+        """(src, dst, sport, dport, vlan, side, packets, bytes, last_ns) per entry."""
+        out = []
+        for k, v in self.bpf[b"bypass_map"].items():
+            out.append((bytes(k.src), bytes(k.dst), k.sport, k.dport, k.vlan, v.side, v.packets, v.bytes,
+                        v.last_ns))
+        return out
+
+    def sweep_bypass(self, idle_ns: int, now_ns: int | None = None) -> tuple[int, int, int]:
+        """Remove entries idle for idle_ns or more (the flow timeout: XDP itself removes a
+        flow's entries at its SYN, FIN or RST). Returns (entries left, removed, packets the
+        removed ones had forwarded)."""
+        now = time.monotonic_ns() if now_ns is None else now_ns
+        table = self.bpf[b"bypass_map"]
+        left = removed = pkts = 0
+        for k, v in list(table.items()):
+            if now - v.last_ns >= idle_ns:
+                try:
+                    del table[k]
+                except KeyError:
+                    continue   # XDP removed it meanwhile
+                removed += 1
+                pkts += v.packets
+            else:
+                left += 1
+        return left, removed, pkts
+
     def bind_socket(self, side: int, queue: int, fd: int) -> None:
         self.bpf[b"xsks_map"][ct.c_int(shared.xsk_key(side, queue))] = ct.c_int(fd)
 

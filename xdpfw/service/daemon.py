@@ -246,7 +246,8 @@ class Daemon:
         acfg = ApplianceConfig(if_a=cfg.inline[0], if_b=cfg.inline[1], queues=cfg.queues,
                                fail_open=cfg.fail_mode == "open", xsk_mode=cfg.xsk_mode, xdp_mode=cfg.xdp_mode,
                                busy_poll=cfg.busy_poll, acl=det.acl if det else AclTables.empty(),
-                               engine_factory=engine_factory, watchdog_ms=cfg.watchdog_ms)
+                               engine_factory=engine_factory, watchdog_ms=cfg.watchdog_ms,
+                               bypass=cfg.tls_encryption_handling == "bypass")
         app = self.app = Appliance(acfg)
         try:
             self.outputs = EveOutputs(cfg.eve, stdout=self.out)

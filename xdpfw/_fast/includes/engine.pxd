@@ -128,6 +128,8 @@ cdef extern from "xdpfw_engine.h" nogil:
         C_BYPASSED_FLOWS "XDPFW_CNT_BYPASSED_FLOWS"
         C_BYPASSED_PACKETS "XDPFW_CNT_BYPASSED_PACKETS"
         C_BYPASSED_BYTES "XDPFW_CNT_BYPASSED_BYTES"
+        C_BYPASS_OFFLOADED "XDPFW_CNT_BYPASS_OFFLOADED"
+        C_BYPASS_OFFLOAD_FAILED "XDPFW_CNT_BYPASS_OFFLOAD_FAILED"
         C_MAX "XDPFW_CNT_MAX"
 
     const char *xdpfw_engine_counter_label(unsigned int c)
