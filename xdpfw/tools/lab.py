@@ -133,19 +133,45 @@ class TransferResult:
         return self.bytes * 8 / self.seconds / 1e6 if self.seconds else 0.0
 
 
+def tls_certificate(directory) -> tuple[str, str]:
+    """A self-signed certificate and its key (PEM files in directory) for TLS transfers."""
+    import datetime
+    from pathlib import Path
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lab.xdpfw.test")])
+    now = datetime.datetime(2025, 1, 1)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=3650))
+            .sign(key, hashes.SHA256()))
+    cp, kp = Path(directory) / "lab-cert.pem", Path(directory) / "lab-key.pem"
+    cp.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    kp.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption()))
+    return str(cp), str(kp)
+
+
 def tcp_transfer(lab: Lab, src_ns: str, dst_ns: str, dst_ip: str, nbytes: int,
-                 port: int = 5201, timeout: float = 120, prefix: str = "") -> TransferResult:
+                 port: int = 5201, timeout: float = 120, prefix: str = "",
+                 tls: tuple[str, str] | None = None) -> TransferResult:
     """Send nbytes over TCP from src_ns to dst_ip (starting with `prefix`); both ends'
-    sha256 must agree."""
+    sha256 must agree. tls: (certificate, key) files - the transfer runs in TLS."""
     py = [sys.executable, "-m", "xdpfw.tools.traffic"]
-    srv = popen_in(dst_ns, py + ["serve", "--port", str(port), "--timeout", str(timeout)],
+    srv = popen_in(dst_ns, py + ["serve", "--port", str(port), "--timeout", str(timeout)]
+                   + (["--tls", *tls] if tls else []),
                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         first = srv.stdout.readline()
         if "listening" not in first:
             raise RuntimeError(f"receiver did not start: {first} {srv.stderr.read()}")
         cli = run_in(src_ns, py + ["send", "--host", dst_ip, "--port", str(port), "--bytes", str(nbytes),
-                                   "--timeout", str(timeout), "--prefix", prefix],
+                                   "--timeout", str(timeout), "--prefix", prefix]
+                     + (["--tls"] if tls else []),
                      check=False, timeout=timeout + 10)
         sent = json.loads(cli.stdout.strip().splitlines()[-1]) if cli.stdout.strip() else {"error": cli.stderr}
         out, _ = srv.communicate(timeout=timeout + 5)
