@@ -918,6 +918,11 @@ def test_header_only_rules_index_by_address_agrees_with_every_rule():
         rules.append((src, dst, arrow))
         texts.append(f'alert udp {src} any {arrow} {dst} any (msg:"r{n}"; sid:{1000 + n};)')
     eng, t = build(texts, {})
+    idx = eng.header_rule_index
+    always = sum(1 for src, dst, arrow in rules if arrow == "<>" or (src == "any" and dst == "any"))
+    # `<>` and any-any rules are checked always, and so are sets too wide to list (most
+    # negations); the rest are listed
+    assert idx["rules"] == 60 and always <= idx["always"] < 30 and min(idx["segments"]) > 0, idx
 
     def inset(a, s):
         if s == "any":

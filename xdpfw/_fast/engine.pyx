@@ -1163,6 +1163,13 @@ cdef class Engine:
         return sizeof(app_flow) + 2 * APP_INST * sizeof(app_inst) + 2 * 8 * self.rs.ptx_words
 
     @property
+    def header_rule_index(self):
+        """The header-only rules' index (engine_ruleset.pxi _build_hdr_index): rules in
+        all, checked always, address segments by source and by destination."""
+        return {"rules": self.rs.nhdr_only, "always": self.rs.nhdr_always,
+                "segments": (self.rs.nhseg[0], self.rs.nhseg[1])}
+
+    @property
     def header_rule_state_bytes(self):
         """Per flow: both directions' kept header-only rules (HDR_KEEP)."""
         return 2 * (HDR_KEEP * sizeof(uint32_t) + 1)

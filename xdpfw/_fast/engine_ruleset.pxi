@@ -314,7 +314,7 @@ cdef int _build_hdr_index(ruleset *r) except -1:
     cdef const xdpfw_sig *sg
     always = []
     listed = ([], [])
-    limit = 1 << HDR_INDEX_MAX_COVER_LOG2
+    limit = (<object>1) << HDR_INDEX_MAX_COVER_LOG2   # a Python int: 2^40 is past a C int
     for k in range(r.nhdr_only):
         sg = &r.sigs[r.hdr_only[k]]
         best = None

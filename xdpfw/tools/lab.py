@@ -158,10 +158,11 @@ def tls_certificate(directory) -> tuple[str, str]:
 
 def tcp_transfer(lab: Lab, src_ns: str, dst_ns: str, dst_ip: str, nbytes: int,
                  port: int = 5201, timeout: float = 120, prefix: str = "",
-                 tls: tuple[str, str] | None = None) -> TransferResult:
+                 tls: tuple[str, str] | None = None, cpus: str | None = None) -> TransferResult:
     """Send nbytes over TCP from src_ns to dst_ip (starting with `prefix`); both ends'
-    sha256 must agree. tls: (certificate, key) files - the transfer runs in TLS."""
-    py = [sys.executable, "-m", "xdpfw.tools.traffic"]
+    sha256 must agree. tls: (certificate, key) files - the transfer runs in TLS. cpus: pin
+    both ends (taskset -c) for benchmarks."""
+    py = (["taskset", "-c", cpus] if cpus else []) + [sys.executable, "-m", "xdpfw.tools.traffic"]
     srv = popen_in(dst_ns, py + ["serve", "--port", str(port), "--timeout", str(timeout)]
                    + (["--tls", *tls] if tls else []),
                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
