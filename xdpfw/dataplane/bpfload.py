@@ -174,14 +174,6 @@ class XdpProgram:
     def bypass_map_fd(self) -> int:
         return self.bpf[b"bypass_map"].map_fd
 
-    def bypass_entries(self) -> list[tuple[bytes, bytes, int, int, int, int, int, int, int]]:
-        """(src, dst, sport, dport, vlan, side, packets, bytes, last_ns) per entry."""
-        out = []
-        for k, v in self.bpf[b"bypass_map"].items():
-            out.append((bytes(k.src), bytes(k.dst), k.sport, k.dport, k.vlan, v.side, v.packets, v.bytes,
-                        v.last_ns))
-        return out
-
     def sweep_bypass(self, idle_ns: int, now_ns: int | None = None) -> tuple[int, int, int]:
         """Remove entries idle for idle_ns or more (the flow timeout: XDP itself removes a
         flow's entries at its SYN, FIN or RST). Returns (entries left, removed, packets the
