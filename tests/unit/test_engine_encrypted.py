@@ -141,3 +141,25 @@ def test_decoder_signal_with_the_record_header_split(cut):
 def test_engine_rejects_an_unknown_mode():
     with pytest.raises(ValueError, match="encryption_handling"):
         engine("sometimes")
+
+
+def test_a_pass_rule_settles_a_tcp_flow_as_suricata_7_does():
+    """Suricata 7 applies a pass rule to the flow when it matched in the stream or the app
+    layer or has no payload condition: the rest of the flow is not inspected. A
+    packet-only match (dsize) passes that packet alone."""
+    rules = ['pass tcp any any -> any 80 (msg:"trusted"; flow:to_server; content:"X-Trusted-Backup"; sid:10;)',
+             'drop tcp any any -> any any (msg:"attack"; content:"EVILPAYLOAD"; sid:11;)',
+             'pass tcp any any -> any 81 (msg:"small"; dsize:<8; sid:12;)']
+    eng = engine("default", *rules)
+    t = Tcp(eng, dport=80)
+    assert t.handshake() == [PASS] * 3
+    assert t.c(b"GET / HTTP/1.1\r\nX-Trusted-Backup: 1\r\n\r\n") == PASS
+    assert t.c(b"EVILPAYLOAD") == PASS and t.s(b"EVILPAYLOAD") == PASS
+    c = eng.counters()
+    assert c["passed_flows"] == 1 and c["bypassed_packets"] == 2
+    # a dsize pass passes its packet only: the flow is still inspected
+    u = Tcp(eng, sport=40123, dport=81)
+    assert u.handshake() == [PASS] * 3
+    assert u.c(b"tiny") == PASS
+    assert u.c(b"EVILPAYLOAD and more") == RULE_DROP
+    assert eng.counters()["passed_flows"] == 1

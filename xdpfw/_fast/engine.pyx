@@ -657,6 +657,10 @@ cdef class Engine:
                 best = self.act[i]
         if best == XDPFW_ACT_PASS:
             self.cnt[C_PASSED_BY_RULE] += 1
+            for i in range(nfired):
+                if self.act[i] == XDPFW_ACT_PASS and self._pass_applies_to_flow(&self.rs.sigs[self.fired[i]], p):
+                    self._settle_passed(f, direction)
+                    break
             return XDPFW_VERDICT_PASS   # a pass rule silences the rest (Suricata action order)
         blocked = self.ips and (best == XDPFW_ACT_DROP or best == XDPFW_ACT_REJECT)
         if not self.ips and (best == XDPFW_ACT_DROP or best == XDPFW_ACT_REJECT):
@@ -872,6 +876,24 @@ cdef class Engine:
         else:
             f.settled = XDPFW_FLOW_S_NO_PAYLOAD
             self.cnt[C_ENCRYPTED_FLOWS] += 1
+
+    cdef inline bint _pass_applies_to_flow(self, const xdpfw_sig *s, const xdpfw_pkt *p) noexcept nogil:
+        """Suricata 7 applies a pass rule to the whole flow when its match was in the
+        stream or the app layer, or the rule has no payload condition; a packet-only match
+        (dsize, a UDP/ICMP payload) passes that packet alone."""
+        if s.dsize_op != XDPFW_DSIZE_NONE:
+            return False
+        return s.hdr_only or s.app_proto != 0 or p.l4_proto == 6
+
+    cdef void _settle_passed(self, xdpfw_flow *f, int direction) noexcept nogil:
+        """A pass rule settled the flow: every later packet is forwarded uninspected
+        (_bypassed), inline with the XDP program's help where the flow bypass is on."""
+        if f.settled & XDPFW_FLOW_S_BYPASS:
+            return
+        f.settled = XDPFW_FLOW_S_BYPASS | XDPFW_FLOW_S_NO_PAYLOAD
+        self.cnt[C_PASSED_FLOWS] += 1
+        if self.bypass_fd >= 0:
+            self._offload(f, direction)
 
     cdef void _offload(self, xdpfw_flow *f, int direction) noexcept nogil:
         """Hand a bypassed flow to the XDP program (xdpfw_bypass.h): both directions'

@@ -136,6 +136,7 @@ cdef object _build(Engine self, ruleset *r, tables, Database stream_db, Database
             r.ports[i].hi = hi
         for i, sg in enumerate(hdr_only):
             r.hdr_only[i] = sg
+            r.sigs[sg].hdr_only = 1
         _build_hdr_index(r)
         app_bufs = list(app.buffers) if app else []
         dbs = [d for d in (stream_db, block_db, frag_db) if d is not None] + [ab.db for ab in app_bufs if ab.db is not None]

@@ -105,7 +105,8 @@ struct xdpfw_sig {
 	struct xdpfw_set_ref supp_addrs;       /* suppress: the address set */
 	__u32 thr_count, thr_seconds;
 	__u8 thr_type, thr_track, supp;
-	__u8 pad2[5];
+	__u8 hdr_only;    /* no payload condition (in the rule set's header-only list) */
+	__u8 pad2[4];
 	struct xdpfw_set_ref src, dst;         /* address sets */
 	struct xdpfw_set_ref sport, dport;     /* port sets */
 	__u32 dsize_lo, dsize_hi;
@@ -210,7 +211,8 @@ struct xdpfw_alert_rec {
 	X(XDPFW_CNT_BYPASSED_PACKETS, "bypassed_packets")       /* packets of bypassed flows forwarded uninspected by the worker */ \
 	X(XDPFW_CNT_BYPASSED_BYTES, "bypassed_bytes")           /* their bytes (frames) */ \
 	X(XDPFW_CNT_BYPASS_OFFLOADED, "bypass_offloaded")       /* bypassed flows handed to the XDP program (bypass_map) */ \
-	X(XDPFW_CNT_BYPASS_OFFLOAD_FAILED, "bypass_offload_failed") /* ... that could not be (map write failed, or a frame XDP cannot look up) */
+	X(XDPFW_CNT_BYPASS_OFFLOAD_FAILED, "bypass_offload_failed") /* ... that could not be (map write failed, or a frame XDP cannot look up) */ \
+	X(XDPFW_CNT_PASSED_FLOWS, "passed_flows")               /* flows a pass rule settled (forwarded uninspected from then on) */
 
 #define XDPFW__CNT_ENUM(name, label) name,
 enum xdpfw_engine_counter { XDPFW_ENGINE_COUNTERS(XDPFW__CNT_ENUM) XDPFW_CNT_MAX };

@@ -81,6 +81,8 @@ ENGINE_COUNTERS = {
     "bypassed_flows": ("xdpfw_bypassed_flows", "Flows the engine stopped inspecting (encryption-handling bypass)."),
     "bypassed_packets": ("xdpfw_bypassed_packets", "Frames of bypassed flows the worker forwarded uninspected."),
     "bypassed_bytes": ("xdpfw_bypassed_bytes", "Bytes (frames) of bypassed flows the worker forwarded uninspected."),
+    "passed_flows": ("xdpfw_pass_rule_flows", "Flows a pass rule settled: forwarded uninspected from then on "
+                     "(Suricata 7's pass applied to the flow)."),
     "bypass_offloaded": ("xdpfw_bypass_offloaded_flows", "Bypassed flows handed to the XDP program (forwarded there "
                          "without a worker)."),
     "bypass_offload_failed": ("xdpfw_bypass_offload_failed_flows", "Bypassed flows that could not be handed to the "

@@ -59,7 +59,7 @@ cdef extern from "xdpfw_engine.h" nogil:
         xdpfw_sig_flowbits fb
         xdpfw_set_ref supp_addrs
         uint32_t thr_count, thr_seconds
-        uint8_t thr_type, thr_track, supp
+        uint8_t thr_type, thr_track, supp, hdr_only
         xdpfw_set_ref src, dst, sport, dport
         uint32_t dsize_lo, dsize_hi
         uint8_t action, proto, bidir, flow, dsize_op, noalert
@@ -130,6 +130,7 @@ cdef extern from "xdpfw_engine.h" nogil:
         C_BYPASSED_BYTES "XDPFW_CNT_BYPASSED_BYTES"
         C_BYPASS_OFFLOADED "XDPFW_CNT_BYPASS_OFFLOADED"
         C_BYPASS_OFFLOAD_FAILED "XDPFW_CNT_BYPASS_OFFLOAD_FAILED"
+        C_PASSED_FLOWS "XDPFW_CNT_PASSED_FLOWS"
         C_MAX "XDPFW_CNT_MAX"
 
     const char *xdpfw_engine_counter_label(unsigned int c)
