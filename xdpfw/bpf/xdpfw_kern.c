@@ -159,34 +159,17 @@ static __always_inline int acl_denied(struct xdp_md *ctx, __u32 flags)
  * end or its reuse. */
 static __always_inline struct xdpfw_bypass_val *bypass_entry(struct xdp_md *ctx)
 {
-	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
-	struct xdpfw_vlan_hdr *vlh;
+	struct xdpfw_cursor c = { .pos = (void *)(long)ctx->data };
 	struct xdpfw_bypass_key k = {};
 	struct xdpfw_bypass_val *v;
 	struct tcphdr *th;
 	void *pos;
-	__u16 proto;
-	int i;
+	int proto;
 
-	if ((void *)(eth + 1) > data_end)
-		return NULL;
-	pos = eth + 1;
-	proto = eth->h_proto;
-#pragma unroll
-	for (i = 0; i < XDPFW_VLAN_MAX_DEPTH; i++) {
-		if (!proto_is_vlan(proto))
-			break;
-		vlh = pos;
-		if ((void *)(vlh + 1) > data_end)
-			return NULL;
-		if (i == 0)
-			k.vlan = bpf_ntohs(vlh->tci) & 0x0fff;
-		proto = vlh->encap_proto;
-		pos = vlh + 1;
-	}
-	if (proto == bpf_htons(ETH_P_IP)) {
+	proto = parse_ethhdr_vid(&c, data_end, &k.vlan);
+	pos = c.pos;
+	if (proto == ETH_P_IP) {
 		struct iphdr *iph = pos;
 
 		if ((void *)(iph + 1) > data_end || iph->protocol != IPPROTO_TCP || iph->ihl < 5 ||
@@ -196,7 +179,7 @@ static __always_inline struct xdpfw_bypass_val *bypass_entry(struct xdp_md *ctx)
 		__builtin_memcpy(&k.src[12], &iph->saddr, 4);
 		__builtin_memcpy(&k.dst[12], &iph->daddr, 4);
 		pos += iph->ihl * 4;
-	} else if (proto == bpf_htons(ETH_P_IPV6)) {
+	} else if (proto == ETH_P_IPV6) {
 		struct ipv6hdr *ip6h = pos;
 
 		if ((void *)(ip6h + 1) > data_end || ip6h->nexthdr != IPPROTO_TCP)

@@ -55,7 +55,9 @@ static __always_inline int proto_is_vlan(__u16 h_proto)
 }
 
 /* Ethernet plus up to XDPFW_VLAN_MAX_DEPTH VLAN tags; returns the inner ethertype. */
-static __always_inline int parse_ethhdr(struct xdpfw_cursor *c, void *data_end)
+/* The EtherType after at most XDPFW_VLAN_MAX_DEPTH tags (host order), or -1; *outer_vid
+ * (if not NULL) gets the first tag's VLAN id, 0 untagged (the flow key's VLAN). */
+static __always_inline int parse_ethhdr_vid(struct xdpfw_cursor *c, void *data_end, __u16 *outer_vid)
 {
 	struct ethhdr *eth = c->pos;
 	struct xdpfw_vlan_hdr *vlh;
@@ -74,10 +76,17 @@ static __always_inline int parse_ethhdr(struct xdpfw_cursor *c, void *data_end)
 		vlh = c->pos;
 		if ((void *)(vlh + 1) > data_end)
 			return -1;
+		if (i == 0 && outer_vid)
+			*outer_vid = bpf_ntohs(vlh->tci) & 0x0fff;
 		h_proto = vlh->encap_proto;
 		c->pos = vlh + 1;
 	}
 	return bpf_ntohs(h_proto);
+}
+
+static __always_inline int parse_ethhdr(struct xdpfw_cursor *c, void *data_end)
+{
+	return parse_ethhdr_vid(c, data_end, NULL);
 }
 
 /*
