@@ -114,6 +114,7 @@ cdef enum:
     EV_STRIDE = 128       # event-rule table: events per decoder (L2-L4: 64 * XDPFW_EV_WORDS)
     MAX_FIRED = 64        # distinct rules that can fire on one packet
     MATCH_CAP = 1024      # matcher reports kept per scan (more are counted, not kept)
+    PRE_CAP = 128         # distinct prefilter literals kept per datagram (more: bdb scanned whole)
 
 # Encryption handling (Suricata's app-layer.protocols.tls.encryption-handling, its enum
 # order): what the engine does once a decoder reports the flow's payload encrypted
@@ -261,6 +262,8 @@ cdef class Engine:
     cdef app_ctx actx
     cdef xdpfw_match amrec[APP_MATCH_CAP]
     cdef xdpfw_match_buf amb
+    cdef xdpfw_match prec[PRE_CAP]   # block prefilter: the literals one datagram holds
+    cdef xdpfw_match_buf pbuf
     cdef uint32_t app_fired[MAX_FIRED]   # rules an app buffer completed on this packet
     cdef uint32_t app_nfired
     cdef uint64_t app_events[XDPFW_APP_PROTO_MAX]
@@ -330,12 +333,14 @@ cdef class Engine:
                  bint ips=True, uint32_t thresholds=16384, bint replies=False,
                  Database frag_db=None, uint32_t fragments=4096, app=None,
                  bint verify_checksums=False, bint normalize_ttl=False, bint check_sides=False,
-                 encryption_handling="default"):
+                 encryption_handling="default", block_pre=None):
         """tables: an xdpfw.detect.sigtables.SigTables (signature, address and port arrays and
         the matcher report map). Databases are shared, read-only; everything else is this
         worker's. check_sides: inline, each packet's NIC (`side`) is checked against its
         flow's (flow-table admission); off for replay, which has no NICs and trusts the
-        addresses. encryption_handling: "default", "bypass" or "full" (ENC_* above)."""
+        addresses. encryption_handling: "default", "bypass" or "full" (ENC_* above).
+        block_pre: the block database's prefilter (xdpfw.detect.prefilter.BlockPrefilter),
+        or None to scan block_db whole on every datagram."""
         cdef uint32_t i, ring
         if encryption_handling not in ENCRYPTION_HANDLING:
             raise ValueError(f"encryption_handling: {encryption_handling!r} is not one of "
@@ -372,7 +377,11 @@ cdef class Engine:
         memset(self.app_events, 0, sizeof(self.app_events))
         memset(self.decode_events, 0, sizeof(self.decode_events))
         self._rules_by_gen = {}
-        self._live_refs = _build(self, &self.rs, tables, stream_db, block_db, frag_db, app)
+        self.pbuf.rec = self.prec
+        self.pbuf.capacity = PRE_CAP
+        self.pbuf.count = 0
+        self.pbuf.overflow = 0
+        self._live_refs = _build(self, &self.rs, tables, stream_db, block_db, frag_db, app, block_pre)
         self.rules = rules
         self._rules_by_gen[0] = rules
         self.mrec = <xdpfw_match *>PyMem_Calloc(MATCH_CAP, sizeof(xdpfw_match))
@@ -407,11 +416,11 @@ cdef class Engine:
 
     # ---- rule sets (engine_ruleset.pxi) ---------------------------------------------------
     def stage_rules(self, tables, *, Database stream_db=None, Database block_db=None, rules=None,
-                    Database frag_db=None, app=None):
+                    Database frag_db=None, app=None, block_pre=None):
         """Build a new rule set aside (matcher scratch and stream pool included) and hand
         it to the worker, which swaps it in between batches. Returns the generation the
         swap will produce; wait for it with finish_swap(). Raises if a swap is pending."""
-        return _stage(self, tables, stream_db, block_db, rules, frag_db, app)
+        return _stage(self, tables, stream_db, block_db, rules, frag_db, app, block_pre)
 
     def apply_staged(self):
         """Swap a staged set in now: only for an engine no worker runs (replay, tests)."""
@@ -579,12 +588,13 @@ cdef class Engine:
             _scan_fragment(self, fe, p, data, dlen)
         elif dlen:
             rmap, rmax = self.rs.breport_sig, self.rs.nbreport
-            if self.rs.bops != NULL:
-                self.cnt[C_SCANNED_BYTES] += dlen
-                if self.rs.bops.scan_block(self.rs.bdb, self.rs.scratch, data, dlen, &self.mbuf) < 0:
-                    self.cnt[C_MATCHER_ERRORS] += 1
+            # the decoder first, as for TCP: the block prefilter checks a candidate's
+            # header (its app_proto too) before verifying it
             if self.rs.app_on and p.l4_proto == 17 and not (p.ip_flags & XDPFW_IP_FRAG):
                 self._app(f, p, direction, data, dlen, XDPFW_APP_F_DATAGRAM)
+            if self.rs.bops != NULL:
+                self.cnt[C_SCANNED_BYTES] += dlen
+                self._scan_block(p, f, direction, data, dlen)
 
         # Rules the matcher reported, then rules with no payload condition.
         self.cnt[C_MATCHES] += self.mbuf.count
@@ -728,6 +738,49 @@ cdef class Engine:
             return n
         arr[n] = sig
         return n + 1
+
+    cdef void _scan_block(self, const xdpfw_pkt *p, const xdpfw_flow *f, int direction,
+                          const uint8_t *data, uint32_t dlen) noexcept nogil:
+        """A datagram's payload against the block rules, reports into mbuf. With the
+        prefilter (detect/prefilter.py): its literals first; each rule one of them
+        selects, once, if its header holds, has its own expressions scanned; then the
+        rules without a literal. Without it, or when the literals overflow pbuf, the
+        whole block database."""
+        cdef const ruleset *rs = &self.rs
+        cdef uint32_t i, j, k, v, gen
+        if rs.pdb != NULL:
+            self.pbuf.count = 0
+            self.pbuf.overflow = 0
+            if rs.bops.scan_block(rs.pdb, rs.scratch, data, dlen, &self.pbuf) < 0:
+                self.cnt[C_MATCHER_ERRORS] += 1
+            elif not self.pbuf.overflow:
+                self.cnt[C_PREFILTER_HITS] += self.pbuf.count
+                self.rs.vgen += 1
+                if self.rs.vgen == 0:     # wrapped: no stale stamp may equal a new one
+                    memset(self.rs.vstamp, 0, rs.nverify * sizeof(uint32_t))
+                    self.rs.vgen = 1
+                gen = self.rs.vgen
+                for i in range(self.pbuf.count):
+                    k = self.prec[i].id
+                    if k >= rs.npre:
+                        continue
+                    for j in range(rs.pre_first[k], rs.pre_first[k + 1]):
+                        v = rs.pre_list[j]
+                        if rs.vstamp[v] == gen:
+                            continue
+                        rs.vstamp[v] = gen
+                        if not self._header_ok(&rs.sigs[rs.vsig[v]], p, f, direction):
+                            continue
+                        self.cnt[C_PREFILTER_VERIFIED] += 1
+                        if rs.bops.scan_block(rs.vdb[v], rs.scratch, data, dlen, &self.mbuf) < 0:
+                            self.cnt[C_MATCHER_ERRORS] += 1
+                if rs.rdb != NULL and rs.bops.scan_block(rs.rdb, rs.scratch, data, dlen, &self.mbuf) < 0:
+                    self.cnt[C_MATCHER_ERRORS] += 1
+                return
+            else:
+                self.cnt[C_PREFILTER_OVERFLOW] += 1
+        if rs.bops.scan_block(rs.bdb, rs.scratch, data, dlen, &self.mbuf) < 0:
+            self.cnt[C_MATCHER_ERRORS] += 1
 
     cdef void _scan_stream(self, xdpfw_flow *f, int direction, const uint8_t *data,
                            uint32_t dlen, bint restart) noexcept nogil:

@@ -72,6 +72,21 @@ cdef struct ruleset:
     const void *fdb             # the block rules compiled for streaming: fragmented datagrams
     void *fpool                 # this worker's stream pool for fdb
     const xdpfw_matcher_ops *fops
+    # Block prefilter and verify (xdpfw/detect/prefilter.py), all with bops: a datagram's
+    # payload is scanned for one literal per rule (pdb); a rule whose literal occurred
+    # and whose header holds has its own database (vdb) scanned; rules without a literal
+    # are in rdb, scanned always. NULL pdb: bdb is scanned whole (it also is when the
+    # literals of one packet overflow the prefilter buffer).
+    const void *pdb
+    uint32_t npre               # literals
+    uint32_t *pre_first         # literal k -> verify entries pre_list[pre_first[k]:pre_first[k + 1]]
+    uint32_t *pre_list
+    uint32_t nverify
+    const void **vdb            # verify entry -> its database
+    uint32_t *vsig              # verify entry -> its signature
+    uint32_t *vstamp            # verify entry -> the packet stamp it was last taken on (dedup)
+    uint32_t vgen               # the current packet's stamp
+    const void *rdb             # the rules without a literal, or NULL
 
 # Engine.swap_state (atomic): a staged set is waiting / the worker retired the old one.
 cdef enum:
@@ -87,7 +102,7 @@ def _backend(Database db):
 
 
 cdef object _build(Engine self, ruleset *r, tables, Database stream_db, Database block_db,
-                   Database frag_db, app):
+                   Database frag_db, app, block_pre=None):
     """Fill *r from the control plane's tables and databases (r must be empty); returns
     the Python objects that own its matcher handles, to keep while r is in use."""
     cdef uint32_t i
@@ -140,6 +155,19 @@ cdef object _build(Engine self, ruleset *r, tables, Database stream_db, Database
         _build_hdr_index(r)
         app_bufs = list(app.buffers) if app else []
         dbs = [d for d in (stream_db, block_db, frag_db) if d is not None] + [ab.db for ab in app_bufs if ab.db is not None]
+        if block_pre is not None:
+            if block_db is None:
+                raise ValueError("block_pre needs its block_db")
+            pre_dbs = [block_pre.db] + list(block_pre.verify) + \
+                ([block_pre.residual] if block_pre.residual is not None else [])
+            for d in pre_dbs:
+                if type(d) is not type(block_db) or (<Database>d).mode != "block":
+                    raise ValueError("block_pre databases must be block-mode databases of block_db's backend")
+            if len(block_pre.verify_sig) != len(block_pre.verify) or \
+                    any(not 0 <= v < len(block_pre.verify) for g in block_pre.groups for v in g) or \
+                    any(not 0 <= sg < r.nsigs for sg in block_pre.verify_sig):
+                raise ValueError("block_pre: a group names no verify entry, or an entry no signature")
+            dbs += pre_dbs
         if dbs:
             scratch = _backend(dbs[0]).Scratch(*dbs)
             r.scratch = scratch.c_scratch
@@ -151,6 +179,19 @@ cdef object _build(Engine self, ruleset *r, tables, Database stream_db, Database
             r.app_on = 1
         if block_db is not None:
             r.bdb, r.bops = block_db.c_db, block_db.ops
+        if block_pre is not None:
+            r.pre_list = _csr(block_pre.groups, &r.pre_first)
+            r.npre = len(block_pre.groups)
+            r.vsig = _u32_array(block_pre.verify_sig, &r.nverify)
+            r.vdb = <const void **>PyMem_Calloc(max(1, r.nverify), sizeof(void *))
+            r.vstamp = <uint32_t *>PyMem_Calloc(max(1, r.nverify), sizeof(uint32_t))
+            if r.vdb == NULL or r.vstamp == NULL:
+                raise MemoryError()
+            for i, d in enumerate(block_pre.verify):
+                r.vdb[i] = (<Database>d).c_db
+            if block_pre.residual is not None:
+                r.rdb = (<Database>block_pre.residual).c_db
+            r.pdb = (<Database>block_pre.db).c_db    # last: pdb set means the rest is
         if frag_db is not None:
             fpool = _backend(frag_db).StreamPool(frag_db, self.frag_mask + 1)
             r.fdb, r.fops, r.fpool = frag_db.c_db, frag_db.ops, fpool.c_pool
@@ -199,16 +240,16 @@ cdef object _build(Engine self, ruleset *r, tables, Database stream_db, Database
     except BaseException:
         _free_ruleset(r)
         raise
-    return (stream_db, block_db, frag_db, scratch, pool, fpool, app, apools)
+    return (stream_db, block_db, frag_db, scratch, pool, fpool, app, apools, block_pre)
 
 
 cdef object _stage(Engine self, tables, Database stream_db, Database block_db, rules,
-                   Database frag_db, app):
+                   Database frag_db, app, block_pre=None):
     """Engine.stage_rules: build the set into Engine.staged, then publish it to the worker."""
     _collect_retired(self)
     if xdpfw_load_acq(&self.swap_state) != SWAP_IDLE:
         raise RuntimeError("a rule-set swap is already pending")
-    refs = _build(self, &self.staged, tables, stream_db, block_db, frag_db, app)
+    refs = _build(self, &self.staged, tables, stream_db, block_db, frag_db, app, block_pre)
     self._staged_refs = refs
     self._staged_rules = rules
     xdpfw_store_rel(&self.swap_state, SWAP_STAGED)
@@ -451,4 +492,9 @@ cdef void _free_ruleset(ruleset *r) noexcept:
     PyMem_Free(r.ptx)
     PyMem_Free(r.ev_first)
     PyMem_Free(r.ev_list)
+    PyMem_Free(r.pre_first)
+    PyMem_Free(r.pre_list)
+    PyMem_Free(r.vsig)
+    PyMem_Free(<void *>r.vdb)
+    PyMem_Free(r.vstamp)
     memset(r, 0, sizeof(ruleset))

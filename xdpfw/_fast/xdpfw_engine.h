@@ -212,7 +212,10 @@ struct xdpfw_alert_rec {
 	X(XDPFW_CNT_BYPASSED_BYTES, "bypassed_bytes")           /* their bytes (frames) */ \
 	X(XDPFW_CNT_BYPASS_OFFLOADED, "bypass_offloaded")       /* bypassed flows handed to the XDP program (bypass_map) */ \
 	X(XDPFW_CNT_BYPASS_OFFLOAD_FAILED, "bypass_offload_failed") /* ... that could not be (map write failed, or a frame XDP cannot look up) */ \
-	X(XDPFW_CNT_PASSED_FLOWS, "passed_flows")               /* flows a pass rule settled (forwarded uninspected from then on) */
+	X(XDPFW_CNT_PASSED_FLOWS, "passed_flows")               /* flows a pass rule settled (forwarded uninspected from then on) */ \
+	X(XDPFW_CNT_PREFILTER_HITS, "prefilter_hits")           /* block prefilter: fast-pattern literals found (one per literal per packet) */ \
+	X(XDPFW_CNT_PREFILTER_VERIFIED, "prefilter_verified")   /* ... rules whose literal and header held: their expressions scanned */ \
+	X(XDPFW_CNT_PREFILTER_OVERFLOW, "prefilter_overflow")   /* ... packets with more literals than the prefilter buffer: the whole block database scanned */
 
 #define XDPFW__CNT_ENUM(name, label) name,
 enum xdpfw_engine_counter { XDPFW_ENGINE_COUNTERS(XDPFW__CNT_ENUM) XDPFW_CNT_MAX };

@@ -40,6 +40,7 @@ class Detection:
     block_db: object = None
     app: object = None                 # apprules.AppTables: per app buffer databases
     frag_db: object = None             # the block rules compiled for streaming: IP fragments
+    block_pre: object = None           # prefilter.BlockPrefilter of block_db (Hyperscan), or None
     in_kernel: list = field(default_factory=list)
     kernel_backstop: int = 0           # of the engine's signatures, the in_kernel rules (also there)
     problems: list[str] = field(default_factory=list)
@@ -69,15 +70,17 @@ class Detection:
         from xdpfw._fast.engine import Engine
 
         tables, sdb, bdb, fdb, app = self.tables, self.stream_db, self.block_db, self.frag_db, self.app
+        pre = getattr(self, "block_pre", None)
         return lambda: Engine(tables, stream_db=sdb, block_db=bdb, frag_db=fdb, app=app, rules=tables.rules,
-                              **engine_kw)
+                              block_pre=pre, **engine_kw)
 
     def stage(self, engine) -> int:
         """Hand this rule set to a running engine (live reload): it is built aside and the
         worker swaps it in between batches. Returns the generation to wait for
         (engine.finish_swap())."""
         return engine.stage_rules(self.tables, stream_db=self.stream_db, block_db=self.block_db,
-                                  frag_db=self.frag_db, app=self.app, rules=self.tables.rules)
+                                  frag_db=self.frag_db, app=self.app, rules=self.tables.rules,
+                                  block_pre=getattr(self, "block_pre", None))
 
 
 def _problem(rule, msg: str) -> Problem:
@@ -161,6 +164,8 @@ def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = Non
                 det.app = apprules.build_app(app_rules, det.tables, det.problems, _problem, cache=cache, pool=pool)
         if hasattr(det.frag_db, "result"):    # a Future
             det.frag_db = det.frag_db.result()
+        if hasattr(det.block_pre, "result"):
+            det.block_pre = det.block_pre.result()
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
@@ -171,6 +176,7 @@ def _payload_databases(det: Detection, payload, app_proto, sig_of_rule, matcher:
     """The stream and block databases of the packet-payload rules, and their signatures."""
     from xdpfw._fast.match import CompileError as CompileErrorHS
     from xdpfw.detect.compile import build_database, compile_buffer, compile_literals
+    from xdpfw.detect.prefilter import build_block_prefilter
 
     run = (lambda f, *a, **k: pool.submit(f, *a, **k)) if pool is not None else apprules._now
     jobs = []
@@ -248,6 +254,11 @@ def _payload_databases(det: Detection, payload, app_proto, sig_of_rule, matcher:
             # The same patterns for streaming: a datagram split into IP fragments is
             # scanned fragment by fragment, in place (engine.pyx, FRAG_*); compiled
             # meanwhile, taken at the end of build_detection.
+            if matcher == "hs":
+                # Prefilter and verify (prefilter.py): one literal per rule first, the
+                # rule's own expressions only where it occurred and its header holds.
+                det.block_pre = run(build_block_prefilter, cb, subset, dict(sig_of_rule),
+                                    sys.modules[type(db).__module__], cache)
             if cache is not None and matcher == "hs":
                 det.frag_db = run(cache.database, sys.modules[type(db).__module__], cb.patterns, "stream")
             elif matcher == "hs":

@@ -87,6 +87,12 @@ ENGINE_COUNTERS = {
                          "without a worker)."),
     "bypass_offload_failed": ("xdpfw_bypass_offload_failed_flows", "Bypassed flows that could not be handed to the "
                               "XDP program (map write failed, or frames it cannot look up): the worker forwards them."),
+    "prefilter_hits": ("xdpfw_prefilter_hits", "Block prefilter: fast-pattern literals found in datagram payloads "
+                       "(one per literal per packet)."),
+    "prefilter_verified": ("xdpfw_prefilter_verified_rules", "Block prefilter: rules whose literal occurred and "
+                           "whose header held, their expressions then scanned."),
+    "prefilter_overflow": ("xdpfw_prefilter_overflow_packets", "Block prefilter: packets with more literals than "
+                           "its buffer holds, scanned with the whole block database instead."),
 }
 # IP fragment streams: engine counter -> `event` label of xdpfw_ip_fragment_events_total.
 FRAG_EVENTS = {
