@@ -746,7 +746,7 @@ cdef class Engine:
         selects, once, if its header holds, has its own expressions scanned; then the
         rules without a literal. Without it, or when the literals overflow pbuf, the
         whole block database."""
-        cdef const ruleset *rs = &self.rs
+        cdef ruleset *rs = &self.rs
         cdef uint32_t i, j, k, v, gen
         if rs.pdb != NULL:
             self.pbuf.count = 0
@@ -755,11 +755,11 @@ cdef class Engine:
                 self.cnt[C_MATCHER_ERRORS] += 1
             elif not self.pbuf.overflow:
                 self.cnt[C_PREFILTER_HITS] += self.pbuf.count
-                self.rs.vgen += 1
-                if self.rs.vgen == 0:     # wrapped: no stale stamp may equal a new one
-                    memset(self.rs.vstamp, 0, rs.nverify * sizeof(uint32_t))
-                    self.rs.vgen = 1
-                gen = self.rs.vgen
+                rs.vgen += 1
+                if rs.vgen == 0:          # wrapped: no stale stamp may equal a new one
+                    memset(rs.vstamp, 0, rs.nverify * sizeof(uint32_t))
+                    rs.vgen = 1
+                gen = rs.vgen
                 for i in range(self.pbuf.count):
                     k = self.prec[i].id
                     if k >= rs.npre:

@@ -40,7 +40,6 @@ qualify.
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass, field
 
 from xdpfw.rules.model import PAYLOAD, Content, Rule
@@ -75,10 +74,10 @@ def fast_literal(rule: Rule) -> tuple[bytes, bool] | None:
 _ID = re.compile(rb"\d+")
 
 
-def _rule_ids(cb, cr) -> set[int]:
-    """Every pattern id the rule's report depends on in the full database."""
+def _rule_ids(cb, cr, by_id) -> set[int]:
+    """Every pattern id the rule's report depends on in the full database (by_id: its
+    patterns by id)."""
     ids = set(cr.pattern_ids)
-    by_id = {p.id: p for p in cb.patterns}
     for pid in list(ids):
         p = by_id[pid]
         if p.combination:             # a Hyperscan logical combination names its operands
@@ -107,7 +106,7 @@ def build_block_prefilter(cb, subset, sig_of_rule: dict[int, int | None], backen
         sig = sig_of_rule.get(id(rule))
         if sig is None or cr.report_id < 0:
             continue
-        ids = _rule_ids(cb, cr)
+        ids = _rule_ids(cb, cr, by_id)
         lit = fast_literal(rule)
         if lit is None:
             residual_ids |= ids
@@ -133,7 +132,3 @@ def build_block_prefilter(cb, subset, sig_of_rule: dict[int, int | None], backen
         verify_sig=verify_sig,
         residual=compile_([by_id[i] for i in sorted(residual_ids)]) if residual_ids else None,
         literals=literals, residual_sids=residual_sids)
-
-
-def backend_of(db):
-    return sys.modules[type(db).__module__]

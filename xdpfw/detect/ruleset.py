@@ -69,8 +69,8 @@ class Detection:
         """A callable making one Engine per worker (databases shared, state per worker)."""
         from xdpfw._fast.engine import Engine
 
-        tables, sdb, bdb, fdb, app = self.tables, self.stream_db, self.block_db, self.frag_db, self.app
-        pre = getattr(self, "block_pre", None)
+        tables, sdb, bdb, fdb, app, pre = (self.tables, self.stream_db, self.block_db, self.frag_db, self.app,
+                                           self.block_pre)
         return lambda: Engine(tables, stream_db=sdb, block_db=bdb, frag_db=fdb, app=app, rules=tables.rules,
                               block_pre=pre, **engine_kw)
 
@@ -80,7 +80,7 @@ class Detection:
         (engine.finish_swap())."""
         return engine.stage_rules(self.tables, stream_db=self.stream_db, block_db=self.block_db,
                                   frag_db=self.frag_db, app=self.app, rules=self.tables.rules,
-                                  block_pre=getattr(self, "block_pre", None))
+                                  block_pre=self.block_pre)
 
 
 def _problem(rule, msg: str) -> Problem:
