@@ -253,6 +253,25 @@ def test_timeout_gives_a_new_flow():
     assert t.active == 1
 
 
+def test_entries_are_handed_out_densely_in_first_use_order():
+    """A table touches memory for the flows it has seen, not for its capacity: the n-th
+    bucket ever used gets entry n-1 (engine state indexed by entry follows), an entry keeps
+    its bucket when its flow expires and a new flow takes it, and nothing is handed out
+    beyond the capacity however many flows come and go."""
+    t = F.FlowTable(1 << 16)
+    slots = [t.packet(a16("198.18.3.1"), SRV, 1000 + i, 53, 17, now_ns=S)["slot"] for i in range(300)]
+    assert sorted(slots) == list(range(300)) and t.nslots == 300
+    again = [t.packet(a16("198.18.3.1"), SRV, 1000 + i, 53, 17, now_ns=2 * S)["slot"] for i in range(300)]
+    assert again == slots and t.nslots == 300            # known flows: no new entries
+    late = t.packet(a16("198.18.3.1"), SRV, 1000, 53, 17, now_ns=100 * S)   # expired: a new flow, same entry
+    assert late["slot"] == slots[0] and t.nslots == 300
+    small = F.FlowTable(64, share_host=0, share_prefix=0)
+    for i in range(3000):
+        r = small.packet(a16("198.18.3.2"), SRV, i + 1, 53, 17, now_ns=S + i * S)
+        assert r is not None and r["slot"] < 64
+    assert small.nslots == 64
+
+
 def test_full_table_evicts_but_keeps_established_tcp():
     t = F.FlowTable(64)  # one probe window covers a quarter of it
     conns = []

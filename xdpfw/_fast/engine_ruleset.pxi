@@ -276,18 +276,22 @@ cdef void _between(Engine self) noexcept nogil:
     rule cache, rate-control trackers. Flow state itself stays: TCP tracking, drop
     flags, flowbits (numbered stably across reloads by the control plane)."""
     cdef uint32_t i
+    cdef size_t used
     if xdpfw_load_acq(&self.swap_state) != SWAP_STAGED:
         return
     self.retired = self.rs
     self.rs = self.staged
     memset(&self.staged, 0, sizeof(ruleset))
-    memset(self.mstreams, 0, self.mstream_slots * sizeof(xdpfw_mstream))
-    memset(self.mstream_owner, 0, self.mstream_slots * sizeof(uint64_t))
+    # Only the flow entries handed out so far hold state (flow.pyx: entries are dense); the
+    # rest are still as calloc left them, and stay untouched (not faulted in).
+    used = <size_t>self.flows.nslots * 2
+    memset(self.mstreams, 0, used * sizeof(xdpfw_mstream))
+    memset(self.mstream_owner, 0, used * sizeof(uint64_t))
     memset(self.thr, 0, (self.thr_mask + 1) * sizeof(xdpfw_thr_entry))
     for i in range(self.frag_mask + 1):
         memset(&self.frags[i].st, 0, sizeof(xdpfw_mstream))  # reopened from the new pool
-    memset(self.ainst, 0, <size_t>self.mstream_slots * APP_INST * sizeof(app_inst))
-    for i in range(self.flows.capacity):
+    memset(self.ainst, 0, used * APP_INST * sizeof(app_inst))
+    for i in range(self.flows.nslots):
         self.flows.flows[i].hdr_rules[0] = HDR_UNKNOWN
         self.flows.flows[i].hdr_rules[1] = HDR_UNKNOWN
     xdpfw_store_rel(&self.generation, self.generation + 1)

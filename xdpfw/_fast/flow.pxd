@@ -130,7 +130,9 @@ cdef enum:
     XDPFW_FLOW_PROBE = 16
 
 cdef class FlowTable:
-    cdef xdpfw_flow *flows
+    cdef xdpfw_flow *flows            # entries, handed out in first-use order (dense)
+    cdef uint32_t *bucket             # hash bucket -> its entry's index + 1 (0: never used)
+    cdef readonly uint32_t nslots     # entries handed out so far (flows[0, nslots) only)
     cdef uint32_t capacity
     cdef uint32_t mask
     cdef uint64_t seed

@@ -81,6 +81,7 @@ cdef enum:
 
 # "no slot" marker in the probe loop
 cdef uint32_t NO_SLOT = 0xFFFFFFFF
+cdef uint32_t FRESH_SLOT = 0xFFFFFFFE   # the free bucket a lookup found was never used (no entry yet)
 cdef uint64_t NEVER = 0xFFFFFFFFFFFFFFFF
 
 # Sequence distance beyond which a segment is not a gap but nonsense (1 GiB).
@@ -144,13 +145,15 @@ cdef class FlowTable:
         self.capacity = cap
         self.mask = cap - 1
         self.flows = <xdpfw_flow *>PyMem_Calloc(cap, sizeof(xdpfw_flow))
+        self.bucket = <uint32_t *>PyMem_Calloc(cap, sizeof(uint32_t))
+        self.nslots = 0
         if record_chunks == 0:
             record_chunks = cap // 2 if cap >= 512 else 256
         if record_dir_chunks == 0:
             raise ValueError("record_dir_chunks must be at least 1")
         self.recs = <xdpfw_seqrec_dir *>PyMem_Calloc(cap * 2, sizeof(xdpfw_seqrec_dir))
         self.chunks = <xdpfw_seqrec_chunk *>PyMem_Calloc(record_chunks + 1, sizeof(xdpfw_seqrec_chunk))
-        if self.flows == NULL or self.recs == NULL or self.chunks == NULL:
+        if self.flows == NULL or self.bucket == NULL or self.recs == NULL or self.chunks == NULL:
             raise MemoryError()
         while sk < cap // 4:
             sk <<= 1
@@ -189,6 +192,7 @@ cdef class FlowTable:
 
     def __dealloc__(self):
         PyMem_Free(self.flows)
+        PyMem_Free(self.bucket)
         PyMem_Free(self.recs)
         PyMem_Free(self.chunks)
         PyMem_Free(self.sketch)
@@ -222,7 +226,7 @@ cdef class FlowTable:
         cdef int c
         cdef bint src_is_a, full = False
         cdef uint64_t h
-        cdef uint32_t i, slot, free_slot = NO_SLOT, victim = NO_SLOT, unv = NO_SLOT
+        cdef uint32_t i, b, free_b = 0, slot, free_slot = NO_SLOT, victim = NO_SLOT, unv = NO_SLOT
         cdef uint64_t victim_seen = NEVER, unv_seen = NEVER
         cdef uint32_t cells[4]
         cdef xdpfw_flow *f
@@ -250,12 +254,14 @@ cdef class FlowTable:
         h = _mix(h, proto)
 
         for i in range(XDPFW_FLOW_PROBE):
-            slot = <uint32_t>(h + i) & self.mask
-            f = &self.flows[slot]
-            if not f.used:
+            b = <uint32_t>(h + i) & self.mask
+            if self.bucket[b] == 0:
                 if free_slot == NO_SLOT:
-                    free_slot = slot
+                    free_b = b
+                    free_slot = FRESH_SLOT
                 break  # never used: the key cannot be further along
+            slot = self.bucket[b] - 1
+            f = &self.flows[slot]
             if f.hash == <uint32_t>h and memcmp(&f.key, &key, sizeof(key)) == 0:
                 if self._expired(f, now):
                     self._share_cells(src, side, cells)
@@ -293,7 +299,13 @@ cdef class FlowTable:
             self.events[XDPFW_FLOW_SHARE_REFUSED] += 1
             self.refused = XDPFW_FLOW_SHARE_REFUSED
             return NULL
-        if free_slot != NO_SLOT:
+        if free_slot == FRESH_SLOT:
+            # a bucket never used: it gets the next entry, for good (entries stay dense, so
+            # the memory a worker touches follows the flows it has seen, not the capacity)
+            self.nslots += 1
+            self.bucket[free_b] = self.nslots
+            f = &self.flows[self.nslots - 1]
+        elif free_slot != NO_SLOT:
             f = &self.flows[free_slot]
             if f.used:
                 self._reclaim(f, XDPFW_FLOW_TIMED_OUT)
@@ -399,7 +411,7 @@ cdef class FlowTable:
                 self.emergency = True
                 self.events[XDPFW_FLOW_EMERGENCY] += 1
         elif self.emergency and now > self.pressure_ns and now - self.pressure_ns > EMERGENCY_HOLD_NS \
-                and self.active * 2 < self.capacity and self.swept_since >= self.capacity:
+                and self.active * 2 < self.capacity and self.swept_since >= self.nslots:
             # (a whole sweep since: every entry that expired under the short timeouts is
             # accounted for and stays expired when the normal timeouts return)
             self.emergency = False
@@ -468,14 +480,16 @@ cdef class FlowTable:
         expired entries would count as active until a lookup happens to probe them."""
         cdef uint32_t i
         cdef xdpfw_flow *f
-        if self.swept_since < self.capacity and now > self.pressure_ns and \
+        if self.swept_since < self.nslots and now > self.pressure_ns and \
                 now - self.pressure_ns > EMERGENCY_HOLD_NS:
             # counted once the hold has passed: by then every unverified entry of the
             # pressure's time has expired under the short timeouts, so a whole round of
             # the sweep accounts for all of them before the normal timeouts return
             self.swept_since += SWEEP
         for i in range(SWEEP):
-            f = &self.flows[self.sweep_at & self.mask]
+            if self.sweep_at >= self.nslots:
+                self.sweep_at = 0     # round the entries handed out (there is one: ours)
+            f = &self.flows[self.sweep_at]
             self.sweep_at += 1
             if f.used and not f.swept and self._expired(f, now):
                 self._reclaim(f, XDPFW_FLOW_TIMED_OUT)
@@ -731,7 +745,7 @@ cdef class FlowTable:
     def unverified(self):
         """Entries in use that are not verified (a scan of the table: tests and tools)."""
         cdef uint32_t i, n = 0
-        for i in range(self.capacity):
+        for i in range(self.nslots):
             if self.flows[i].used and not self.flows[i].verified:
                 n += 1
         return n
