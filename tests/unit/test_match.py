@@ -423,11 +423,20 @@ class TestHyperscanOnly:
         assert s.size > 0 and s.clone().size == s.size
 
     def test_streams_are_allocated_once_per_pool_never_per_flow(self):
+        """A pool allocates a stream only when none is idle, up to its capacity: what it
+        holds follows the most streams lent at once, never the number of flows."""
         db = match_hs.Database.compile([(1, b"abc"), Pattern(2, b"x+y", literal=False)])
         before = match_hs.stream_allocations()
         pool = match_hs.StreamPool(db, 16)
-        after_pool = match_hs.stream_allocations()
-        assert after_pool["allocated"] - before["allocated"] == 16
+        assert match_hs.stream_allocations()["allocated"] == before["allocated"]   # none yet
+        small = StreamTable(db, match_hs.Scratch(db), pool, 64)
+        for _ in range(1000):              # one flow at a time: one stream, lent again and again
+            small.open(0)
+            small.scan(0, b"xxabcxy")
+            small.close(0)
+        assert match_hs.stream_allocations()["allocated"] - before["allocated"] == 1
+        assert pool.stats()["allocated"] == 1 and pool.stats()["peak"] == 1
+        del small
         t = StreamTable(db, match_hs.Scratch(db), pool, 64)
         for i in range(50000):
             slot = i % 64
@@ -437,7 +446,9 @@ class TestHyperscanOnly:
                 t.close(next(s for s in range(64) if t.is_open(s)))
             t.open(slot)
             t.scan(slot, b"xxabcxy")
-        assert match_hs.stream_allocations()["allocated"] == after_pool["allocated"]
+        after_pool = match_hs.stream_allocations()
+        assert after_pool["allocated"] - before["allocated"] == 16 == pool.stats()["allocated"]
+        assert pool.stats()["peak"] == 16 and pool.stats()["exhausted"] == 0
         del t, pool
         end = match_hs.stream_allocations()
         assert end["freed"] - before["freed"] == 16
@@ -445,7 +456,13 @@ class TestHyperscanOnly:
     def test_pool_reports_its_memory(self):
         db = match_hs.Database.compile([(1, b"abc")])
         pool = match_hs.StreamPool(db, 10)
-        assert pool.stats()["bytes"] == 10 * db.stream_size
+        assert pool.stats()["bytes"] == 0
+        t = StreamTable(db, match_hs.Scratch(db), pool, 16)
+        for i in range(3):
+            t.open(i)
+        assert pool.stats()["bytes"] == 3 * db.stream_size and pool.stats()["in_use"] == 3
+        t.close(1)
+        assert pool.stats()["bytes"] == 3 * db.stream_size and pool.stats()["in_use"] == 2
 
     def test_measure_stream_designs(self):
         db = match_hs.Database.compile([(1, b"abc"), (2, b"GET /", True, True)])

@@ -10,9 +10,11 @@ from xdpfw._fast.match cimport xdpfw_match_buf, xdpfw_mstream
 # state design in match.pxd). Used by one thread only: no locking.
 cdef struct hsm_pool:
     hs_stream_t **idle      # stack of streams ready to lend, all in their initial state
-    hs_stream_t **all       # every stream of the pool, for teardown
+    hs_stream_t **all       # every stream opened so far (all[0, opened)), for teardown
+    const hs_database_t *db # streams are opened against it when first lent
     uint32_t nidle
-    uint32_t capacity
+    uint32_t opened         # streams allocated so far: the most ever lent at once
+    uint32_t capacity       # the most it may allocate
     uint32_t peak           # most streams lent at once
     uint64_t opens
     uint64_t exhausted      # opens refused with XDPFW_MATCH_EPOOL

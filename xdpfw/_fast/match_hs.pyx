@@ -74,15 +74,22 @@ cdef int hsm_open(void *pool, xdpfw_mstream *st) noexcept nogil:
     if st.flags & XDPFW_MSTREAM_OPEN:
         return XDPFW_MATCH_EOPEN
     if p.nidle == 0:
-        p.exhausted += 1
-        return XDPFW_MATCH_EPOOL
+        # None idle: allocate one more, up to the capacity. Allocation follows the most
+        # streams ever lent at once (never the flow rate: a closed stream is lent again),
+        # so a worker holds the memory its traffic needed, not its capacity's.
+        if p.opened == p.capacity or hs_open_stream(p.db, 0, &p.all[p.opened]) != HS_SUCCESS:
+            p.exhausted += 1
+            return XDPFW_MATCH_EPOOL
+        p.idle[0] = p.all[p.opened]
+        p.opened += 1
+        p.nidle = 1
     p.nidle -= 1
     st.hs = p.idle[p.nidle]
     st.offset = 0
     st.flags = XDPFW_MSTREAM_OPEN
     p.opens += 1
-    if p.capacity - p.nidle > p.peak:
-        p.peak = p.capacity - p.nidle
+    if p.opened - p.nidle > p.peak:
+        p.peak = p.opened - p.nidle
     return 0
 
 
@@ -374,7 +381,8 @@ cdef class Scratch(match.Scratch):
 
 
 cdef class StreamPool(match.StreamPool):
-    """`capacity` streams of one stream-mode database, opened now, lent to flows later."""
+    """Up to `capacity` streams of one stream-mode database, lent to flows: each is allocated
+    the first time the pool has none idle, and lent again after it is closed."""
 
     def __init__(self, Database db not None, uint32_t capacity):
         if db.mode != "stream":
@@ -387,27 +395,24 @@ cdef class StreamPool(match.StreamPool):
             raise MemoryError()
         self.database = db
         self.capacity = capacity
-        cdef uint32_t i
-        for i in range(capacity):
-            if hs_open_stream(db.hdb, 0, &self.pool.all[i]) != HS_SUCCESS:
-                raise MemoryError(f"hs_open_stream failed after {i} streams")
-            self.pool.idle[i] = self.pool.all[i]
-            self.pool.capacity = i + 1
-            self.pool.nidle = i + 1
+        self.pool.db = db.hdb
+        self.pool.capacity = capacity
+        self.pool.opened = 0
+        self.pool.nidle = 0
         self.c_pool = &self.pool
 
     def __dealloc__(self):
         cdef uint32_t i
         if self.pool.all != NULL:
-            for i in range(self.pool.capacity):
+            for i in range(self.pool.opened):
                 hs_close_stream(self.pool.all[i], NULL, NULL, NULL)
         PyMem_Free(self.pool.all)
         PyMem_Free(self.pool.idle)
 
     def stats(self):
-        return {"capacity": self.pool.capacity, "in_use": self.pool.capacity - self.pool.nidle,
+        return {"capacity": self.pool.capacity, "in_use": self.pool.opened - self.pool.nidle,
                 "peak": self.pool.peak, "opens": self.pool.opens, "exhausted": self.pool.exhausted,
-                "bytes": self.pool.capacity * self.database.stream_size}
+                "allocated": self.pool.opened, "bytes": self.pool.opened * self.database.stream_size}
 
 
 def stream_allocations():
