@@ -2,6 +2,7 @@
 one engine with the ET Open 2024 rules it runs, the rule set from the compile cache.
 
     taskset -c 1 .venv/bin/python -m bench.replay_profile [--encryption-handling default]
+        [--no-block-prefilter] [--no-stream-groups] [--alerts-out FILE]
     perf record -g -p $(pgrep -f bench.replay_profile) -- sleep 3   # once it prints "replaying"
 
 Prints the replay time and the engine counters that say what it did (bytes through the
@@ -27,6 +28,8 @@ def main(argv=None) -> int:
     ap.add_argument("--encryption-handling", choices=("default", "bypass", "full"), default="default")
     ap.add_argument("--no-block-prefilter", action="store_true",
                     help="scan the whole block database on every datagram (the design before prefilter.py)")
+    ap.add_argument("--no-stream-groups", action="store_true",
+                    help="scan every flow direction with the whole stream database (before streamgroups.py)")
     ap.add_argument("--alerts-out", metavar="FILE", help="write the alerts, one per line, sorted, for comparing runs")
     a = ap.parse_args(argv)
     from xdpfw.detect.cache import open_cache
@@ -37,6 +40,8 @@ def main(argv=None) -> int:
                           cache=open_cache(None, enabled=True, max_bytes=4 << 30, command="replay"))
     if a.no_block_prefilter:
         det.block_pre = None
+    if a.no_stream_groups:
+        det.stream_groups = None
     data = PCAP.read_bytes()
     eng = det.engine_factory(flow_capacity=1 << 18, ips=False, gap_resync=4,
                              encryption_handling=a.encryption_handling)()
@@ -56,7 +61,8 @@ def main(argv=None) -> int:
           f"TLS flows settled {c['encrypted_flows'] + c['bypassed_flows']}, "
           f"header-only index {eng.header_rule_index}; block prefilter "
           f"{det.block_pre.summary() if det.block_pre else 'off'}: hits {c['prefilter_hits']:,}, "
-          f"rules verified {c['prefilter_verified']:,}, overflows {c['prefilter_overflow']}")
+          f"rules verified {c['prefilter_verified']:,}, overflows {c['prefilter_overflow']}; stream groups "
+          f"{det.stream_groups.summary() if det.stream_groups else 'off'}")
     if a.alerts_out:
         with open(a.alerts_out, "w") as f:
             for x in sorted(all_alerts):

@@ -242,6 +242,7 @@ cdef class Engine:
     cdef uint32_t stream_pool_size
     cdef xdpfw_mstream *mstreams     # 2 per flow slot
     cdef uint64_t *mstream_owner     # flow_id each stream slot belongs to
+    cdef uint8_t *mgroup             # the stream group each stream slot was opened in
     cdef xdpfw_match *mrec
     cdef xdpfw_match_buf mbuf
     cdef xdpfw_pkt pkt
@@ -305,6 +306,7 @@ cdef class Engine:
         self.aflow = NULL
         self.ainst = NULL
         self.mstream_owner = NULL
+        self.mgroup = NULL
         self.mrec = NULL
         self.cur_frame = NULL
         self.ring = NULL
@@ -323,6 +325,7 @@ cdef class Engine:
         PyMem_Free(self.hdr_keep)
         PyMem_Free(self.hdr_kept)
         PyMem_Free(self.mstream_owner)
+        PyMem_Free(self.mgroup)
         PyMem_Free(self.mrec)
         PyMem_Free(self.ring)
         PyMem_Free(self.thr)
@@ -333,14 +336,16 @@ cdef class Engine:
                  bint ips=True, uint32_t thresholds=16384, bint replies=False,
                  Database frag_db=None, uint32_t fragments=4096, app=None,
                  bint verify_checksums=False, bint normalize_ttl=False, bint check_sides=False,
-                 encryption_handling="default", block_pre=None):
+                 encryption_handling="default", block_pre=None, stream_groups=None):
         """tables: an xdpfw.detect.sigtables.SigTables (signature, address and port arrays and
         the matcher report map). Databases are shared, read-only; everything else is this
         worker's. check_sides: inline, each packet's NIC (`side`) is checked against its
         flow's (flow-table admission); off for replay, which has no NICs and trusts the
         addresses. encryption_handling: "default", "bypass" or "full" (ENC_* above).
         block_pre: the block database's prefilter (xdpfw.detect.prefilter.BlockPrefilter),
-        or None to scan block_db whole on every datagram."""
+        or None to scan block_db whole on every datagram. stream_groups: the stream rules'
+        groups (xdpfw.detect.streamgroups.StreamGroups), each flow direction scanned with
+        its group's database; None: stream_db everywhere."""
         cdef uint32_t i, ring
         if encryption_handling not in ENCRYPTION_HANDLING:
             raise ValueError(f"encryption_handling: {encryption_handling!r} is not one of "
@@ -351,7 +356,8 @@ cdef class Engine:
         self.mstream_slots = self.flows.capacity * 2
         self.mstreams = <xdpfw_mstream *>PyMem_Calloc(self.mstream_slots, sizeof(xdpfw_mstream))
         self.mstream_owner = <uint64_t *>PyMem_Calloc(self.mstream_slots, sizeof(uint64_t))
-        if self.mstreams == NULL or self.mstream_owner == NULL:
+        self.mgroup = <uint8_t *>PyMem_Calloc(self.mstream_slots, 1)
+        if self.mstreams == NULL or self.mstream_owner == NULL or self.mgroup == NULL:
             raise MemoryError()
         ring = _pow2_at_least(fragments)
         self.frags = <frag_entry *>PyMem_Calloc(ring, sizeof(frag_entry))
@@ -381,7 +387,7 @@ cdef class Engine:
         self.pbuf.capacity = PRE_CAP
         self.pbuf.count = 0
         self.pbuf.overflow = 0
-        self._live_refs = _build(self, &self.rs, tables, stream_db, block_db, frag_db, app, block_pre)
+        self._live_refs = _build(self, &self.rs, tables, stream_db, block_db, frag_db, app, block_pre, stream_groups)
         self.rules = rules
         self._rules_by_gen[0] = rules
         self.mrec = <xdpfw_match *>PyMem_Calloc(MATCH_CAP, sizeof(xdpfw_match))
@@ -416,11 +422,11 @@ cdef class Engine:
 
     # ---- rule sets (engine_ruleset.pxi) ---------------------------------------------------
     def stage_rules(self, tables, *, Database stream_db=None, Database block_db=None, rules=None,
-                    Database frag_db=None, app=None, block_pre=None):
+                    Database frag_db=None, app=None, block_pre=None, stream_groups=None):
         """Build a new rule set aside (matcher scratch and stream pool included) and hand
         it to the worker, which swaps it in between batches. Returns the generation the
         swap will produce; wait for it with finish_swap(). Raises if a swap is pending."""
-        return _stage(self, tables, stream_db, block_db, rules, frag_db, app, block_pre)
+        return _stage(self, tables, stream_db, block_db, rules, frag_db, app, block_pre, stream_groups)
 
     def apply_staged(self):
         """Swap a staged set in now: only for an engine no worker runs (replay, tests)."""
@@ -579,7 +585,7 @@ cdef class Engine:
                     self._app(f, p, direction, data + skip, dlen - skip,
                               XDPFW_APP_F_GAP if res == XDPFW_SEG_RESYNC else 0)
                 if self.rs.sdb != NULL and not f.settled & XDPFW_FLOW_S_NO_PAYLOAD:
-                    self._scan_stream(f, direction, data + skip, dlen - skip, res == XDPFW_SEG_RESYNC)
+                    self._scan_stream(f, p, direction, data + skip, dlen - skip, res == XDPFW_SEG_RESYNC)
             if self.rs.app_on and (p.tcp_flags & 0x05) and res != XDPFW_SEG_RETRANSMIT \
                     and res != XDPFW_SEG_RST_IGNORED:
                 self._app_end(f, direction)   # FIN or RST: the direction's open instances end
@@ -782,30 +788,48 @@ cdef class Engine:
         if rs.bops.scan_block(rs.bdb, rs.scratch, data, dlen, &self.mbuf) < 0:
             self.cnt[C_MATCHER_ERRORS] += 1
 
-    cdef void _scan_stream(self, xdpfw_flow *f, int direction, const uint8_t *data,
+    cdef inline uint32_t _sgroup(self, const xdpfw_pkt *p, int direction) noexcept nogil:
+        """The stream group of a packet's flow direction (streamgroups.group_index)."""
+        if not self.rs.sg_by_addr:
+            return <uint32_t>direction * 4
+        return <uint32_t>direction * 4 + \
+            <uint32_t>_addr_in(self.rs.sg_home, &self.rs.sg_home_ref, _be64(p.src), _be64(p.src + 8)) * 2 + \
+            <uint32_t>_addr_in(self.rs.sg_home, &self.rs.sg_home_ref, _be64(p.dst), _be64(p.dst + 8))
+
+    cdef void _scan_stream(self, xdpfw_flow *f, const xdpfw_pkt *p, int direction, const uint8_t *data,
                            uint32_t dlen, bint restart) noexcept nogil:
         cdef uint32_t slot = <uint32_t>(f - self.flows.flows)
-        cdef xdpfw_mstream *st = &self.mstreams[slot * 2 + direction]
+        cdef size_t k = <size_t>slot * 2 + <size_t>direction
+        cdef xdpfw_mstream *st = &self.mstreams[k]
         cdef uint64_t *bits = NULL
         cdef uint32_t first = self.mbuf.count
+        cdef uint32_t g = self._sgroup(p, direction)
         cdef int rc
         if self.rs.opwords:
-            bits = &self.rs.opbits[<uint64_t>(slot * 2 + direction) * self.rs.opwords]
-            if self.mstream_owner[slot * 2 + direction] != f.flow_id or restart:
+            bits = &self.rs.opbits[<uint64_t>k * self.rs.opwords]
+            if self.mstream_owner[k] != f.flow_id or restart:
                 memset(bits, 0, self.rs.opwords * sizeof(uint64_t))
-        if self.mstream_owner[slot * 2 + direction] != f.flow_id:
-            # The slot holds a new flow: give the old flow's stream back, take a fresh one.
+        if self.mstream_owner[k] != f.flow_id or self.mgroup[k] != g:
+            # The slot holds a new flow (or its direction turned into another group, as a
+            # flow reversed at its SYN-ACK may): give the old stream back, take one of the
+            # group's; a group no stream rule can match has none, and is not scanned.
             if st.flags & XDPFW_MSTREAM_OPEN:
-                self.rs.sops.close(self.rs.pool, self.rs.scratch, st, NULL)
-            rc = self.rs.sops.open(self.rs.pool, st)
+                self.rs.sops.close(self.rs.sgpool[self.mgroup[k]], self.rs.scratch, st, NULL)
+            self.mstream_owner[k] = f.flow_id
+            self.mgroup[k] = <uint8_t>g
+            if self.rs.sgdb[g] == NULL:
+                return
+            rc = self.rs.sops.open(self.rs.sgpool[g], st)
             if rc != 0:
+                self.mstream_owner[k] = 0      # tried again on the next segment
                 self.cnt[C_STREAM_POOL_EMPTY if rc == XDPFW_MATCH_EPOOL else C_MATCHER_ERRORS] += 1
                 return
-            self.mstream_owner[slot * 2 + direction] = f.flow_id
+        elif self.rs.sgdb[g] == NULL:
+            return
         elif restart:
-            self.rs.sops.reset(self.rs.sdb, st)  # no match may span the skipped hole
+            self.rs.sops.reset(self.rs.sgdb[g], st)  # no match may span the skipped hole
         self.cnt[C_SCANNED_BYTES] += dlen
-        if self.rs.sops.scan(self.rs.sdb, self.rs.scratch, st, data, dlen, &self.mbuf) < 0:
+        if self.rs.sops.scan(self.rs.sgdb[g], self.rs.scratch, st, data, dlen, &self.mbuf) < 0:
             self.cnt[C_MATCHER_ERRORS] += 1
         if bits != NULL and self.mbuf.count > first:
             _combos(self, bits, first)

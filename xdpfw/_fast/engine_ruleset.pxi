@@ -12,6 +12,7 @@ cdef struct hdr_seg:
 
 cdef enum:
     HDR_INDEX_MAX_COVER_LOG2 = 40   # a side covering more addresses is not listed
+    SG_MAX = 8                      # stream groups (streamgroups.NGROUPS): direction x H x H
 
 
 cdef struct ruleset:
@@ -35,10 +36,17 @@ cdef struct ruleset:
     uint32_t nhseg[2]
     uint32_t *hseg_first[2]     # segment i's rules: hseg_list[side][hseg_first[side][i]:...[i + 1]]
     uint32_t *hseg_list[2]
-    const void *sdb             # stream database (c_db), or NULL
+    const void *sdb             # a stream database (c_db) some group scans, or NULL: no stream rules
     const void *bdb             # block database, or NULL
-    void *scratch               # this worker's matcher scratch for both
-    void *pool                  # this worker's stream pool for sdb
+    void *scratch               # this worker's matcher scratch for all
+    # Stream groups (xdpfw/detect/streamgroups.py): a flow direction's group, fixed when its
+    # stream opens (_sgroup), picks the database it is scanned with; NULL: no stream rule
+    # can match such a direction. Without groups all eight are the whole stream database.
+    const void *sgdb[SG_MAX]
+    void *sgpool[SG_MAX]        # this worker's stream pool for sgdb[g] (one per database)
+    xdpfw_addr_range *sg_home   # H, the set groups split by (sg_by_addr), sorted ranges
+    xdpfw_set_ref sg_home_ref
+    uint8_t sg_by_addr
     const xdpfw_matcher_ops *sops
     const xdpfw_matcher_ops *bops
     # Combinations (stream rules of several expressions, evaluated here): per stream a
@@ -102,12 +110,13 @@ def _backend(Database db):
 
 
 cdef object _build(Engine self, ruleset *r, tables, Database stream_db, Database block_db,
-                   Database frag_db, app, block_pre=None):
+                   Database frag_db, app, block_pre=None, stream_groups=None):
     """Fill *r from the control plane's tables and databases (r must be empty); returns
     the Python objects that own its matcher handles, to keep while r is in use."""
     cdef uint32_t i
     cdef Scratch scratch = None
     cdef StreamPool pool = None, fpool = None
+    cdef int g
     if frag_db is not None and (frag_db.mode != "stream" or block_db is None):
         raise ValueError("frag_db must be the block rules compiled in stream mode")
     if stream_db is not None and stream_db.mode != "stream":
@@ -155,6 +164,17 @@ cdef object _build(Engine self, ruleset *r, tables, Database stream_db, Database
         _build_hdr_index(r)
         app_bufs = list(app.buffers) if app else []
         dbs = [d for d in (stream_db, block_db, frag_db) if d is not None] + [ab.db for ab in app_bufs if ab.db is not None]
+        group_dbs = []
+        if stream_groups is not None:
+            group_dbs = list(stream_groups.dbs)
+            if len(group_dbs) != SG_MAX:
+                raise ValueError(f"stream_groups: {SG_MAX} groups, got {len(group_dbs)}")
+            kinds = {type(d) for d in group_dbs if d is not None}
+            if len(kinds) > 1 or any(d is not None and (<Database>d).mode != "stream" for d in group_dbs):
+                raise ValueError("stream_groups databases must be streaming databases of one backend")
+            dbs += [d for d in group_dbs if d is not None]
+        elif stream_db is not None:
+            group_dbs = [stream_db] * SG_MAX
         if block_pre is not None:
             if block_db is None:
                 raise ValueError("block_pre needs its block_db")
@@ -171,12 +191,35 @@ cdef object _build(Engine self, ruleset *r, tables, Database stream_db, Database
         if dbs:
             scratch = _backend(dbs[0]).Scratch(*dbs)
             r.scratch = scratch.c_scratch
-        if stream_db is not None:
-            pool = _backend(stream_db).StreamPool(stream_db, self.stream_pool_size)
-            r.sdb, r.sops, r.pool = stream_db.c_db, stream_db.ops, pool.c_pool
+        pools = {}
+        for g, d in enumerate(group_dbs):
+            if d is None:
+                continue
+            if id(d) not in pools:
+                pools[id(d)] = _backend(d).StreamPool(d, self.stream_pool_size)
+            r.sgdb[g] = (<Database>d).c_db
+            r.sgpool[g] = (<StreamPool>pools[id(d)]).c_pool
+            r.sops = (<Database>d).ops
+            r.sdb = r.sgdb[g]
+        if stream_groups is not None and stream_groups.home is not None:
+            home = list(stream_groups.home)
+            r.sg_home = <xdpfw_addr_range *>PyMem_Calloc(max(1, len(home)), sizeof(xdpfw_addr_range))
+            if r.sg_home == NULL:
+                raise MemoryError()
+            for i, (lo, hi) in enumerate(home):
+                if i and lo <= home[i - 1][1]:
+                    raise ValueError("stream_groups.home: ranges must be sorted and disjoint")
+                r.sg_home[i].lo_hi = lo >> 64
+                r.sg_home[i].lo_lo = lo & 0xFFFFFFFFFFFFFFFF
+                r.sg_home[i].hi_hi = hi >> 64
+                r.sg_home[i].hi_lo = hi & 0xFFFFFFFFFFFFFFFF
+            r.sg_home_ref.first, r.sg_home_ref.count, r.sg_home_ref.any = 0, len(home), 0
+            r.sg_by_addr = 1
+        if stream_db is not None or pools:
             # the decoders tell when a flow's payload turns encrypted (encryption handling),
             # with or without app-layer rules
             r.app_on = 1
+        pool = None
         if block_db is not None:
             r.bdb, r.bops = block_db.c_db, block_db.ops
         if block_pre is not None:
@@ -240,16 +283,16 @@ cdef object _build(Engine self, ruleset *r, tables, Database stream_db, Database
     except BaseException:
         _free_ruleset(r)
         raise
-    return (stream_db, block_db, frag_db, scratch, pool, fpool, app, apools, block_pre)
+    return (stream_db, block_db, frag_db, scratch, pools, fpool, app, apools, block_pre, stream_groups)
 
 
 cdef object _stage(Engine self, tables, Database stream_db, Database block_db, rules,
-                   Database frag_db, app, block_pre=None):
+                   Database frag_db, app, block_pre=None, stream_groups=None):
     """Engine.stage_rules: build the set into Engine.staged, then publish it to the worker."""
     _collect_retired(self)
     if xdpfw_load_acq(&self.swap_state) != SWAP_IDLE:
         raise RuntimeError("a rule-set swap is already pending")
-    refs = _build(self, &self.staged, tables, stream_db, block_db, frag_db, app, block_pre)
+    refs = _build(self, &self.staged, tables, stream_db, block_db, frag_db, app, block_pre, stream_groups)
     self._staged_refs = refs
     self._staged_rules = rules
     xdpfw_store_rel(&self.swap_state, SWAP_STAGED)
@@ -465,6 +508,7 @@ cdef void _free_ruleset(ruleset *r) noexcept:
     cdef int side
     PyMem_Free(r.sigs)
     PyMem_Free(r.addrs)
+    PyMem_Free(r.sg_home)
     PyMem_Free(r.ports)
     PyMem_Free(r.report_sig)
     PyMem_Free(r.breport_sig)

@@ -414,14 +414,18 @@ class _Unpickler(pickle.Unpickler):
         from xdpfw._fast import match_hs
 
         self._hs, self.cache = match_hs, cache
+        self._loaded: dict = {}   # key -> database: one object per database (groups share them)
 
     def persistent_load(self, pid):
         kind, key, mode, patterns = pid
         if kind != "hsdb":
             raise Corrupt(f"unknown reference {kind!r}")
+        if key in self._loaded:
+            return self._loaded[key]
         db = self.cache.load_database(self._hs, key, patterns, mode)
         if db is None:
             raise Corrupt(f"its {mode} database {key[:16]} is missing or unusable")
+        self._loaded[key] = db
         return db
 
     def find_class(self, module, name):

@@ -41,6 +41,7 @@ class Detection:
     app: object = None                 # apprules.AppTables: per app buffer databases
     frag_db: object = None             # the block rules compiled for streaming: IP fragments
     block_pre: object = None           # prefilter.BlockPrefilter of block_db (Hyperscan), or None
+    stream_groups: object = None       # streamgroups.StreamGroups of stream_db (Hyperscan), or None
     in_kernel: list = field(default_factory=list)
     kernel_backstop: int = 0           # of the engine's signatures, the in_kernel rules (also there)
     problems: list[str] = field(default_factory=list)
@@ -69,10 +70,10 @@ class Detection:
         """A callable making one Engine per worker (databases shared, state per worker)."""
         from xdpfw._fast.engine import Engine
 
-        tables, sdb, bdb, fdb, app, pre = (self.tables, self.stream_db, self.block_db, self.frag_db, self.app,
-                                           self.block_pre)
+        tables, sdb, bdb, fdb, app, pre, sg = (self.tables, self.stream_db, self.block_db, self.frag_db,
+                                               self.app, self.block_pre, self.stream_groups)
         return lambda: Engine(tables, stream_db=sdb, block_db=bdb, frag_db=fdb, app=app, rules=tables.rules,
-                              block_pre=pre, **engine_kw)
+                              block_pre=pre, stream_groups=sg, **engine_kw)
 
     def stage(self, engine) -> int:
         """Hand this rule set to a running engine (live reload): it is built aside and the
@@ -80,7 +81,7 @@ class Detection:
         (engine.finish_swap())."""
         return engine.stage_rules(self.tables, stream_db=self.stream_db, block_db=self.block_db,
                                   frag_db=self.frag_db, app=self.app, rules=self.tables.rules,
-                                  block_pre=self.block_pre)
+                                  block_pre=self.block_pre, stream_groups=self.stream_groups)
 
 
 def _problem(rule, msg: str) -> Problem:
@@ -166,6 +167,8 @@ def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = Non
             det.frag_db = det.frag_db.result()
         if hasattr(det.block_pre, "result"):
             det.block_pre = det.block_pre.result()
+        if hasattr(det.stream_groups, "result"):
+            det.stream_groups = det.stream_groups.result()
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
@@ -177,6 +180,7 @@ def _payload_databases(det: Detection, payload, app_proto, sig_of_rule, matcher:
     from xdpfw._fast.match import CompileError as CompileErrorHS
     from xdpfw.detect.compile import build_database, compile_buffer, compile_literals
     from xdpfw.detect.prefilter import build_block_prefilter
+    from xdpfw.detect.streamgroups import build_stream_groups
 
     run = (lambda f, *a, **k: pool.submit(f, *a, **k)) if pool is not None else apprules._now
     jobs = []
@@ -249,6 +253,10 @@ def _payload_databases(det: Detection, payload, app_proto, sig_of_rule, matcher:
                 report[rid] = sig_of_rule[id(r)]
         if mode == "stream":
             det.stream_db = db
+            if matcher == "hs":
+                # Each flow direction scanned with the rules its header can match
+                # (streamgroups.py); the whole database stays the set's reference.
+                det.stream_groups = run(build_stream_groups, cb, subset, sys.modules[type(db).__module__], cache)
         else:
             det.block_db = db
             # The same patterns for streaming: a datagram split into IP fragments is

@@ -1,0 +1,163 @@
+"""Stream rules grouped by what a flow direction is (Hyperscan stream databases per group).
+
+A TCP flow direction's sender, receiver and direction are fixed for its life, and most
+stream rules can match only one kind of direction: ET Open's are almost all
+``$HOME_NET any -> $EXTERNAL_NET any (flow:to_server; ...)`` or the reverse. Scanning every
+direction with the database of all stream rules and discarding the reports whose header
+does not hold (the engine's `_header_ok`) pays the matcher for rules that cannot match
+there; Suricata avoids it with its signature group heads (rules grouped by protocol,
+direction, ports and addresses, each group with its own pattern matcher).
+
+Here a flow direction falls in one of ``NGROUPS`` groups, known when its matcher stream
+opens:
+
+    group = to_client * 4 + (source in H) * 2 + (destination in H)
+
+``H`` is the address set the stream rules name most (``$HOME_NET`` in every feed that uses
+one), chosen from the rules, not by name. A rule is in every group it can match: its
+direction (``flow:to_server`` / ``to_client``, either without), and for each side, the
+values its address set allows (a set inside H: in; a set disjoint from H: out; any
+other set, ``any`` included: both), both orientations for ``<>``. Each group's database
+is compiled from its rules' expressions with the pattern ids of the whole stream set, so
+the engine's report map, combination operands and header checks are shared and
+unchanged; identical groups share one database, a group no rule can match has none (its
+directions are not scanned). What a rule detects does not change: it is scanned in
+every direction its header can hold for, with the same automaton; matches spanning
+packets are found as before (one stream per flow direction, as before).
+
+Without a set that enough rules name, the groups split by direction only. Engines given
+no groups (the Aho-Corasick backend, tests) scan the whole stream database everywhere.
+"""
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass, field
+
+from xdpfw.detect.sigtables import V4_MAPPED
+from xdpfw.rules.intervals import subtract
+
+NGROUPS = 8
+DIRS = ("to_server", "to_client")
+MIN_SHARE = 0.25     # H must be named by at least this share of the rules' address sides
+
+
+def group_index(to_client: int, src_in: int, dst_in: int) -> int:
+    return to_client * 4 + src_in * 2 + dst_in
+
+
+def group_name(g: int) -> str:
+    side = ("out", "in")
+    return f"{DIRS[g >> 2]} src {side[(g >> 1) & 1]} dst {side[g & 1]}"
+
+
+def engine_ranges(aset) -> tuple[tuple[int, int], ...]:
+    """An address set as the engine's sorted, merged 128-bit ranges (IPv4 as ::ffff:a.b.c.d;
+    the IPv6 part never re-admits that block: the IPv4 part alone decides it), as the
+    signature tables write it (sigtables.SigTables._addr_set)."""
+    ranges = [(V4_MAPPED + lo, V4_MAPPED + hi) for lo, hi in aset.v4]
+    ranges += subtract(aset.v6, ((V4_MAPPED, V4_MAPPED + 0xFFFFFFFF),))
+    merged: list[tuple[int, int]] = []
+    for lo, hi in sorted(ranges):
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return tuple(merged)
+
+
+def _sides(ranges, home) -> tuple[int, ...]:
+    """The values (source or destination) in H an address with these ranges can have."""
+    if not ranges:
+        return ()
+    if not subtract(ranges, home):
+        return (1,)                        # inside H
+    if tuple(subtract(ranges, home)) == tuple(ranges):
+        return (0,)                        # disjoint from H
+    return (0, 1)
+
+
+def rule_groups(rule, home) -> set[int]:
+    """The groups whose flow directions the rule's header can match (home: H's engine
+    ranges, or None for direction-only groups)."""
+    dirs = (0, 1)
+    if rule.flow is not None and rule.flow.direction:
+        dirs = (DIRS.index(rule.flow.direction),)
+    orients = [(rule.src, rule.dst)] + ([(rule.dst, rule.src)] if rule.bidirectional else [])
+    out: set[int] = set()
+    for d in dirs:
+        for s, t in orients:
+            if home is None:
+                out.add(group_index(d, 0, 0))
+                continue
+            for si in _sides(engine_ranges(s), home):
+                for di in _sides(engine_ranges(t), home):
+                    out.add(group_index(d, si, di))
+    return out
+
+
+def choose_home(rules) -> tuple[tuple[int, int], ...] | None:
+    """The address set the rules' sources and destinations name most (not `any`), if at
+    least MIN_SHARE of those sides name it."""
+    count: collections.Counter = collections.Counter()
+    sides = 0
+    for r in rules:
+        for a in (r.src, r.dst):
+            sides += 1
+            if not a.is_any:
+                count[engine_ranges(a)] += 1
+    if not count:
+        return None
+    home, n = count.most_common(1)[0]
+    return home if n >= MIN_SHARE * sides else None
+
+
+@dataclass
+class StreamGroups:
+    """What the engine needs: H (its ranges, or None) and per group its database or None."""
+    home: tuple | None
+    dbs: list                                      # NGROUPS entries: a stream Database or None
+    rules: list[int] = field(default_factory=list)  # per group: rules in it
+    total: int = 0                                 # stream rules in all
+
+    def summary(self) -> dict:
+        return {"groups": sum(1 for d in self.dbs if d is not None),
+                "databases": len({id(d) for d in self.dbs if d is not None}),
+                "split_by_address": self.home is not None,
+                "rules": {group_name(g): n for g, n in enumerate(self.rules)}, "total": self.total}
+
+
+def build_stream_groups(cb, subset, backend, cache=None, *, by_address: bool = True) -> StreamGroups | None:
+    """The groups of a compiled stream buffer (``cb``, its rules ``subset``, its database
+    built, so ``cb.rules`` holds what compiled). None when there is nothing to split (every
+    rule in every group): the whole database serves."""
+    by_id = {p.id: p for p in cb.patterns}
+    home = choose_home([subset[i] for i in cb.rules]) if by_address else None
+    owned: set[int] = set()
+    members: list[set[int]] = [set() for _ in range(NGROUPS)]
+    counts = [0] * NGROUPS
+    for idx in sorted(cb.rules):
+        ids = set(cb.rules[idx].pattern_ids)
+        owned |= ids
+        for g in rule_groups(subset[idx], home):
+            members[g] |= ids
+            counts[g] += 1
+    # a pattern no rule names (none today) goes everywhere: a group may scan more, never less
+    orphan = set(by_id) - owned
+    for g in range(NGROUPS):
+        if members[g]:
+            members[g] |= orphan
+    if all(m == set(by_id) for m in members):
+        return None
+    compile_ = ((lambda pats: cache.database(backend, pats, "stream")) if cache is not None else
+                (lambda pats: backend.Database.compile(pats, mode="stream")))
+    built: dict[frozenset, object] = {}
+    dbs = []
+    for m in members:
+        if not m:
+            dbs.append(None)
+            continue
+        key = frozenset(m)
+        if key not in built:
+            built[key] = compile_([by_id[i] for i in sorted(m)])
+        dbs.append(built[key])
+    return StreamGroups(home=home, dbs=dbs, rules=counts, total=len(cb.rules))
