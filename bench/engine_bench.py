@@ -123,7 +123,10 @@ def main(argv=None) -> int:
     appb = eng_b.app_state_bytes
     recs = 2 * flow.RECORD_DIR_SIZE + flow.RECORD_CHUNK_SIZE // 2   # default pool: a chunk per two flows
     hdrb = eng_b.header_rule_state_bytes
-    flow_bytes = flow.FLOW_ENTRY_SIZE + recs + 2 * (24 + 8 + combo) + appb + hdrb + 2 * det.stream_db.stream_size
+    # a direction's stream is of its group (streamgroups.py): at most the largest group's state
+    ssize = max((d.stream_size for d in det.stream_groups.dbs if d is not None), default=0) \
+        if det.stream_groups is not None else det.stream_db.stream_size
+    flow_bytes = flow.FLOW_ENTRY_SIZE + recs + 2 * (24 + 8 + combo) + appb + hdrb + 2 * ssize
     print(f"capture: {PCAP.name}, {packets} packets, {len(data) / 1e6:.1f} MB; payload bytes {len(pl) / 1e6:.1f} MB")
     print(f"ET Open 2024: {len(rs.rules)} rules loaded in {t_load:.1f} s; engine runs {det.engine_rules}, "
           f"refused {len(det.problems)} ({', '.join(f'{k}: {v}' for k, v in sorted(reasons.items(), key=lambda x: -x[1])[:4])}); "
@@ -142,7 +145,7 @@ def main(argv=None) -> int:
           f"2 x {combo} B combination bitmap + {appb} B app layer (decoder state, buffer instances, "
           f"transaction parts; app-buffer matcher streams come from per-buffer pools, per open instance) + "
           f"{hdrb} B header-only rules kept per direction + "
-          f"2 x {det.stream_db.stream_size} B Hyperscan stream state = {flow_bytes} B")
+          f"2 x {ssize} B Hyperscan stream state (at most: the largest stream group's) = {flow_bytes} B")
     print(f"one worker engine with these rules and 65,536 flows: {engine_mb} MB over the shared rule set "
           f"(process resident: {process_mb} MB)")
     print(f"engine counters (b): alerts {alerts_c['alerts']}, matches {alerts_c['matches']}, "

@@ -162,3 +162,55 @@ def test_ac_matcher_has_no_groups_and_scans_everything():
     eng = det.engine_factory(flow_capacity=256)()
     assert converse(eng, HOME4, EXT4, [b"outbound1"], [b"download"], 45000) == [1, 3]
     assert converse(eng, EXT4, HOME4, [b"outbound1"], [b"download"], 45001) == []
+
+
+HTTP_RULES = [
+    'alert http $HOME_NET any -> $EXTERNAL_NET any (msg:"client uri"; flow:to_server; http.uri; '
+    'content:"/beacon"; sid:21;)',
+    'alert http $EXTERNAL_NET any -> $HOME_NET any (msg:"server uri"; flow:to_server; http.uri; '
+    'content:"/admin.php"; sid:22;)',
+    'alert http $EXTERNAL_NET any -> $HOME_NET any (msg:"response body"; flow:to_client; file.data; '
+    'content:"payload"; sid:23;)',
+    # two rules of different headers sharing the http.method part
+    'alert http $HOME_NET any -> $EXTERNAL_NET any (msg:"post out"; flow:to_server; http.method; '
+    'content:"POST"; http.uri; content:"/up"; sid:24;)',
+    'alert http $EXTERNAL_NET any -> $HOME_NET any (msg:"post in"; flow:to_server; http.method; '
+    'content:"POST"; http.uri; content:"/cgi"; sid:25;)',
+    'alert http any any -> any any (msg:"any host"; http.host; content:"example"; sid:26;)',
+]
+REQS = [b"GET /beacon?x=1 HTTP/1.1\r\nHost: example.org\r\n\r\n",
+        b"GET /admin.php HTTP/1.1\r\nHost: example.org\r\n\r\n",
+        b"POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
+        b"POST /cgi HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n"]
+RESP = b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\npayload!!!!"
+
+
+def test_app_buffers_are_grouped_too_with_the_same_alerts():
+    det = detection(HTTP_RULES)
+    assert det.app.home is not None
+    grouped = [ab for ab in det.app.buffers if ab.groups is not None]
+    assert grouped                                     # http.uri: client and server rules apart
+    on = det.engine_factory(flow_capacity=256)()
+    saved = [(ab, ab.groups) for ab in det.app.buffers]
+    for ab, _ in saved:
+        ab.groups = None
+    off = det.engine_factory(flow_capacity=256)()
+    for ab, g in saved:
+        ab.groups = g
+    got = {}
+    for n, (cli, srv) in enumerate([(HOME4, EXT4), (EXT4, HOME4), (HOME4, HOME4), (HOME6, EXT6)]):
+        for k, req in enumerate(REQS):
+            for cut in (None, 9):
+                chunks = [req] if cut is None else [req[:cut], req[cut:]]
+                port = 46000 + 100 * n + 10 * k + (cut or 0)
+                a = converse(on, cli, srv, chunks, [RESP], port)
+                b = converse(off, cli, srv, chunks, [RESP], port)
+                assert a == b, (cli, srv, req, cut)
+                got[(cli, srv, k, cut)] = a
+    # a home client: its uri rule, the external server's response body (23), any host
+    assert got[(HOME4, EXT4, 0, None)] == [21, 23, 26] and got[(HOME4, EXT4, 1, None)] == [23, 26]
+    # an external client: the server-side rules only, no response-body rule (home -> external)
+    assert got[(EXT4, HOME4, 0, None)] == [26] and got[(EXT4, HOME4, 1, 9)] == [22, 26]
+    assert got[(HOME4, EXT4, 2, 9)] == [23, 24] and got[(EXT4, HOME4, 3, None)] == [25]
+    assert got[(EXT4, HOME4, 2, None)] == [] and got[(HOME4, HOME4, 1, None)] == [26]
+    assert got[(HOME6, EXT6, 0, 9)] == [21, 23, 26]

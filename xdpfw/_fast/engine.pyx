@@ -585,7 +585,7 @@ cdef class Engine:
                     self._app(f, p, direction, data + skip, dlen - skip,
                               XDPFW_APP_F_GAP if res == XDPFW_SEG_RESYNC else 0)
                 if self.rs.sdb != NULL and not f.settled & XDPFW_FLOW_S_NO_PAYLOAD:
-                    self._scan_stream(f, p, direction, data + skip, dlen - skip, res == XDPFW_SEG_RESYNC)
+                    self._scan_stream(f, direction, data + skip, dlen - skip, res == XDPFW_SEG_RESYNC)
             if self.rs.app_on and (p.tcp_flags & 0x05) and res != XDPFW_SEG_RETRANSMIT \
                     and res != XDPFW_SEG_RST_IGNORED:
                 self._app_end(f, direction)   # FIN or RST: the direction's open instances end
@@ -788,22 +788,30 @@ cdef class Engine:
         if rs.bops.scan_block(rs.bdb, rs.scratch, data, dlen, &self.mbuf) < 0:
             self.cnt[C_MATCHER_ERRORS] += 1
 
-    cdef inline uint32_t _sgroup(self, const xdpfw_pkt *p, int direction) noexcept nogil:
-        """The stream group of a packet's flow direction (streamgroups.group_index)."""
+    cdef inline uint32_t _sgroup(self, const xdpfw_flow *f, int direction) noexcept nogil:
+        """The stream group of a flow direction (streamgroups.group_index): its sender and
+        receiver from the flow's key (the initiator sends to_server), not from a packet, so
+        a decoder ending the other direction's instances gets that direction's group."""
+        cdef const uint8_t *ini
+        cdef const uint8_t *rsp
         if not self.rs.sg_by_addr:
             return <uint32_t>direction * 4
+        ini = &f.key.addr_a[0] if f.init_is_a else &f.key.addr_b[0]
+        rsp = &f.key.addr_b[0] if f.init_is_a else &f.key.addr_a[0]
+        if direction != XDPFW_DIR_TOSERVER:
+            ini, rsp = rsp, ini
         return <uint32_t>direction * 4 + \
-            <uint32_t>_addr_in(self.rs.sg_home, &self.rs.sg_home_ref, _be64(p.src), _be64(p.src + 8)) * 2 + \
-            <uint32_t>_addr_in(self.rs.sg_home, &self.rs.sg_home_ref, _be64(p.dst), _be64(p.dst + 8))
+            <uint32_t>_addr_in(self.rs.sg_home, &self.rs.sg_home_ref, _be64(ini), _be64(ini + 8)) * 2 + \
+            <uint32_t>_addr_in(self.rs.sg_home, &self.rs.sg_home_ref, _be64(rsp), _be64(rsp + 8))
 
-    cdef void _scan_stream(self, xdpfw_flow *f, const xdpfw_pkt *p, int direction, const uint8_t *data,
+    cdef void _scan_stream(self, xdpfw_flow *f, int direction, const uint8_t *data,
                            uint32_t dlen, bint restart) noexcept nogil:
         cdef uint32_t slot = <uint32_t>(f - self.flows.flows)
         cdef size_t k = <size_t>slot * 2 + <size_t>direction
         cdef xdpfw_mstream *st = &self.mstreams[k]
         cdef uint64_t *bits = NULL
         cdef uint32_t first = self.mbuf.count
-        cdef uint32_t g = self._sgroup(p, direction)
+        cdef uint32_t g = self._sgroup(f, direction)
         cdef int rc
         if self.rs.opwords:
             bits = &self.rs.opbits[<uint64_t>k * self.rs.opwords]
@@ -907,8 +915,9 @@ cdef class Engine:
         cdef app_inst *ip = &self.ainst[<size_t>slot * 2 * APP_INST]
         cdef uint32_t i
         for i in range(2 * APP_INST):
-            if ip[i].used and (ip[i].st.flags & XDPFW_MSTREAM_OPEN) and self.rs.abuf[ip[i].buf].db != NULL:
-                self.rs.abuf[ip[i].buf].ops.close(self.rs.abuf[ip[i].buf].pool, self.rs.scratch, &ip[i].st, NULL)
+            if ip[i].used and (ip[i].st.flags & XDPFW_MSTREAM_OPEN):
+                self.rs.abuf[ip[i].buf].ops.close(self.rs.abuf[ip[i].buf].gpool[ip[i].grp], self.rs.scratch,
+                                                  &ip[i].st, NULL)
         memset(ip, 0, 2 * APP_INST * sizeof(app_inst))
         self._tx_reset(slot, 0)
         self._tx_reset(slot, 1)
@@ -1057,6 +1066,8 @@ cdef class Engine:
         cdef uint32_t i, sig
         cdef bint end = (flags & XDPFW_APP_END) != 0
         cdef uint8_t dot_byte = 46   # "."
+        cdef uint32_t g
+        cdef const void *gdb
         base = &self.ainst[(<size_t>slot * 2 + direction) * APP_INST]
         for i in range(APP_INST):
             if base[i].used and base[i].buf == buf:
@@ -1066,14 +1077,17 @@ cdef class Engine:
         if flags & XDPFW_APP_START:
             if ip != NULL:          # the decoder restarted it: the old instance is over
                 if ip.st.flags & XDPFW_MSTREAM_OPEN:
-                    b.ops.close(b.pool, self.rs.scratch, &ip.st, NULL)
+                    b.ops.close(b.gpool[ip.grp], self.rs.scratch, &ip.st, NULL)
             else:
                 ip = free_
             if ip == NULL:
                 self.cnt[C_APP_INST_FULL] += 1
                 return
             memset(ip, 0, sizeof(app_inst))
-            if b.db != NULL and b.ops.open(b.pool, &ip.st) != 0:
+            # the instance's database: its flow direction's group's
+            g = self._sgroup(&self.flows.flows[slot], direction)
+            ip.grp = <uint8_t>g
+            if b.gdb[g] != NULL and b.ops.open(b.gpool[g], &ip.st) != 0:
                 self.cnt[C_STREAM_POOL_EMPTY] += 1
                 return
             ip.used = 1
@@ -1081,17 +1095,18 @@ cdef class Engine:
         elif ip == NULL:
             return                  # an instance that was not opened (no room, a swap)
         self.amb.count = 0
+        gdb = b.gdb[ip.grp]
         if dot and (flags & XDPFW_APP_START):
             ip.len += 1
-            if b.db != NULL and b.ops.scan(b.db, self.rs.scratch, &ip.st, &dot_byte, 1, &self.amb) < 0:
+            if gdb != NULL and b.ops.scan(gdb, self.rs.scratch, &ip.st, &dot_byte, 1, &self.amb) < 0:
                 self.cnt[C_MATCHER_ERRORS] += 1
         ip.len += n
-        if b.db != NULL:
+        if gdb != NULL:
             if n:
                 self.cnt[C_SCANNED_BYTES] += n
-                if b.ops.scan(b.db, self.rs.scratch, &ip.st, data, n, &self.amb) < 0:
+                if b.ops.scan(gdb, self.rs.scratch, &ip.st, data, n, &self.amb) < 0:
                     self.cnt[C_MATCHER_ERRORS] += 1
-            if end and b.ops.close(b.pool, self.rs.scratch, &ip.st, &self.amb) < 0:
+            if end and b.ops.close(b.gpool[ip.grp], self.rs.scratch, &ip.st, &self.amb) < 0:
                 self.cnt[C_MATCHER_ERRORS] += 1
         self.cnt[C_MATCHES] += self.amb.count
         for i in range(self.amb.count):

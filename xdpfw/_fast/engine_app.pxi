@@ -35,6 +35,7 @@ cdef enum:
     PROBE_MAX = 16        # first bytes of a direction kept for protocol detection
     APP_MATCH_CAP = 256   # matcher reports kept per piece
     APP_POOL = 4096       # matcher streams per buffer per worker (instances open at once)
+    SG_MAX = 8            # stream groups (detect/streamgroups.py NGROUPS): direction x H x H
 
 # A report value naming a part of a multi-buffer rule (apprules.PART_FLAG), not a signature.
 cdef uint32_t PART_FLAG = 0x80000000
@@ -83,10 +84,12 @@ cdef struct app_inst:     # an open buffer instance
     uint8_t npending
     uint8_t buf
     uint8_t used
+    uint8_t grp           # the stream group it was opened in (the buffer's database for it)
 
 cdef struct app_buf_rt:   # per buffer id, in a rule set
-    const void *db
-    void *pool
+    const void *db        # the buffer's whole database (NULL: no rule of it has expressions)
+    const void *gdb[SG_MAX]   # per stream group (_sgroup) its database, NULL: no rule can match there
+    void *gpool[SG_MAX]   # this worker's stream pool for gdb[g] (one per database)
     const xdpfw_matcher_ops *ops
     uint32_t *report      # pattern id -> signature (NO_SIG)
     uint32_t nreport

@@ -12,7 +12,6 @@ cdef struct hdr_seg:
 
 cdef enum:
     HDR_INDEX_MAX_COVER_LOG2 = 40   # a side covering more addresses is not listed
-    SG_MAX = 8                      # stream groups (streamgroups.NGROUPS): direction x H x H
 
 
 cdef struct ruleset:
@@ -164,6 +163,13 @@ cdef object _build(Engine self, ruleset *r, tables, Database stream_db, Database
         _build_hdr_index(r)
         app_bufs = list(app.buffers) if app else []
         dbs = [d for d in (stream_db, block_db, frag_db) if d is not None] + [ab.db for ab in app_bufs if ab.db is not None]
+        for ab in app_bufs:
+            if ab.db is not None and ab.groups is not None:
+                if len(ab.groups) != SG_MAX or any(d is not None and (type(d) is not type(ab.db) or
+                                                                     (<Database>d).mode != "stream")
+                                                   for d in ab.groups):
+                    raise ValueError(f"app buffer {ab.buf}: {SG_MAX} group databases of its backend expected")
+                dbs += [d for d in ab.groups if d is not None]
         group_dbs = []
         if stream_groups is not None:
             group_dbs = list(stream_groups.dbs)
@@ -201,8 +207,13 @@ cdef object _build(Engine self, ruleset *r, tables, Database stream_db, Database
             r.sgpool[g] = (<StreamPool>pools[id(d)]).c_pool
             r.sops = (<Database>d).ops
             r.sdb = r.sgdb[g]
-        if stream_groups is not None and stream_groups.home is not None:
-            home = list(stream_groups.home)
+        home = stream_groups.home if stream_groups is not None else None
+        if app and any(ab.groups is not None for ab in app_bufs):
+            if stream_groups is not None and app.home != home:
+                raise ValueError("stream and app-buffer groups must split by one address set")
+            home = app.home
+        if home is not None:
+            home = list(home)
             r.sg_home = <xdpfw_addr_range *>PyMem_Calloc(max(1, len(home)), sizeof(xdpfw_addr_range))
             if r.sg_home == NULL:
                 raise MemoryError()
@@ -274,12 +285,19 @@ cdef object _build(Engine self, ruleset *r, tables, Database stream_db, Database
                 continue
             if (<Database>ab.db).mode != "stream":
                 raise ValueError("app buffer databases are streaming databases")
-            apool = _backend(ab.db).StreamPool(ab.db, APP_POOL)
-            apools.append(apool)
             r.abuf[vb].report = _report_array(ab.report, &r.abuf[vb].nreport)
             r.abuf[vb].db = (<Database>ab.db).c_db
             r.abuf[vb].ops = (<Database>ab.db).ops
-            r.abuf[vb].pool = (<StreamPool>apool).c_pool
+            gdbs = list(ab.groups) if ab.groups is not None else [ab.db] * SG_MAX
+            bpools = {}
+            for g, d in enumerate(gdbs):
+                if d is None:
+                    continue
+                if id(d) not in bpools:
+                    bpools[id(d)] = _backend(d).StreamPool(d, APP_POOL)
+                    apools.append(bpools[id(d)])
+                r.abuf[vb].gdb[g] = (<Database>d).c_db
+                r.abuf[vb].gpool[g] = (<StreamPool>bpools[id(d)]).c_pool
     except BaseException:
         _free_ruleset(r)
         raise

@@ -17,6 +17,7 @@ http.stat_code), transforms, and anything the per-buffer compiler refuses.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from xdpfw import applayer
 from xdpfw.cheader import CHeader
 from xdpfw.detect.results import Problem, problems_of
 from xdpfw.detect.sigtables import NotEngineRule, SigTables, _dsize
+from xdpfw.detect.streamgroups import group_databases, rule_groups
 from xdpfw.rules.model import PAYLOAD
 
 _APP_H = CHeader(Path(__file__).resolve().parents[1] / "_fast" / "xdpfw_app.h")
@@ -49,6 +51,7 @@ class AppBuffer:
     buf: int                      # buffer id (XDPFW_BUF_*)
     db: object                    # streaming database: one stream per instance of the buffer
     variant: int = 0              # 0: the buffer as it is; 1: dotprefix (a "." first)
+    groups: list | None = None    # per stream group (streamgroups.py) its database or None; None: db everywhere
     report: dict[int, int] = field(default_factory=dict)  # database pattern id -> signature
     every: list[int] = field(default_factory=list)         # signatures checked at every instance's end
     every_parts: list[int] = field(default_factory=list)   # parts (see AppTables.parts) likewise
@@ -71,6 +74,7 @@ class AppTables:
     buffers: list[AppBuffer] = field(default_factory=list)
     parts: list[AppPart] = field(default_factory=list)
     multi: list[tuple[int, list[int]]] = field(default_factory=list)  # (signature, its parts)
+    home: tuple | None = None     # H of the buffers' groups (streamgroups.choose_home), None: by direction
 
     def __bool__(self) -> bool:
         return any(b.report or b.every for b in self.buffers)
@@ -98,7 +102,8 @@ def app_proto_of(rule) -> str | None:
     return protos.pop() if protos else None
 
 
-def build_app(rules, tables: SigTables, problems: list[str], problem, cache=None, pool=None) -> AppTables:
+def build_app(rules, tables: SigTables, problems: list[str], problem, cache=None, pool=None,
+              home=None) -> AppTables:
     """Compile the rules that inspect one application-layer buffer into that buffer's
     database; add their signatures (with their app protocol and length check) to `tables`.
     Rules that cannot run are appended to `problems` (problem(rule, msg) formats one)."""
@@ -208,6 +213,13 @@ def build_app(rules, tables: SigTables, problems: list[str], problem, cache=None
         jobs.append((b, variant, group, cb, pre))
     run = (lambda f, *a, **k: pool.submit(f, *a, **k)) if pool is not None else _now
     futures = [run(build_database, cb, group, cache=cache) for _, _, group, cb, _ in jobs]
+    # A part is shared by rules of different headers: its groups are all of theirs.
+    part_rules: dict[int, list] = {}
+    for r in multi:
+        for b in rule_buffers(r):
+            part_rules.setdefault(part_of[(id(r), b)], []).append(r)
+    out.home = home
+    grouped = []                      # (AppBuffer, future of its group databases)
     for (b, variant, group, cb, pre), fut in zip(jobs, futures):
         problems.extend(pre)
         try:
@@ -236,6 +248,10 @@ def build_app(rules, tables: SigTables, problems: list[str], problem, cache=None
                 problems.append(problem(r, f"not supported by the engine: {e}"))
                 continue
             ab.report[rid] = sig
+        grouped.append((ab, run(group_databases, cb, _groups_of(cb, group, b, part_of, part_rules, home),
+                                sys.modules[type(db).__module__], cache, db)))
+    for ab, fut in grouped:
+        ab.groups = fut.result()
     for r in multi:
         parts = [part_of[(id(r), b)] for b in rule_buffers(r)]
         if any(p in failed_parts for p in parts):
@@ -250,6 +266,18 @@ def build_app(rules, tables: SigTables, problems: list[str], problem, cache=None
         out.multi.append((sig, sorted(set(parts))))
     out.buffers = [ab for ab in abufs.values() if ab.report or ab.every or ab.every_parts]
     return out
+
+
+def _groups_of(cb, group, b, part_of, part_rules, home):
+    """cb.rules index -> its stream groups: a rule's own, a part's every user's."""
+    def of(idx):
+        r = group[idx]
+        users = part_rules.get(part_of[(id(r), b)], [r]) if (id(r), b) in part_of else [r]
+        out: set[int] = set()
+        for u in users:
+            out |= rule_groups(u, home)
+        return out
+    return of
 
 
 def _now(f, *args, **kw):

@@ -155,14 +155,20 @@ def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = Non
         from concurrent.futures import ThreadPoolExecutor
 
         pool = ThreadPoolExecutor(jobs or os.cpu_count(), thread_name_prefix="xdpfw-compile")
+    # The address set stream and app-buffer rules are grouped by (streamgroups.py): one
+    # for the whole set, so a flow direction has one group everywhere.
+    from xdpfw.detect.streamgroups import choose_home
+
+    home = choose_home(payload + app_rules) if matcher == "hs" else None
     try:
-        _payload_databases(det, payload, app_proto, sig_of_rule, matcher, cache, pool)
+        _payload_databases(det, payload, app_proto, sig_of_rule, matcher, cache, pool, home)
         if app_rules:
             if matcher != "hs":
                 det.problems.extend(_problem(r, "application-layer buffers need the Hyperscan matcher")
                                     for r in app_rules)
             else:
-                det.app = apprules.build_app(app_rules, det.tables, det.problems, _problem, cache=cache, pool=pool)
+                det.app = apprules.build_app(app_rules, det.tables, det.problems, _problem, cache=cache, pool=pool,
+                                             home=home)
         if hasattr(det.frag_db, "result"):    # a Future
             det.frag_db = det.frag_db.result()
         if hasattr(det.block_pre, "result"):
@@ -175,7 +181,8 @@ def build_detection(rules, *, kernel_acl: bool, previous: Detection | None = Non
     return det
 
 
-def _payload_databases(det: Detection, payload, app_proto, sig_of_rule, matcher: str, cache, pool) -> None:
+def _payload_databases(det: Detection, payload, app_proto, sig_of_rule, matcher: str, cache, pool,
+                       home=None) -> None:
     """The stream and block databases of the packet-payload rules, and their signatures."""
     from xdpfw._fast.match import CompileError as CompileErrorHS
     from xdpfw.detect.compile import build_database, compile_buffer, compile_literals
@@ -256,7 +263,8 @@ def _payload_databases(det: Detection, payload, app_proto, sig_of_rule, matcher:
             if matcher == "hs":
                 # Each flow direction scanned with the rules its header can match
                 # (streamgroups.py); the whole database stays the set's reference.
-                det.stream_groups = run(build_stream_groups, cb, subset, sys.modules[type(db).__module__], cache)
+                det.stream_groups = run(build_stream_groups, cb, subset, sys.modules[type(db).__module__], cache,
+                                        home=home, whole=db)
         else:
             det.block_db = db
             # The same patterns for streaming: a datagram split into IP fragments is

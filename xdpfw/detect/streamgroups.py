@@ -25,8 +25,13 @@ directions are not scanned). What a rule detects does not change: it is scanned 
 every direction its header can hold for, with the same automaton; matches spanning
 packets are found as before (one stream per flow direction, as before).
 
+App buffers are grouped the same way (apprules.build_app: each buffer's groups, a part
+shared by several rules in every group of each of them; an instance takes its flow
+direction's group when it opens). ET's `http.uri` patterns are four fifths web-server
+rules (`$EXTERNAL_NET any -> $HOME_NET any`): a client's request is not scanned for them.
+
 Without a set that enough rules name, the groups split by direction only. Engines given
-no groups (the Aho-Corasick backend, tests) scan the whole stream database everywhere.
+no groups (the Aho-Corasick backend, tests) scan the whole databases everywhere.
 """
 from __future__ import annotations
 
@@ -126,21 +131,20 @@ class StreamGroups:
                 "rules": {group_name(g): n for g, n in enumerate(self.rules)}, "total": self.total}
 
 
-def build_stream_groups(cb, subset, backend, cache=None, *, by_address: bool = True) -> StreamGroups | None:
-    """The groups of a compiled stream buffer (``cb``, its rules ``subset``, its database
-    built, so ``cb.rules`` holds what compiled). None when there is nothing to split (every
-    rule in every group): the whole database serves."""
+def group_databases(cb, groups_of, backend, cache=None, whole=None) -> list | None:
+    """Per group the streaming database of a compiled buffer's rules that can match there
+    (``groups_of(idx)``: the groups of cb.rules[idx]); identical groups share one, a group
+    holding every rule is ``whole`` (the buffer's database, when given), a group no rule
+    can match has None. None when every rule is in every group (the whole database
+    serves)."""
     by_id = {p.id: p for p in cb.patterns}
-    home = choose_home([subset[i] for i in cb.rules]) if by_address else None
     owned: set[int] = set()
     members: list[set[int]] = [set() for _ in range(NGROUPS)]
-    counts = [0] * NGROUPS
     for idx in sorted(cb.rules):
         ids = set(cb.rules[idx].pattern_ids)
         owned |= ids
-        for g in rule_groups(subset[idx], home):
+        for g in groups_of(idx):
             members[g] |= ids
-            counts[g] += 1
     # a pattern no rule names (none today) goes everywhere: a group may scan more, never less
     orphan = set(by_id) - owned
     for g in range(NGROUPS):
@@ -150,7 +154,7 @@ def build_stream_groups(cb, subset, backend, cache=None, *, by_address: bool = T
         return None
     compile_ = ((lambda pats: cache.database(backend, pats, "stream")) if cache is not None else
                 (lambda pats: backend.Database.compile(pats, mode="stream")))
-    built: dict[frozenset, object] = {}
+    built: dict[frozenset, object] = {frozenset(by_id): whole} if whole is not None else {}
     dbs = []
     for m in members:
         if not m:
@@ -160,4 +164,19 @@ def build_stream_groups(cb, subset, backend, cache=None, *, by_address: bool = T
         if key not in built:
             built[key] = compile_([by_id[i] for i in sorted(m)])
         dbs.append(built[key])
+    return dbs
+
+
+def build_stream_groups(cb, subset, backend, cache=None, *, home=None, whole=None) -> StreamGroups | None:
+    """The groups of a compiled stream buffer (``cb``, its rules ``subset``, its database
+    built, so ``cb.rules`` holds what compiled); home: H's engine ranges (choose_home over
+    the rule set), None to split by direction only. None when there is nothing to split."""
+    counts = [0] * NGROUPS
+    of = {idx: rule_groups(subset[idx], home) for idx in cb.rules}
+    for gs in of.values():
+        for g in gs:
+            counts[g] += 1
+    dbs = group_databases(cb, of.__getitem__, backend, cache, whole)
+    if dbs is None:
+        return None
     return StreamGroups(home=home, dbs=dbs, rules=counts, total=len(cb.rules))
