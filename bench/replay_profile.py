@@ -2,7 +2,7 @@
 one engine with the ET Open 2024 rules it runs, the rule set from the compile cache.
 
     taskset -c 1 .venv/bin/python -m bench.replay_profile [--encryption-handling default]
-        [--no-block-prefilter] [--no-stream-groups] [--alerts-out FILE]
+        [--no-block-prefilter] [--no-stream-groups] [--no-app-groups] [--alerts-out FILE]
     perf record -g -p $(pgrep -f bench.replay_profile) -- sleep 3   # once it prints "replaying"
 
 Prints the replay time and the engine counters that say what it did (bytes through the
@@ -30,6 +30,8 @@ def main(argv=None) -> int:
                     help="scan the whole block database on every datagram (the design before prefilter.py)")
     ap.add_argument("--no-stream-groups", action="store_true",
                     help="scan every flow direction with the whole stream database (before streamgroups.py)")
+    ap.add_argument("--no-app-groups", action="store_true",
+                    help="scan every app-buffer instance with its buffer's whole database")
     ap.add_argument("--alerts-out", metavar="FILE", help="write the alerts, one per line, sorted, for comparing runs")
     a = ap.parse_args(argv)
     from xdpfw.detect.cache import open_cache
@@ -42,6 +44,9 @@ def main(argv=None) -> int:
         det.block_pre = None
     if a.no_stream_groups:
         det.stream_groups = None
+    if a.no_app_groups and det.app:
+        for ab in det.app.buffers:
+            ab.groups = None
     data = PCAP.read_bytes()
     eng = det.engine_factory(flow_capacity=1 << 18, ips=False, gap_resync=4,
                              encryption_handling=a.encryption_handling)()
