@@ -39,7 +39,7 @@ from xdpfw.tools.netns import Lab, popen_in
 
 
 class Xdpfw:
-    def __init__(self, lab: Lab, workdir: Path, mode: str):
+    def __init__(self, lab: Lab, workdir: Path, mode: str, rules: Path = ET_OPEN):
         self.name = f"xdpfw, encryption-handling {mode}"
         self.mode = mode
         conf = workdir / f"xdpfw-{mode}.yaml"
@@ -48,7 +48,7 @@ class Xdpfw:
         lines += ["  port-groups:"] + [f'    {k}: "{v}"' for k, v in vars_.get("port-groups", {}).items()]
         lines += ["app-layer:", "  protocols:", "    tls:", f"      encryption-handling: {mode}"]
         conf.write_text("\n".join(lines) + "\n")
-        self.app = ApplianceProcess(lab, "-c", str(conf), "--rules", str(ET_OPEN), "--xsk-mode", "copy",
+        self.app = ApplianceProcess(lab, "-c", str(conf), "--rules", str(rules), "--xsk-mode", "copy",
                                     "--queues", "1", metrics_port=9642)
         self.app.argv[:0] = ["taskset", "-c", "1"]
 
@@ -72,13 +72,13 @@ class Xdpfw:
 
 
 class Suricata:
-    def __init__(self, lab: Lab, workdir: Path, mode: str):
+    def __init__(self, lab: Lab, workdir: Path, mode: str, rules: Path = ET_OPEN):
         self.name = f"Suricata {suricata_version()} af-packet IPS, encryption-handling {mode}"
         self.lab, self.mode = lab, mode
         self.dir = workdir / f"suricata-{mode}"
         self.dir.mkdir()
-        rules = [str(f) for f in sorted(ET_OPEN.glob("*.rules"))]
-        base = _yaml(oracle_vars(), self.dir, str(ET_OPEN / "classification.config"), ["alert", "drop"], rules)
+        files = [str(f) for f in sorted(rules.glob("*.rules"))]
+        base = _yaml(oracle_vars(), self.dir, str(ET_OPEN / "classification.config"), ["alert", "drop"], files)
         base = base.replace("unix-command:\n  enabled: yes\n", "")
         afp = "".join(
             f"  - interface: {a}\n    threads: 1\n    copy-mode: ips\n    copy-iface: {b}\n"

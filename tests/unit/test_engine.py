@@ -314,6 +314,32 @@ def test_malformed_frames_never_crash_and_follow_policy():
     assert eng.inspect_frame(good[:20], 0, S) == ("drop", 3)  # XDPFW_DROP_DECODE_ERROR
 
 
+def test_policy_drop_records_are_limited_per_reason_per_second_not_the_drops():
+    """A flood the policy drops costs at most policy_drop_records EVE records a second per
+    reason; every packet is still dropped, the rest counted. 0 (replay, tests): all."""
+    eng, t = build(['alert ip any any -> any any (msg:"any"; sid:40;)'], {}, check_sides=True)
+    eng.decode_error_policy = E.POLICY_DROP
+    bad = bytes(ETH / IP(src=CLI, dst=SRV) / TCP() / b"data")[:20]
+    assert all(eng.inspect_frame(bad, 0, S + i) == ("drop", 3) for i in range(30))
+    assert len(eng.drain_alerts(policy_drops=True)) == 30 and eng.counters()["drop_records_limited"] == 0
+    eng.policy_drop_records = 5
+    for sec in (2, 3):
+        assert all(eng.inspect_frame(bad, 0, sec * S + i) == ("drop", 3) for i in range(30))
+        recs = eng.drain_alerts(policy_drops=True)
+        assert [r["policy_reason"] for r in recs] == [3] * 5
+    assert eng.counters()["drop_records_limited"] == 50
+    # another reason has its own allowance: decode errors past theirs, a spoofed segment
+    # (the client's flow, from the server's NIC) still gets its record
+    assert all(eng.inspect_frame(bad, 0, 4 * S + i) == ("drop", 3) for i in range(6))
+    syn = bytes(ETH / IP(src=CLI, dst=SRV) / TCP(sport=4000, dport=80, flags="S"))
+    spoof = bytes(ETH / IP(src=CLI, dst=SRV) / TCP(sport=4000, dport=80, flags="PA") / b"x")
+    assert eng.inspect_frame(syn, 0, 4 * S + 10)[0] == "pass"
+    assert eng.inspect_frame(spoof, 1, 4 * S + 11) == ("drop", 11)   # XDPFW_DROP_WRONG_SIDE
+    assert [r["policy_reason"] for r in eng.drain_alerts(policy_drops=True)
+            if r.get("policy_reason") is not None] == [3] * 5 + [11]
+    assert eng.counters()["drop_records_limited"] == 51
+
+
 def test_alert_ring_full_is_counted_not_blocking():
     eng, t = build(['alert udp any any -> any any (msg:"x"; sid:50;)'], {}, alert_ring=64)
     f = bytes(ETH / IP(src=CLI, dst=SRV) / UDP() / b"x")

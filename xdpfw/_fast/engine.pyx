@@ -278,6 +278,10 @@ cdef class Engine:
     cdef uint64_t thr_seed
     cdef public int decode_error_policy
     cdef public int no_flow_policy
+    cdef public uint32_t policy_drop_records  # EVE records of policy drops per reason per second (0: all)
+    cdef uint64_t pd_window[64]      # per drop reason: the second its records are counted in
+    cdef uint32_t pd_count[64]       # ... and how many it had
+    cdef uint64_t cur_now            # the packet being inspected: its clock (inspect's now)
     cdef public bint ips             # False (IDS): drop/reject rules only alert, nothing blocks
     cdef public bint replies         # reject rules answer with a TCP RST (live workers only)
     cdef public bint verify_checksums  # inline: drop TCP segments with a wrong checksum (xdpfw_norm.h)
@@ -470,6 +474,7 @@ cdef class Engine:
         self.cnt[C_PACKETS] += 1
         self.app_nfired = 0
         self.cur_side = side
+        self.cur_now = now
         res = xdpfw_decode(frame, length, p)
         self.cur_frame = frame
         for i in range(XDPFW_EV_WORDS):
@@ -1234,7 +1239,20 @@ cdef class Engine:
                           uint32_t why, uint32_t *reason) noexcept nogil:
         """Drop by the engine's own policy (not a rule): the reason for the worker, and a
         record for an EVE drop event (the ring's loss counter covers a burst)."""
+        cdef uint64_t sec
         reason[0] = why
+        if self.policy_drop_records:
+            # A flood the policy drops (one host's new flows past its share, spoofed
+            # frames) must not cost a record, a clock read and an EVE line per packet:
+            # at most policy_drop_records a second per reason, the rest counted.
+            sec = self.cur_now // 1000000000ULL
+            if self.pd_window[why & 63] != sec:
+                self.pd_window[why & 63] = sec
+                self.pd_count[why & 63] = 0
+            if self.pd_count[why & 63] >= self.policy_drop_records:
+                self.cnt[C_DROP_RECORDS_LIMITED] += 1
+                return XDPFW_VERDICT_DROP
+            self.pd_count[why & 63] += 1
         self._alert(XDPFW_NO_SIG, XDPFW_ACT_DROP, p, f, direction, side, True, <uint8_t>(why + 1))
         return XDPFW_VERDICT_DROP
 

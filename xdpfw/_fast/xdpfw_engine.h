@@ -215,7 +215,8 @@ struct xdpfw_alert_rec {
 	X(XDPFW_CNT_PASSED_FLOWS, "passed_flows")               /* flows a pass rule settled (forwarded uninspected from then on) */ \
 	X(XDPFW_CNT_PREFILTER_HITS, "prefilter_hits")           /* block prefilter: fast-pattern literals found (one per literal per packet) */ \
 	X(XDPFW_CNT_PREFILTER_VERIFIED, "prefilter_verified")   /* ... rules whose literal and header held: their expressions scanned */ \
-	X(XDPFW_CNT_PREFILTER_OVERFLOW, "prefilter_overflow")   /* ... packets with more literals than the prefilter buffer: the whole block database scanned */
+	X(XDPFW_CNT_PREFILTER_OVERFLOW, "prefilter_overflow")   /* ... packets with more literals than the prefilter buffer: the whole block database scanned */ \
+	X(XDPFW_CNT_DROP_RECORDS_LIMITED, "drop_records_limited") /* policy drops past policy_drop_records a second for their reason: counted, no EVE record */
 
 #define XDPFW__CNT_ENUM(name, label) name,
 enum xdpfw_engine_counter { XDPFW_ENGINE_COUNTERS(XDPFW__CNT_ENUM) XDPFW_CNT_MAX };

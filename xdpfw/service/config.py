@@ -76,6 +76,7 @@ class Config:
     watchdog_ms: int = 1000
     decode_error_policy: str = "drop"          # inline: what cannot be inspected is not forwarded
     no_flow_policy: str = "drop"
+    policy_drop_records: int = 100   # EVE drop records per second per policy drop reason (0: every drop)
     tcp_midstream: str = "accept"               # accept | drop
     flow_capacity: int = 1 << 16
     stream_checksum_validation: bool = True     # inline: drop TCP segments with a wrong checksum
@@ -364,6 +365,7 @@ _SCHEMA: dict[str, Any] = {
     "policies": {
         "decode-error": (_choice(*POLICIES), _set("decode_error_policy")),
         "no-flow": (_choice(*POLICIES), _set("no_flow_policy")),
+        "drop-records-per-second": (_int(0, 10_000_000), _set("policy_drop_records")),
         "tcp-midstream": (_choice("accept", "drop"), _set("tcp_midstream")),
     },
     "flows": {

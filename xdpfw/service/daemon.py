@@ -91,6 +91,7 @@ class Daemon:
             eng = make()
             eng.decode_error_policy = pol[cfg.decode_error_policy]
             eng.no_flow_policy = pol[cfg.no_flow_policy]
+            eng.policy_drop_records = cfg.policy_drop_records
             return eng
         return factory
 

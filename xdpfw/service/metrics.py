@@ -93,6 +93,8 @@ ENGINE_COUNTERS = {
                            "whose header held, their expressions then scanned."),
     "prefilter_overflow": ("xdpfw_prefilter_overflow_packets", "Block prefilter: packets with more literals than "
                            "its buffer holds, scanned with the whole block database instead."),
+    "drop_records_limited": ("xdpfw_drop_records_limited", "Policy drops (not rule drops) past "
+                             "policies.drop-records-per-second for their reason: dropped and counted, no EVE record."),
 }
 # IP fragment streams: engine counter -> `event` label of xdpfw_ip_fragment_events_total.
 FRAG_EVENTS = {

@@ -134,6 +134,7 @@ cdef extern from "xdpfw_engine.h" nogil:
         C_PREFILTER_HITS "XDPFW_CNT_PREFILTER_HITS"
         C_PREFILTER_VERIFIED "XDPFW_CNT_PREFILTER_VERIFIED"
         C_PREFILTER_OVERFLOW "XDPFW_CNT_PREFILTER_OVERFLOW"
+        C_DROP_RECORDS_LIMITED "XDPFW_CNT_DROP_RECORDS_LIMITED"
         C_MAX "XDPFW_CNT_MAX"
 
     const char *xdpfw_engine_counter_label(unsigned int c)
