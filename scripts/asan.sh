@@ -28,7 +28,8 @@ if [ $# -eq 0 ]; then
         tests/unit/test_app_dns.py tests/unit/test_flow.py tests/unit/test_engine.py \
         tests/unit/test_engine_property.py tests/unit/test_engine_frag.py tests/unit/test_engine_app.py \
         tests/unit/test_match_property.py tests/unit/test_detect_property.py \
-        tests/unit/test_engine_encrypted.py tests/unit/test_engine_swap.py tests/unit/test_block_prefilter.py
+        tests/unit/test_engine_encrypted.py tests/unit/test_engine_swap.py tests/unit/test_block_prefilter.py \
+        tests/unit/test_stream_groups.py tests/unit/test_match.py tests/unit/test_flow_admission.py
 fi
 # Python itself is not instrumented: the runtime is preloaded, leak checks are off (the
 # interpreter's own allocations at exit are not ours), any report aborts the run.

@@ -34,6 +34,13 @@ WORDS = [b"outbound1", b"inbound1", b"download", b"everywhere", b"bidir", b"serv
          b"keep"]
 
 
+@pytest.fixture(autouse=True)
+def split_small_sets(monkeypatch):
+    """These rule sets are small: split them anyway (the default threshold leaves a buffer
+    of fewer than MIN_PATTERNS patterns whole; test_small_buffers_are_not_split)."""
+    monkeypatch.setattr(G, "MIN_PATTERNS", 0)
+
+
 def parse(texts):
     return [parse_rule(t, VARS) for t in texts]
 
@@ -214,3 +221,23 @@ def test_app_buffers_are_grouped_too_with_the_same_alerts():
     assert got[(HOME4, EXT4, 2, 9)] == [23, 24] and got[(EXT4, HOME4, 3, None)] == [25]
     assert got[(EXT4, HOME4, 2, None)] == [] and got[(HOME4, HOME4, 1, None)] == [26]
     assert got[(HOME6, EXT6, 0, 9)] == [21, 23, 26]
+
+
+def test_small_buffers_are_not_split_and_near_whole_groups_are_the_whole_database(monkeypatch):
+    monkeypatch.setattr(G, "MIN_PATTERNS", 64)
+    det = detection()
+    assert det.stream_groups is None                  # 9 patterns: scanned whole everywhere
+    assert det.engine_factory(flow_capacity=256)() is not None
+    many = [f'alert tcp $HOME_NET any -> $EXTERNAL_NET any (msg:"o{i}"; flow:to_server; content:"out{i:03d}"; '
+            f'sid:{100 + i};)' for i in range(70)] + \
+        [f'alert tcp any any -> any any (msg:"a{i}"; content:"any{i:03d}"; sid:{300 + i};)' for i in range(3)]
+    det = detection(many)
+    g = det.stream_groups
+    assert g is not None
+    out = G.group_index(0, 1, 0)
+    assert g.dbs[out] is det.stream_db                # 73 of 73 patterns: the whole database
+    others = {id(d) for i, d in enumerate(g.dbs) if i != out}
+    assert id(det.stream_db) not in others and len(others) == 1   # the 3 any-rules, shared
+    on = det.engine_factory(flow_capacity=256)()
+    assert converse(on, HOME4, EXT4, [b"out042 any001"], [b"any002"], 47000) == [142, 301, 302]
+    assert converse(on, EXT4, HOME4, [b"out042 any001"], [b"x"], 47001) == [301]

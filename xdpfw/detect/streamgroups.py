@@ -44,6 +44,10 @@ from xdpfw.rules.intervals import subtract
 NGROUPS = 8
 DIRS = ("to_server", "to_client")
 MIN_SHARE = 0.25     # H must be named by at least this share of the rules' address sides
+# Splitting costs a compile per distinct group (and memory); it pays where a buffer has
+# many patterns and a group holds clearly fewer than all of them:
+MIN_PATTERNS = 64    # a buffer with fewer patterns is scanned whole everywhere
+WHOLE_SHARE = 0.9    # a group with at least this share of the patterns uses the whole database
 
 
 def group_index(to_client: int, src_in: int, dst_in: int) -> int:
@@ -135,8 +139,9 @@ def group_databases(cb, groups_of, backend, cache=None, whole=None) -> list | No
     """Per group the streaming database of a compiled buffer's rules that can match there
     (``groups_of(idx)``: the groups of cb.rules[idx]); identical groups share one, a group
     holding every rule is ``whole`` (the buffer's database, when given), a group no rule
-    can match has None. None when every rule is in every group (the whole database
-    serves)."""
+    can match has None. None when every rule is in every group, or splitting does not pay
+    (fewer than MIN_PATTERNS patterns): the whole database serves. With ``whole`` given, a
+    group of WHOLE_SHARE of the patterns or more is the whole database too."""
     by_id = {p.id: p for p in cb.patterns}
     owned: set[int] = set()
     members: list[set[int]] = [set() for _ in range(NGROUPS)]
@@ -150,8 +155,12 @@ def group_databases(cb, groups_of, backend, cache=None, whole=None) -> list | No
     for g in range(NGROUPS):
         if members[g]:
             members[g] |= orphan
-    if all(m == set(by_id) for m in members):
+    if all(m == set(by_id) for m in members) or len(by_id) < MIN_PATTERNS:
         return None
+    if whole is not None:
+        for g in range(NGROUPS):
+            if len(members[g]) >= WHOLE_SHARE * len(by_id):
+                members[g] = set(by_id)
     compile_ = ((lambda pats: cache.database(backend, pats, "stream")) if cache is not None else
                 (lambda pats: backend.Database.compile(pats, mode="stream")))
     built: dict[frozenset, object] = {frozenset(by_id): whole} if whole is not None else {}
