@@ -86,7 +86,10 @@ class Suricata:
             "    checksum-checks: no\n"
             for a, b, cid in ((lab.side_a, lab.side_b, 98), (lab.side_b, lab.side_a, 97)))
         self.cfg = self.dir / "suricata.yaml"
-        self.cfg.write_text(base + "af-packet:\n" + afp +
+        # the flow table as Suricata's packaged suricata.yaml sizes it (its built-in default,
+        # which a configuration without a flow section gets, is a 32 MB memcap)
+        flow = "flow:\n  memcap: 128mb\n  hash-size: 65536\n  prealloc: 10000\n  emergency-recovery: 30\n"
+        self.cfg.write_text(base + "af-packet:\n" + afp + flow +
                             f"app-layer:\n  protocols:\n    tls:\n      encryption-handling: {mode}\n")
         self.proc = None
 
