@@ -114,7 +114,7 @@ cdef object _build(Engine self, ruleset *r, tables, Database stream_db, Database
     the Python objects that own its matcher handles, to keep while r is in use."""
     cdef uint32_t i
     cdef Scratch scratch = None
-    cdef StreamPool pool = None, fpool = None
+    cdef StreamPool fpool = None
     cdef int g
     if frag_db is not None and (frag_db.mode != "stream" or block_db is None):
         raise ValueError("frag_db must be the block rules compiled in stream mode")
@@ -230,7 +230,6 @@ cdef object _build(Engine self, ruleset *r, tables, Database stream_db, Database
             # the decoders tell when a flow's payload turns encrypted (encryption handling),
             # with or without app-layer rules
             r.app_on = 1
-        pool = None
         if block_db is not None:
             r.bdb, r.bops = block_db.c_db, block_db.ops
         if block_pre is not None:
