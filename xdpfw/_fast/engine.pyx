@@ -279,8 +279,8 @@ cdef class Engine:
     cdef public int decode_error_policy
     cdef public int no_flow_policy
     cdef public uint32_t policy_drop_records  # EVE records of policy drops per reason per second (0: all)
-    cdef uint64_t pd_window[64]      # per drop reason: the second its records are counted in
-    cdef uint32_t pd_count[64]       # ... and how many it had
+    cdef uint64_t pd_window[XDPFW_DROP_REASON_MAX]  # per drop reason: the second its records are counted in
+    cdef uint32_t pd_count[XDPFW_DROP_REASON_MAX]   # ... and how many it had
     cdef uint64_t cur_now            # the packet being inspected: its clock (inspect's now)
     cdef public bint ips             # False (IDS): drop/reject rules only alert, nothing blocks
     cdef public bint replies         # reject rules answer with a TCP RST (live workers only)
@@ -1246,13 +1246,13 @@ cdef class Engine:
             # frames) must not cost a record, a clock read and an EVE line per packet:
             # at most policy_drop_records a second per reason, the rest counted.
             sec = self.cur_now // 1000000000ULL
-            if self.pd_window[why & 63] != sec:
-                self.pd_window[why & 63] = sec
-                self.pd_count[why & 63] = 0
-            if self.pd_count[why & 63] >= self.policy_drop_records:
+            if self.pd_window[why] != sec:
+                self.pd_window[why] = sec
+                self.pd_count[why] = 0
+            if self.pd_count[why] >= self.policy_drop_records:
                 self.cnt[C_DROP_RECORDS_LIMITED] += 1
                 return XDPFW_VERDICT_DROP
-            self.pd_count[why & 63] += 1
+            self.pd_count[why] += 1
         self._alert(XDPFW_NO_SIG, XDPFW_ACT_DROP, p, f, direction, side, True, <uint8_t>(why + 1))
         return XDPFW_VERDICT_DROP
 

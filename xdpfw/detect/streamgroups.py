@@ -78,9 +78,10 @@ def _sides(ranges, home) -> tuple[int, ...]:
     """The values (source or destination) in H an address with these ranges can have."""
     if not ranges:
         return ()
-    if not subtract(ranges, home):
+    rest = tuple(subtract(ranges, home))
+    if not rest:
         return (1,)                        # inside H
-    if tuple(subtract(ranges, home)) == tuple(ranges):
+    if rest == tuple(ranges):
         return (0,)                        # disjoint from H
     return (0, 1)
 
@@ -91,17 +92,11 @@ def rule_groups(rule, home) -> set[int]:
     dirs = (0, 1)
     if rule.flow is not None and rule.flow.direction:
         dirs = (DIRS.index(rule.flow.direction),)
-    orients = [(rule.src, rule.dst)] + ([(rule.dst, rule.src)] if rule.bidirectional else [])
-    out: set[int] = set()
-    for d in dirs:
-        for s, t in orients:
-            if home is None:
-                out.add(group_index(d, 0, 0))
-                continue
-            for si in _sides(engine_ranges(s), home):
-                for di in _sides(engine_ranges(t), home):
-                    out.add(group_index(d, si, di))
-    return out
+    if home is None:
+        return {group_index(d, 0, 0) for d in dirs}
+    src, dst = _sides(engine_ranges(rule.src), home), _sides(engine_ranges(rule.dst), home)
+    orients = [(src, dst)] + ([(dst, src)] if rule.bidirectional else [])
+    return {group_index(d, si, di) for d in dirs for s, t in orients for si in s for di in t}
 
 
 def choose_home(rules) -> tuple[tuple[int, int], ...] | None:
